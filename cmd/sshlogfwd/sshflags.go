@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+)
+
+// SSHFlags are the ssh settings common to every command that runs ssh.
+type SSHFlags struct {
+	Identity   string   `short:"i" help:"Private key for ssh (-i). Default: ssh's own choice and ~/.ssh/config." placeholder:"FILE"`
+	Port       int      `short:"p" help:"Port of the far sshd (-p). Default: ssh's own choice and ~/.ssh/config." placeholder:"N"`
+	SSHConfig  string   `short:"F" name:"ssh-config" help:"ssh client configuration file (-F). /dev/null ignores ~/.ssh/config." placeholder:"FILE"`
+	SSHOption  []string `short:"o" name:"ssh-option" help:"ssh option Key=Value (-o), repeatable. Yours come first, so they override our defaults (BatchMode=yes, LogLevel=ERROR, ServerAliveInterval=10, ServerAliveCountMax=3, ConnectTimeout=10, ControlMaster=no)." placeholder:"K=V" sep:"none"`
+	SSH        string   `name:"ssh" help:"The ssh client to run." default:"ssh" placeholder:"PATH"`
+	NoCompress bool     `help:"Do not compress (drop ssh -C); faster on fast links."`
+}
+
+func (f *SSHFlags) options() execssh.Options {
+	return execssh.Options{Identity: f.Identity, Port: f.Port, ConfigFile: f.SSHConfig, Extra: f.SSHOption, NoCompress: f.NoCompress}
+}
+
+func (f *SSHFlags) validate() error {
+	if f.Port < 0 || f.Port > 65535 {
+		return usage("--port", fmt.Errorf("%d is not a port (1-65535)", f.Port))
+	}
+	for _, o := range f.SSHOption {
+		if _, err := execssh.Argv("ssh", execssh.Options{Extra: []string{o}}, execssh.Dest{Host: "h", Path: "p"}, ""); err != nil {
+			return usage("--ssh-option", err)
+		}
+	}
+	for flag, path := range map[string]string{"--identity": f.Identity, "--ssh-config": f.SSHConfig} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			return usage(flag, err)
+		}
+	}
+	return nil
+}
+
+// ByteSize is a size in bytes written like 256MiB, 10M, 1G or 4096.
+type ByteSize int64
+
+var sizeRE = regexp.MustCompile(`^(\d+)\s*([kKmMgGtT]?)(i?[bB]?)$`)
+
+// UnmarshalText parses a size; K, M, G, T are powers of 1024 with or
+// without "iB".
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	m := sizeRE.FindStringSubmatch(strings.TrimSpace(string(text)))
+	if m == nil {
+		return fmt.Errorf("size %q: want a number with an optional unit K, M, G, T (e.g. 256MiB)", text)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return fmt.Errorf("size %q: %w", text, err)
+	}
+	shift := map[string]uint{"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[strings.ToLower(m[2])]
+	if n > (1<<62)>>shift {
+		return fmt.Errorf("size %q is too large", text)
+	}
+	*b = ByteSize(n << shift)
+	return nil
+}
+
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		s string
+		n int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if int64(b) >= u.n && int64(b)%u.n == 0 {
+			return fmt.Sprintf("%d%s", int64(b)/u.n, u.s)
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+// stateDir is where we keep spools and cursors: $STATE_DIRECTORY (set by
+// systemd's StateDirectory=), else $XDG_STATE_HOME/sshlogfwd, else
+// ~/.local/state/sshlogfwd.
+func stateDir() (string, error) {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		first, _, _ := strings.Cut(d, ":")
+		return first, nil
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "sshlogfwd"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no state directory: set --spool, $STATE_DIRECTORY or $HOME: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "sshlogfwd"), nil
+}
+
+// fileKey turns a destination into a file name.
+func fileKey(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '@' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// hostname is the short host name used in our own lines (marks, gap
+// notices), as syslog writes it.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	short, _, _ := strings.Cut(h, ".")
+	return short
+}

@@ -1,0 +1,169 @@
+package execssh
+
+import (
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseDest(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Dest
+		wantErr string
+	}{
+		{in: "loghost:/var/log/remote.log", want: Dest{Host: "loghost", Path: "/var/log/remote.log"}},
+		{in: "log@10.0.0.1:/var/log/a b.log", want: Dest{User: "log", Host: "10.0.0.1", Path: "/var/log/a b.log"}},
+		{in: "a@b@host:/x", want: Dest{User: "a@b", Host: "host", Path: "/x"}},
+		{in: "host:relative.log", want: Dest{Host: "host", Path: "relative.log"}},
+		{in: "host:/p:with:colons", want: Dest{Host: "host", Path: "/p:with:colons"}},
+		{in: "-oProxyCommand=evil:/x", wantErr: "begins with '-'"},
+		{in: "-x@host:/x", wantErr: "begins with '-'"},
+		{in: "user@-host:/x", wantErr: "begins with '-'"},
+		{in: "host", wantErr: "want [user@]host:/path"},
+		{in: ":/x", wantErr: "empty host"},
+		{in: "host:", wantErr: "empty path"},
+		{in: "@host:/x", wantErr: "empty user"},
+		{in: "ho st:/x", wantErr: "whitespace"},
+		{in: "host\n:/x", wantErr: "whitespace"},
+	}
+	for _, tt := range tests {
+		got, err := ParseDest(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseDest(%q) error = %v, want it to contain %q", tt.in, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("ParseDest(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/var/log/remote.log", "/var/log/remote.log"},
+		{"", "''"},
+		{"a b", "'a b'"},
+		{"it's", `'it'\''s'`},
+		{"x;rm -rf /", "'x;rm -rf /'"},
+		{"$(id)", "'$(id)'"},
+		{"`id`", "'`id`'"},
+		{"a\nb", "'a\nb'"},
+		{"-n", "-n"},
+		{"*", "'*'"},
+		{"~root", "'~root'"},
+	}
+	for _, tt := range tests {
+		if got := ShellQuote(tt.in); got != tt.want {
+			t.Errorf("ShellQuote(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestShellQuoteRoundTrip runs every quoted word through a real /bin/sh, the
+// way sshd does with the joined remote command, and checks it arrives as
+// exactly one argument with the same bytes and that nothing else ran.
+func TestShellQuoteRoundTrip(t *testing.T) {
+	words := []string{
+		"plain", "with space", "it's", `"double"`, "semi;colon", "$(echo INJECTED)", "`echo INJECTED`",
+		"new\nline", "tab\there", "back\\slash", "$HOME", "!bang", "*glob?", "a'b'c'", "'", "''", "-leading",
+		"ünïcödé", "\x01ctrl", "&& echo INJECTED", "| echo INJECTED", "> /tmp/x",
+	}
+	for _, w := range words {
+		out, err := exec.Command("/bin/sh", "-c", "printf '[%s]' "+ShellQuote(w)).Output()
+		if err != nil {
+			t.Fatalf("sh with %q: %v", w, err)
+		}
+		if got, want := string(out), "["+w+"]"; got != want {
+			t.Errorf("word %q arrived as %q, want %q", w, got, want)
+		}
+	}
+	out, err := exec.Command("/bin/sh", "-c", "printf '[%s]' "+ShellJoin("a b", "c;d")).Output()
+	if err != nil || string(out) != "[a b][c;d]" {
+		t.Errorf("ShellJoin round trip = %q, %v", out, err)
+	}
+}
+
+func TestArgv(t *testing.T) {
+	d := Dest{User: "log", Host: "loghost", Path: "/var/log/x y.log"}
+	defaults := []string{"-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3", "-o", "ConnectTimeout=10", "-o", "ControlMaster=no", "-o", "ControlPath=none"}
+	join := func(parts ...[]string) []string {
+		var out []string
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		opts Options
+		cmd  string
+		want []string
+	}{
+		{
+			name: "defaults",
+			cmd:  AppendCommand(d.Path),
+			want: join([]string{"ssh", "-C", "-T", "-e", "none"}, defaults, []string{"--", "log@loghost", "cat >> '/var/log/x y.log'"}),
+		},
+		{
+			name: "user options first, no compression",
+			opts: Options{Identity: "/k", Port: 2222, ConfigFile: "/dev/null", Extra: []string{"ServerAliveInterval=1", "StrictHostKeyChecking=yes"}, NoCompress: true},
+			cmd:  "sshlogfwd receive",
+			want: join([]string{"ssh", "-T", "-e", "none", "-o", "ServerAliveInterval=1", "-o", "StrictHostKeyChecking=yes", "-i", "/k", "-p", "2222", "-F", "/dev/null"}, defaults, []string{"--", "log@loghost", "sshlogfwd receive"}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Argv("ssh", tt.opts, d, tt.cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("Argv:\n got  %q\n want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestArgvRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		d    Dest
+	}{
+		{"host option", Options{}, Dest{Host: "-oProxyCommand=sh", Path: "/x"}},
+		{"user option", Options{}, Dest{User: "-l", Host: "h", Path: "/x"}},
+		{"bad -o", Options{Extra: []string{"-oFoo"}}, Dest{Host: "h", Path: "/x"}},
+		{"-o without value", Options{Extra: []string{"Foo"}}, Dest{Host: "h", Path: "/x"}},
+		{"-o with newline", Options{Extra: []string{"Foo=a\nHost *"}}, Dest{Host: "h", Path: "/x"}},
+		{"port", Options{Port: 70000}, Dest{Host: "h", Path: "/x"}},
+	}
+	for _, tt := range tests {
+		if got, err := Argv("ssh", tt.opts, tt.d, "cat"); err == nil {
+			t.Errorf("%s: Argv accepted it: %q", tt.name, got)
+		}
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := Backoff{Min: 250e6, Max: 2e9, Jitter: func() float64 { return 0.5 }} // no jitter at 0.5
+	var got []int64
+	for range 6 {
+		got = append(got, int64(b.Next()/1e6))
+	}
+	want := []int64{250, 500, 1000, 2000, 2000, 2000}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("delays %v ms, want %v", got, want)
+	}
+	b.Reset()
+	if d := b.Next(); d != 250e6 {
+		t.Errorf("after Reset: %v, want 250ms", d)
+	}
+	j := Backoff{Min: 1e9, Max: 1e9, Jitter: func() float64 { return 0.999 }}
+	if d := j.Next(); d < 1.19e9 || d > 1.2e9 {
+		t.Errorf("jitter at top: %v, want ~1.2s", d)
+	}
+}

@@ -1,0 +1,13 @@
+// Package spool keeps forwarded lines, in order, while they wait for their
+// destinations: in memory first, then in segment files on disk, within a
+// fixed bound. It is what lets the FIFO reader drain the pipe at all times,
+// link up or down, so the syslog daemon never finds the pipe full and
+// never discards messages.
+//
+// The spool is one append-only byte stream of whole lines, addressed by
+// logical offsets that never repeat. Each destination reads it through a
+// Consumer with its own position; bytes are released once every consumer
+// has acknowledged them. When the bound is reached the oldest segment is
+// dropped; every consumer that had not read it is told how many lines and
+// bytes it missed, so the gap can be made visible on the far side.
+package spool

@@ -1,0 +1,664 @@
+package spool
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Options configure a Spool.
+type Options struct {
+	// Dir holds segment files and the state file. Empty: memory only.
+	Dir string
+	// Max bounds the bytes kept, memory and disk together.
+	Max int64
+	// MemMax is how many bytes may wait in memory before new segments go
+	// to disk (default 4 MiB). Ignored when Durable.
+	MemMax int64
+	// SegmentSize is the size at which a new segment is started (default
+	// min(16 MiB, Max/8), at least 64 KiB). Dropping happens a whole
+	// segment at a time.
+	SegmentSize int64
+	// Durable puts every segment on disk at once; Sync makes them durable.
+	Durable bool
+	Logger  *slog.Logger
+}
+
+// Stats are counters over the life of the spool.
+type Stats struct {
+	AppendedBytes, AppendedLines int64
+	DroppedBytes, DroppedLines   int64
+	Pending                      int64 // bytes held now
+	OnDisk                       int64 // of which in segment files
+}
+
+// Spool is a bounded, ordered, segmented byte stream of whole lines.
+type Spool struct {
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	segs      []*segment
+	head      int64 // offset of the oldest byte kept
+	tail      int64 // offset of the next byte appended
+	memBytes  int64
+	consumers map[string]*Consumer
+	saved     map[string]int64 // positions loaded from the state file
+	wake      chan struct{}    // closed and replaced on every append
+	stats     Stats
+	closed    bool
+	diskErr   error
+}
+
+type segment struct {
+	start int64
+	size  int64
+	mem   []byte   // memory segment
+	f     *os.File // file segment
+	path  string
+	dirty bool // written since the last Sync
+}
+
+func (g *segment) end() int64 { return g.start + g.size }
+
+const stateFile = "state.json"
+
+// memSegmentSize caps memory segments so a released one frees memory soon.
+const memSegmentSize = 1 << 20
+
+// Open opens (or creates) a spool. Segment files left in Dir by an earlier
+// run are loaded first, so their data is sent before anything new.
+func Open(opts Options) (*Spool, error) {
+	if opts.Max <= 0 {
+		return nil, fmt.Errorf("spool: bound must be positive, got %d", opts.Max)
+	}
+	if opts.MemMax <= 0 {
+		opts.MemMax = 4 << 20
+	}
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = min(16<<20, opts.Max/8)
+	}
+	opts.SegmentSize = max(opts.SegmentSize, 64<<10)
+	if opts.Durable && opts.Dir == "" {
+		return nil, errors.New("spool: durable mode needs a directory")
+	}
+	s := &Spool{opts: opts, log: opts.Logger, consumers: map[string]*Consumer{}, saved: map[string]int64{}, wake: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Dir != "" {
+		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("spool directory %s: %w", opts.Dir, err)
+		}
+		if err := s.load(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+type state struct {
+	Tail      int64            `json:"tail"`
+	Consumers map[string]int64 `json:"consumers"`
+}
+
+func (s *Spool) load() error {
+	var st state
+	if b, err := os.ReadFile(filepath.Join(s.opts.Dir, stateFile)); err == nil {
+		if err := json.Unmarshal(b, &st); err != nil {
+			s.log.Warn("spool state file unreadable; starting positions at the oldest data", "file", filepath.Join(s.opts.Dir, stateFile), "err", err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("spool state %s: %w", filepath.Join(s.opts.Dir, stateFile), err)
+	}
+	names, err := filepath.Glob(filepath.Join(s.opts.Dir, "*.seg"))
+	if err != nil {
+		return err
+	}
+	type found struct {
+		start int64
+		path  string
+	}
+	var segs []found
+	for _, p := range names {
+		n, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(p), ".seg"), 10, 64)
+		if err != nil || n < 0 {
+			s.log.Warn("ignoring unexpected file in spool directory", "file", p)
+			continue
+		}
+		segs = append(segs, found{n, p})
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i].start < segs[j].start })
+	s.head, s.tail = st.Tail, st.Tail
+	for i, fo := range segs {
+		f, err := os.OpenFile(fo.path, os.O_RDWR|os.O_APPEND, 0)
+		if err != nil {
+			return fmt.Errorf("open spool segment %s: %w", fo.path, err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("stat spool segment %s: %w", fo.path, err)
+		}
+		size := fi.Size()
+		// A crash may have torn the last write: keep whole lines only.
+		if size > 0 {
+			if whole, err := wholeLines(f, size); err == nil && whole < size {
+				s.log.Warn("spool segment ends in a torn line; cutting it", "file", fo.path, "bytes", size-whole)
+				if err := f.Truncate(whole); err != nil {
+					f.Close()
+					return fmt.Errorf("truncate torn spool segment %s: %w", fo.path, err)
+				}
+				size = whole
+			}
+		}
+		if i > 0 && fo.start != s.tail {
+			s.log.Warn("spool segments are not contiguous; the gap is treated as dropped data", "file", fo.path, "expected_offset", s.tail)
+		}
+		if i == 0 {
+			s.head = fo.start
+		}
+		if size == 0 {
+			f.Close()
+			os.Remove(fo.path)
+			s.tail = max(s.tail, fo.start)
+			continue
+		}
+		s.segs = append(s.segs, &segment{start: fo.start, size: size, f: f, path: fo.path})
+		s.tail = fo.start + size
+	}
+	if len(s.segs) == 0 {
+		s.head = s.tail
+	} else {
+		s.head = s.segs[0].start
+	}
+	for name, pos := range st.Consumers {
+		s.saved[name] = pos
+	}
+	if n := s.tail - s.head; n > 0 {
+		s.log.Info("spool holds data from an earlier run; sending it first", "dir", s.opts.Dir, "bytes", n, "segments", len(s.segs))
+	}
+	return nil
+}
+
+// wholeLines returns the length of the prefix of f that ends with '\n'.
+func wholeLines(f *os.File, size int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	end := size
+	for end > 0 {
+		n := int64(len(buf))
+		if n > end {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return size, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+	}
+	return 0, nil
+}
+
+// Append adds p, which must consist of whole lines (the caller assembles
+// them), at the end of the stream. It never blocks on the destinations: if
+// the bound is exceeded, the oldest segments are dropped.
+func (s *Spool) Append(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("spool: append after close")
+	}
+	g := s.tailSegment(int64(len(p)))
+	if g.f != nil {
+		if _, err := g.f.Write(p); err != nil {
+			// The disk is full or failing. Keep the data in memory
+			// within the bound rather than lose it.
+			if s.diskErr == nil {
+				s.log.Error("spool: writing segment failed; keeping data in memory", "file", g.path, "err", err)
+			}
+			s.diskErr = err
+			// Whatever part was written is cut away again.
+			_ = g.f.Truncate(g.size)
+			g = s.newSegment(true)
+			g.mem = append(g.mem, p...)
+			s.memBytes += int64(len(p))
+		} else {
+			s.diskErr = nil
+			g.dirty = true
+		}
+	} else {
+		g.mem = append(g.mem, p...)
+		s.memBytes += int64(len(p))
+	}
+	g.size += int64(len(p))
+	s.tail += int64(len(p))
+	s.stats.AppendedBytes += int64(len(p))
+	s.stats.AppendedLines += int64(bytes.Count(p, []byte{'\n'}))
+	s.enforceBound()
+	close(s.wake)
+	s.wake = make(chan struct{})
+	return nil
+}
+
+// tailSegment returns the segment to append n bytes to, starting a new one
+// when the current one is full.
+func (s *Spool) tailSegment(n int64) *segment {
+	if k := len(s.segs); k > 0 {
+		g := s.segs[k-1]
+		limit := s.opts.SegmentSize
+		if g.f == nil {
+			limit = min(limit, memSegmentSize)
+		}
+		if g.size+n <= limit || g.size == 0 {
+			if g.f != nil || s.memBytes+n <= s.opts.MemMax || s.opts.Dir == "" || s.diskErr != nil {
+				return g
+			}
+		}
+	}
+	inMemory := s.opts.Dir == "" || (!s.opts.Durable && s.memBytes+n <= s.opts.MemMax)
+	return s.newSegment(inMemory)
+}
+
+func (s *Spool) newSegment(inMemory bool) *segment {
+	g := &segment{start: s.tail}
+	if !inMemory {
+		g.path = filepath.Join(s.opts.Dir, fmt.Sprintf("%020d.seg", s.tail))
+		f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+		if err != nil {
+			if s.diskErr == nil {
+				s.log.Error("spool: cannot create segment file; keeping data in memory", "err", err)
+			}
+			s.diskErr = err
+			g.path = ""
+		} else {
+			g.f = f
+		}
+	}
+	s.segs = append(s.segs, g)
+	return g
+}
+
+// enforceBound drops the oldest segments until the bound holds again.
+func (s *Spool) enforceBound() {
+	for s.tail-s.head > s.opts.Max && len(s.segs) > 0 {
+		g := s.segs[0]
+		lines := int64(-1) // counted lazily
+		for _, c := range s.consumers {
+			if c.read < g.end() {
+				from := max(c.read, g.start)
+				n, err := s.countLines(g, from-g.start)
+				if err != nil {
+					s.log.Warn("spool: counting dropped lines failed", "err", err)
+				}
+				c.gapLines += n
+				c.gapBytes += g.end() - from
+				c.read = g.end()
+			}
+			c.acked = max(c.acked, g.end())
+		}
+		if lines < 0 {
+			lines, _ = s.countLines(g, 0)
+		}
+		s.stats.DroppedBytes += g.size
+		s.stats.DroppedLines += lines
+		s.log.Warn("spool full: dropped oldest data", "bytes", g.size, "lines", lines, "bound", s.opts.Max)
+		s.removeHead()
+	}
+}
+
+func (s *Spool) countLines(g *segment, from int64) (int64, error) {
+	if g.mem != nil || g.f == nil {
+		return int64(bytes.Count(g.mem[from:], []byte{'\n'})), nil
+	}
+	var n int64
+	buf := make([]byte, 256<<10)
+	for off := from; off < g.size; {
+		k, err := g.f.ReadAt(buf[:min(int64(len(buf)), g.size-off)], off)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		off += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// removeHead discards the oldest segment.
+func (s *Spool) removeHead() {
+	g := s.segs[0]
+	s.segs[0] = nil
+	s.segs = s.segs[1:]
+	if g.f != nil {
+		g.f.Close()
+		if err := os.Remove(g.path); err != nil {
+			s.log.Warn("spool: removing segment failed", "file", g.path, "err", err)
+		}
+	} else {
+		s.memBytes -= g.size
+	}
+	if len(s.segs) > 0 {
+		s.head = s.segs[0].start
+	} else {
+		s.head = s.tail
+	}
+}
+
+// release drops segments that every consumer has acknowledged.
+func (s *Spool) release() {
+	if len(s.consumers) == 0 {
+		return
+	}
+	low := s.tail
+	for _, c := range s.consumers {
+		low = min(low, c.acked)
+	}
+	for len(s.segs) > 0 && s.segs[0].end() <= low {
+		// Keep the segment being appended to unless it is empty of
+		// unreleased data and in memory: recycling it is cheaper.
+		s.removeHead()
+	}
+}
+
+// Sync makes every byte appended so far durable (fsync of dirty segment
+// files and the directory) and saves consumer positions.
+func (s *Spool) Sync() error {
+	s.mu.Lock()
+	var dirty []*os.File
+	for _, g := range s.segs {
+		if g.f != nil && g.dirty {
+			dirty = append(dirty, g.f)
+			g.dirty = false
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range dirty {
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			return fmt.Errorf("fsync spool segment %s: %w", f.Name(), err)
+		}
+	}
+	return s.saveState(true)
+}
+
+func (s *Spool) saveState(sync bool) error {
+	if s.opts.Dir == "" {
+		return nil
+	}
+	s.mu.Lock()
+	st := state{Tail: s.tail, Consumers: map[string]int64{}}
+	for name, pos := range s.saved {
+		st.Consumers[name] = pos
+	}
+	for name, c := range s.consumers {
+		st.Consumers[name] = c.acked
+	}
+	s.mu.Unlock()
+	b, _ := json.Marshal(st)
+	return writeFileAtomic(filepath.Join(s.opts.Dir, stateFile), b, sync)
+}
+
+func writeFileAtomic(path string, b []byte, sync bool) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("fsync %s: %w", tmp, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	if sync {
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	return nil
+}
+
+// Close writes data still held in memory to segment files (so a restart
+// sends it first), saves consumer positions and releases the files.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var firstErr error
+	if s.opts.Dir != "" {
+		for _, g := range s.segs {
+			if g.f != nil || len(g.mem) == 0 {
+				continue
+			}
+			// Only the part some consumer has not acknowledged yet.
+			g.path = filepath.Join(s.opts.Dir, fmt.Sprintf("%020d.seg", g.start))
+			if err := os.WriteFile(g.path, g.mem, 0o600); err != nil && firstErr == nil {
+				firstErr = fmt.Errorf("save spool to %s: %w", g.path, err)
+			}
+		}
+	}
+	close(s.wake)
+	s.mu.Unlock()
+	if err := s.saveState(true); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	s.mu.Lock()
+	for _, g := range s.segs {
+		if g.f != nil {
+			if err := g.f.Sync(); err != nil && firstErr == nil {
+				firstErr = err
+			}
+			g.f.Close()
+		}
+	}
+	s.mu.Unlock()
+	return firstErr
+}
+
+// Stats returns the counters.
+func (s *Spool) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Pending = s.tail - s.head
+	for _, g := range s.segs {
+		if g.f != nil {
+			st.OnDisk += g.size
+		}
+	}
+	return st
+}
+
+// Bounds returns the offsets of the oldest byte kept and of the next byte
+// to be appended.
+func (s *Spool) Bounds() (head, tail int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.head, s.tail
+}
+
+// Consumer is one destination's view of the spool.
+type Consumer struct {
+	s        *Spool
+	name     string
+	read     int64 // next byte to hand out
+	acked    int64 // everything before it is delivered
+	gapLines int64
+	gapBytes int64
+	buf      []byte
+}
+
+// Consumer returns the consumer called name, creating it at the position
+// saved by an earlier run, or at the oldest data kept.
+func (s *Spool) Consumer(name string) *Consumer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.consumers[name]; ok {
+		return c
+	}
+	pos := s.head
+	if p, ok := s.saved[name]; ok && p > pos && p <= s.tail {
+		pos = p
+	}
+	c := &Consumer{s: s, name: name, read: pos, acked: pos}
+	s.consumers[name] = c
+	return c
+}
+
+// Gap is data the spool had to drop before this consumer could read it.
+type Gap struct{ Lines, Bytes int64 }
+
+// Batch is a piece of the stream handed to a consumer.
+type Batch struct {
+	Gap        Gap    // dropped just before Data, if non-zero
+	Data       []byte // valid until the next call to Next
+	Start, End int64  // stream offsets of Data
+}
+
+// ErrClosed is returned by Next after the spool is closed.
+var ErrClosed = errors.New("spool closed")
+
+// Next returns up to max bytes from the consumer's position, ending at a
+// line boundary whenever a line ends within them. It blocks until there is
+// data or ctx is done.
+func (c *Consumer) Next(ctx context.Context, maxBytes int) (Batch, error) {
+	s := c.s
+	for {
+		s.mu.Lock()
+		if c.gapBytes > 0 {
+			b := Batch{Gap: Gap{c.gapLines, c.gapBytes}, Start: c.read, End: c.read}
+			c.gapLines, c.gapBytes = 0, 0
+			s.mu.Unlock()
+			return b, nil
+		}
+		if c.read < s.head {
+			// Positions below head come from Rewind or an old state
+			// file: that data was dropped or released.
+			c.read = s.head
+		}
+		if c.read < s.tail {
+			b, err := c.readLocked(maxBytes)
+			s.mu.Unlock()
+			return b, err
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return Batch{}, ErrClosed
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return Batch{}, ctx.Err()
+		case <-wake:
+		}
+	}
+}
+
+func (c *Consumer) readLocked(maxBytes int) (Batch, error) {
+	s := c.s
+	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].end() > c.read })
+	g := s.segs[i]
+	off := c.read - g.start
+	n := min(int64(maxBytes), g.size-off)
+	var data []byte
+	if g.f == nil {
+		// Memory segments are never modified in place, only appended
+		// to, so handing out a slice is safe.
+		data = g.mem[off : off+n]
+	} else {
+		if cap(c.buf) < int(n) {
+			c.buf = make([]byte, n)
+		}
+		k, err := g.f.ReadAt(c.buf[:n], off)
+		if err != nil && k < int(n) {
+			return Batch{}, fmt.Errorf("read spool segment %s at %d: %w", g.path, off, err)
+		}
+		data = c.buf[:n]
+	}
+	if off+n < g.size {
+		if j := bytes.LastIndexByte(data, '\n'); j >= 0 {
+			data = data[:j+1]
+		}
+	}
+	b := Batch{Data: data, Start: c.read, End: c.read + int64(len(data))}
+	c.read = b.End
+	return b, nil
+}
+
+// Ack records that everything before pos reached the destination; the
+// spool may release it once all consumers have.
+func (c *Consumer) Ack(pos int64) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pos > c.acked {
+		c.acked = min(pos, s.tail)
+		s.release()
+	}
+}
+
+// Rewind moves the read position back (or forward) to pos, after a
+// reconnect, so unacknowledged data is sent again.
+func (c *Consumer) Rewind(pos int64) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.read = min(max(pos, s.head), s.tail)
+}
+
+// Position returns the consumer's read and acknowledged offsets.
+func (c *Consumer) Position() (read, acked int64) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.read, c.acked
+}
+
+// Available is how many bytes are ready to be read by this consumer.
+func (c *Consumer) Available() int64 {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.tail - max(c.read, c.s.head) + c.gapBytes
+}
+
+// Pending is how many bytes this consumer has not had acknowledged.
+func (c *Consumer) Pending() int64 {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.tail - c.acked
+}
+
+// RestoreGap puts back a gap notice that could not be delivered.
+func (c *Consumer) RestoreGap(g Gap) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	c.gapLines += g.Lines
+	c.gapBytes += g.Bytes
+}
