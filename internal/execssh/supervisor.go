@@ -20,7 +20,7 @@ type Session func(ctx context.Context, c *Child) (healthy bool)
 // Session, stops and reaps it when the session ends, logs why it ended, and
 // starts it again after a backoff, until ctx is done.
 type Supervisor struct {
-	Name       string                  // e.g. "ssh[loghost]"
+	Name       string                   // e.g. "ssh[loghost]"
 	Argv       func() ([]string, error) // called before every start
 	Env        []string
 	WantStdout bool
