@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -158,11 +159,12 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 			return usage("DEST", err)
 		}
 		sup := &execssh.Supervisor{
-			Name:    d.name,
-			Argv:    func() ([]string, error) { return argv, nil },
-			Logger:  log,
-			Backoff: execssh.Backoff{Min: 250 * time.Millisecond, Max: p.BackoffMax},
-			OnExit:  func(error) { d.reconnects.Add(1) },
+			Name:        d.name,
+			Argv:        func() ([]string, error) { return argv, nil },
+			ReadyMarker: readyMarker,
+			Logger:      log,
+			Backoff:     execssh.Backoff{Min: 250 * time.Millisecond, Max: p.BackoffMax},
+			OnExit:      func(error) { d.reconnects.Add(1) },
 		}
 		wg.Add(1)
 		go func() {
@@ -232,8 +234,14 @@ func (p *PushCmd) argv(d execssh.Dest) ([]string, error) {
 	if cmd == "" {
 		cmd = execssh.AppendCommand(d.Path)
 	}
-	return execssh.Argv(p.SSH, p.options(), d, cmd)
+	opts := p.options()
+	opts.ReadyMarker = readyMarker
+	return execssh.Argv(p.SSH, opts, d, cmd)
 }
+
+// readyMarker is what ssh prints (LocalCommand) once it is connected and
+// authenticated; random so that nothing else prints it by chance.
+var readyMarker = "sshlogfwd-connected-" + strconv.FormatUint(rand.Uint64(), 36)
 
 // readInput copies the input into the spool until it ends or is closed.
 // It runs at all times, link up or down, so the FIFO never fills.
@@ -292,6 +300,17 @@ func (p *PushCmd) session(ctx context.Context, c *execssh.Child, d *destination,
 		}
 	}()
 
+	// Hold data back until ssh is connected: what is written into a child
+	// that then fails to connect (host down, key refused) dies with it.
+	if opts := p.options(); (execssh.Options{Extra: opts.Extra, ReadyMarker: readyMarker}).ReadyGated() {
+		select {
+		case <-c.Ready():
+		case <-c.Done():
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 	var wrote int64
 	for {
 		draining := ctx.Err() != nil

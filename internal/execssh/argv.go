@@ -14,6 +14,12 @@ type Options struct {
 	ConfigFile string   // -F FILE
 	Extra      []string // -o K=V, in order
 	NoCompress bool     // drop -C
+	// ReadyMarker, if set, makes ssh print this line on its stderr once it
+	// is connected and authenticated (LocalCommand), so the caller can
+	// hold data back until then: bytes written into a child that then
+	// fails to connect are lost with it. Ignored when the user set
+	// LocalCommand or PermitLocalCommand themselves.
+	ReadyMarker string
 }
 
 // Defaults are our options for an unattended child. They come after the
@@ -73,11 +79,33 @@ func Argv(sshPath string, opts Options, d Dest, remoteCommand string) ([]string,
 	for _, o := range Defaults {
 		argv = append(argv, "-o", o)
 	}
+	if opts.ReadyMarker != "" && !userSets(opts.Extra, "LocalCommand", "PermitLocalCommand") {
+		argv = append(argv, "-o", "PermitLocalCommand=yes", "-o", "LocalCommand=echo "+opts.ReadyMarker+" >&2")
+	}
 	argv = append(argv, "--", d.Target())
 	if remoteCommand != "" {
 		argv = append(argv, remoteCommand)
 	}
 	return argv, nil
+}
+
+// ReadyGated reports whether Argv with these options makes ssh announce
+// its connection with ReadyMarker.
+func (o Options) ReadyGated() bool {
+	return o.ReadyMarker != "" && !userSets(o.Extra, "LocalCommand", "PermitLocalCommand")
+}
+
+func userSets(opts []string, keys ...string) bool {
+	for _, o := range opts {
+		k, _, _ := strings.Cut(o, "=")
+		k, _, _ = strings.Cut(k, " ")
+		for _, key := range keys {
+			if strings.EqualFold(strings.TrimSpace(k), key) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkOption accepts K=V or "K V" as ssh's -o does, and refuses what ssh

@@ -39,6 +39,8 @@ type Child struct {
 	mu        sync.Mutex
 	tail      []string
 	stdinOnce sync.Once
+	ready     chan struct{}
+	marker    string
 }
 
 // StartOptions describe a child to start.
@@ -48,6 +50,9 @@ type StartOptions struct {
 	Logger     *slog.Logger
 	WantStdout bool
 	Env        []string // added to the inherited environment
+	// ReadyMarker is the stderr line that closes Ready (see
+	// Options.ReadyMarker); it is not logged.
+	ReadyMarker string
 }
 
 // Start starts the child in its own process group, so that a Ctrl-C on our
@@ -70,7 +75,10 @@ func Start(o StartOptions) (*Child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: stdin pipe: %w", o.Name, err)
 	}
-	c := &Child{Name: o.Name, Stdin: stdin, log: log, cmd: cmd, done: make(chan struct{})}
+	c := &Child{Name: o.Name, Stdin: stdin, log: log, cmd: cmd, done: make(chan struct{}), ready: make(chan struct{}), marker: o.ReadyMarker}
+	if o.ReadyMarker == "" {
+		close(c.ready)
+	}
 	if o.WantStdout {
 		if c.Stdout, err = cmd.StdoutPipe(); err != nil {
 			return nil, fmt.Errorf("start %s: stdout pipe: %w", o.Name, err)
@@ -104,6 +112,12 @@ func (c *Child) own(stderr *os.File) {
 		if line == "" {
 			continue
 		}
+		if c.marker != "" && line == c.marker {
+			c.log.Debug(c.Name+": connected", "after", time.Since(c.started).Round(time.Millisecond))
+			close(c.ready)
+			c.marker = ""
+			continue
+		}
 		c.log.Warn(c.Name + ": " + line)
 		c.mu.Lock()
 		c.tail = append(c.tail, line)
@@ -126,6 +140,10 @@ func (c *Child) own(stderr *os.File) {
 	c.err = err
 	close(c.done)
 }
+
+// Ready is closed once ssh reported that it is connected and
+// authenticated (at once when no ReadyMarker was asked for).
+func (c *Child) Ready() <-chan struct{} { return c.ready }
 
 // Done is closed once the child has exited and been reaped.
 func (c *Child) Done() <-chan struct{} { return c.done }

@@ -24,8 +24,10 @@ type Supervisor struct {
 	Argv       func() ([]string, error) // called before every start
 	Env        []string
 	WantStdout bool
-	Logger     *slog.Logger
-	Backoff    Backoff
+	// ReadyMarker: see StartOptions.ReadyMarker.
+	ReadyMarker string
+	Logger      *slog.Logger
+	Backoff     Backoff
 	// StopGrace bounds how long a child may take to exit after its stdin
 	// is closed before it is killed (default 5 s).
 	StopGrace time.Duration
@@ -63,7 +65,7 @@ func (s *Supervisor) Run(ctx context.Context, session Session) error {
 		if err != nil {
 			return fmt.Errorf("%s: build command line: %w", s.Name, err)
 		}
-		c, err := Start(StartOptions{Argv: argv, Name: s.Name, Logger: log, WantStdout: s.WantStdout, Env: s.Env})
+		c, err := Start(StartOptions{Argv: argv, Name: s.Name, Logger: log, WantStdout: s.WantStdout, Env: s.Env, ReadyMarker: s.ReadyMarker})
 		if err != nil {
 			if errors.Is(err, exec.ErrNotFound) || errors.Is(err, exec.ErrDot) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
 				return err

@@ -1,0 +1,385 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
+)
+
+// TestPush100kLinesByteExact: the basic promise, through the real sshd and
+// the restricted key.
+func TestPush100kLinesByteExact(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)
+	const n, size = 100000, 100
+	w := startFIFOWriter(t, l.FIFO, n, size, 0, false)
+	w.Wait(t, 60*time.Second)
+	waitFileSize(t, l.Remote, n*size, 60*time.Second)
+	var want bytes.Buffer
+	for i := range n {
+		want.Write(numbered(i, size))
+	}
+	if got := readFile(l.Remote); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("remote file differs: %s", checkLines(got, n, size))
+	}
+	if err := p.Stop(t, 15*time.Second); err != nil {
+		t.Errorf("push exit after SIGTERM: %v, want status 0", err)
+	}
+}
+
+// TestPushSSHKilled kills the ssh child -9 repeatedly under a steady stream
+// from a non-blocking writer (as rsyslog writes). The writer must never
+// find the FIFO full, the forwarder must come back every time and log why,
+// and what is lost is only what was inside the dead ssh: measured here.
+func TestPushSSHKilled(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)
+	const n, size, rate = 30000, 100, 3000 // 10 s
+	testlab.WaitFor(t, 10*time.Second, func() bool { return p.sshChild() > 0 }, "first ssh child")
+	w := startFIFOWriter(t, l.FIFO, n, size, rate, true)
+	k := startKiller(p.sshChild, func() time.Duration { return 700 * time.Millisecond })
+	w.Wait(t, 60*time.Second)
+	kills := k.Stop()
+	testlab.WaitFor(t, 60*time.Second, func() bool {
+		r := checkLines(readFile(l.Remote), n, size)
+		return r.Received+r.Lost == n && lastLinePresent(readFile(l.Remote), n, size)
+	}, "the last line to arrive")
+	r := checkLines(readFile(l.Remote), n, size)
+	t.Logf("ssh killed %d times: %s; lost per kill %.1f lines; writer EAGAIN drops %d", kills, r, float64(r.Lost)/float64(max(kills, 1)), w.Dropped.Load())
+	if kills < 5 {
+		t.Errorf("only %d kills happened", kills)
+	}
+	if w.Dropped.Load() != 0 {
+		t.Errorf("the writer found the FIFO full %d times", w.Dropped.Load())
+	}
+	if r.Duplicated != 0 || r.OutOfOrder != 0 {
+		t.Errorf("duplicated or reordered lines: %s", r)
+	}
+	if r.Lost > kills*rate/2 {
+		t.Errorf("lost %d lines in %d kills: far more than in flight inside ssh", r.Lost, kills)
+	}
+	log := string(readFile(l.Log))
+	if got := strings.Count(log, "killed by signal"); got < kills-1 {
+		t.Errorf("log explains %d of %d kills:\n%s", got, kills, tail([]byte(log), 20))
+	}
+	if !strings.Contains(log, "reconnecting") {
+		t.Errorf("no reconnect logged")
+	}
+}
+
+func lastLinePresent(data []byte, n, size int) bool {
+	return bytes.Contains(data, numbered(n-1, size))
+}
+
+// TestPushSSHDDown stops the log host's sshd (listener and sessions) for 10 s
+// during a 2,000 lines/s stream from a non-blocking writer: the FIFO must
+// never fill, and every line written after the stop must arrive once sshd
+// is back. Killing the established session loses what was inside it at
+// that moment (compatible mode has no acknowledgements): measured and
+// bounded to the lines written just before the stop.
+func TestPushSSHDDown(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)
+	testlab.WaitFor(t, 10*time.Second, func() bool { return p.sshChild() > 0 }, "first ssh child")
+	const n, size, rate = 30000, 100, 2000 // 15 s
+	w := startFIFOWriter(t, l.FIFO, n, size, rate, true)
+	waitFileSize(t, l.Remote, 2000*size, 20*time.Second)
+	l.SSHD.Stop(t)
+	writtenAtStop := int(w.Written.Load())
+	stopped := time.Now()
+	testlab.WaitFor(t, 20*time.Second, func() bool { return time.Since(stopped) >= 10*time.Second }, "10 s outage")
+	l.SSHD.Start(t)
+	w.Wait(t, 60*time.Second)
+	testlab.WaitFor(t, 60*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line to arrive")
+	got := readFile(l.Remote)
+	r := checkLines(got, n, size)
+	t.Logf("sshd down 10 s at %d lines/s: %s (in flight when the session was killed); writer EAGAIN drops %d", rate, r, w.Dropped.Load())
+	if w.Dropped.Load() != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 {
+		t.Errorf("want no writer drops, no duplicates, in order: %s, writer drops %d", r, w.Dropped.Load())
+	}
+	// Everything written after the stop (into the spool) arrived.
+	for i := writtenAtStop + rate/10; i < n; i++ {
+		if !bytes.Contains(got, numbered(i, size)) {
+			t.Fatalf("line %d, written after sshd stopped, is missing: %s", i, r)
+		}
+	}
+	if r.Lost > rate/2 {
+		t.Errorf("lost %d lines: more than half a second of traffic was in flight", r.Lost)
+	}
+}
+
+// TestPushRsyslog: a real rsyslogd with our contrib configuration writes
+// into the FIFO; sshd is down for 10 s in the middle; every message arrives.
+func TestPushRsyslog(t *testing.T) {
+	t.Parallel()
+	testlab.RequireBinary(t, "/usr/sbin/rsyslogd")
+	testlab.RequireBinary(t, "/usr/bin/logger")
+	l := newPushLab(t, "remote.log")
+	rules := contribRsyslogRules(t, l.FIFO)
+	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)
+	testlab.WaitFor(t, 10*time.Second, func() bool { return p.sshChild() > 0 }, "first ssh child")
+	rs := testlab.StartRsyslog(t, rules)
+	const total = 6000
+	send := func(from, to int) {
+		var msgs []string
+		for i := from; i < to; i++ {
+			msgs = append(msgs, fmt.Sprintf("msg-%06d", i))
+		}
+		rs.Send(t, "sshd", "authpriv.info", msgs...)
+	}
+	send(0, 2000)
+	testlab.WaitFor(t, 30*time.Second, func() bool { return bytes.Contains(readFile(l.Remote), []byte("msg-001999")) }, "first messages to arrive")
+	l.SSHD.Stop(t)
+	down := time.Now()
+	send(2000, 4000)
+	rs.HUP(t) // log rotation on the host: rsyslog closes and reopens the pipe
+	send(4000, 5000)
+	testlab.WaitFor(t, 20*time.Second, func() bool { return time.Since(down) >= 10*time.Second }, "10 s outage")
+	l.SSHD.Start(t)
+	send(5000, total)
+	testlab.WaitFor(t, 60*time.Second, func() bool { return bytes.Contains(readFile(l.Remote), []byte(fmt.Sprintf("msg-%06d", total-1))) }, "last message to arrive")
+	got := readFile(l.Remote)
+	missing := 0
+	for i := range total {
+		if !bytes.Contains(got, []byte(fmt.Sprintf("msg-%06d\n", i))) {
+			missing++
+		}
+	}
+	t.Logf("rsyslog: %d messages, sshd down 10 s, %d missing", total, missing)
+	if missing != 0 {
+		t.Errorf("%d of %d messages missing", missing, total)
+	}
+	// Messages not selected by the article's rules stay out.
+	rs.Send(t, "cron", "cron.info", "not-forwarded")
+	rs.Send(t, "sshd", "auth.notice", "forwarded-marker")
+	testlab.WaitFor(t, 20*time.Second, func() bool { return bytes.Contains(readFile(l.Remote), []byte("forwarded-marker")) }, "marker")
+	if bytes.Contains(readFile(l.Remote), []byte("not-forwarded")) {
+		t.Errorf("cron.info was forwarded; the contrib selection is auth, authpriv, crit, emerg, kern")
+	}
+}
+
+// contribRsyslogRules takes the RainerScript block of
+// contrib/syslog.conf.example and points it at the test's FIFO.
+func contribRsyslogRules(t *testing.T, fifo string) string {
+	t.Helper()
+	b, err := os.ReadFile("../contrib/rsyslog.d/sshlogfwd.conf")
+	if err != nil {
+		t.Fatalf("contrib rsyslog configuration: %v", err)
+	}
+	return strings.ReplaceAll(string(b), "/run/sshlogfwd/push.fifo", fifo)
+}
+
+// TestFIFONoBusyLoop: writers that come and go and rsyslog's SIGHUP must
+// not turn into an EOF loop; idle push burns almost no CPU.
+func TestFIFONoBusyLoop(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)
+	testlab.WaitFor(t, 10*time.Second, func() bool { _, err := os.Stat(l.FIFO); return err == nil }, "fifo")
+	for i := range 50 {
+		f, err := os.OpenFile(l.FIFO, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(f, "writer %d\n", i)
+		f.Close()
+	}
+	waitFileSize(t, l.Remote, int64(len("writer 0\n")*10+len("writer 10\n")*40), 30*time.Second)
+	before, err := testlab.ProcessCPU(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	testlab.WaitFor(t, 5*time.Second, func() bool { return time.Since(start) >= 2*time.Second }, "idle period")
+	after, _ := testlab.ProcessCPU(p.Pid())
+	t.Logf("CPU while idle for 2 s after 50 writers came and went: %v", after-before)
+	if after-before > 100*time.Millisecond {
+		t.Errorf("push used %v CPU in 2 idle seconds: an EOF busy loop?", after-before)
+	}
+}
+
+// TestSpoolBoundMarker: the log host is unreachable while far more than
+// --spool-max arrives; the oldest lines are dropped, a notice with the exact
+// counts arrives first, memory stays bounded, the newest lines arrive.
+func TestSpoolBoundMarker(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	l.SSHD.Stop(t)
+	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "--spool-max", "1MiB", "loghost:"+l.Remote)
+	const n, size = 200000, 100 // 20 MB into a 1 MiB spool
+	w := startFIFOWriter(t, l.FIFO, n, size, 0, false)
+	w.Wait(t, 60*time.Second)
+	_, hwm, err := testlab.ProcessRSS(p.Pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.SSHD.Start(t)
+	testlab.WaitFor(t, 60*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line")
+	got := readFile(l.Remote)
+	r := checkLines(got, n, size)
+	t.Logf("20 MB into a 1 MiB spool: %s, peak RSS %d MiB; notices %q", r, hwm>>20, r.Other)
+	if len(r.Other) != 1 {
+		t.Fatalf("want exactly one notice line, got %q", r.Other)
+	}
+	var lines, bytesDropped int
+	var ts, host, dest string
+	if _, err := fmt.Sscanf(r.Other[0], "%s %s sshlogfwd: dropped %d lines (%d bytes) while %s was unreachable", &ts, &host, &lines, &bytesDropped, &dest); err != nil {
+		t.Fatalf("notice %q: %v", r.Other[0], err)
+	}
+	if _, err := time.Parse(time.RFC3339, ts); err != nil {
+		t.Errorf("notice timestamp %q: %v", ts, err)
+	}
+	if lines != r.Lost || bytesDropped != r.Lost*size {
+		t.Errorf("notice says %d lines (%d bytes), really lost %d lines", lines, bytesDropped, r.Lost)
+	}
+	if r.Duplicated != 0 || r.OutOfOrder != 0 || r.Torn != 0 {
+		t.Errorf("%s", r)
+	}
+	// The notice comes before the surviving lines: the gap is where it was.
+	if !bytes.HasPrefix(got, []byte(r.Other[0])) {
+		t.Errorf("notice is not at the start of the stream")
+	}
+	if hwm > 40<<20 {
+		t.Errorf("peak RSS %d MiB with a 1 MiB spool", hwm>>20)
+	}
+}
+
+// TestPushHostilePath: a remote path with spaces, quotes, ';' and $(...)
+// names one file and runs nothing (key with restrict but no forced
+// command, so the client's own command line is what runs).
+func TestPushHostilePath(t *testing.T) {
+	t.Parallel()
+	testlab.RequireBinary(t, "/usr/sbin/sshd")
+	dir := t.TempDir()
+	sshd := testlab.StartSSHD(t, testlab.SSHDOptions{})
+	sshd.SetAuthorizedKeys(t, `restrict,from="127.0.0.1" `+sshd.ClientPub)
+	name := "a b 'c' \"d\";touch INJECTED;$(touch INJECTED2)`touch INJECTED3`.log"
+	remote := filepath.Join(dir, name)
+	in := "line one\nline two\n"
+	cmd := exec.Command(testlab.Binary(t), "push", "-F", sshd.SSHConfig, "--spool", filepath.Join(dir, "spool"), "loghost:"+remote)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(in)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("push from stdin: %v\n%s", err, out)
+	}
+	if got := readFile(remote); string(got) != in {
+		t.Errorf("file %q holds %q", remote, got)
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "INJECTED") && e.Name() != name {
+			t.Errorf("injected command ran: %s exists", e.Name())
+		}
+	}
+	for _, d := range []string{"/root", "/"} {
+		for _, f := range []string{"INJECTED", "INJECTED2", "INJECTED3"} {
+			if _, err := os.Stat(filepath.Join(d, f)); err == nil {
+				t.Errorf("injected command ran: %s", filepath.Join(d, f))
+			}
+		}
+	}
+}
+
+// TestPushStdinAndFinalLine: standard input, a final line without newline
+// is delivered, and push exits 0 once everything is handed over.
+func TestPushStdinAndFinalLine(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	in := "first\n\x00bin\xff\xfe\r\nno newline at end"
+	cmd := exec.Command(testlab.Binary(t), "push", "-F", l.SSHD.SSHConfig, "--spool", l.Spool, "loghost:"+l.Remote)
+	cmd.Stdin = strings.NewReader(in)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	if got := string(readFile(l.Remote)); got != in {
+		t.Errorf("remote %q, want %q", got, in)
+	}
+}
+
+// TestPushExplainsFailures: a key the log host refuses and a remote file
+// cat cannot write are logged with their reason, and push keeps retrying.
+func TestPushExplainsFailures(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	l.SSHD.SetAuthorizedKeys(t) // nobody may log in
+	p := startPush(t, l.SSHD, l.Log, "--spool", l.Spool, "--fifo", l.FIFO, "loghost:"+l.Remote)
+	testlab.WaitFor(t, 20*time.Second, func() bool {
+		log := string(readFile(l.Log))
+		return strings.Count(log, "could not connect or authenticate") >= 2 && strings.Contains(log, "Permission denied")
+	}, "two refused attempts logged with the reason")
+	// Now a key that works but a file that cannot be created.
+	l.SSHD.SetAuthorizedKeys(t, testlab.RestrictedKeyLine(l.SSHD.ClientPub, "127.0.0.1", "cat >> /nonexistent/dir/x.log"))
+	f, _ := os.OpenFile(l.FIFO, os.O_WRONLY, 0)
+	f.Write([]byte("hello\n"))
+	f.Close()
+	testlab.WaitFor(t, 30*time.Second, func() bool {
+		return strings.Contains(string(readFile(l.Log)), "cannot be created or written")
+	}, "cat's failure explained")
+	if err := p.Stop(t, 15*time.Second); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+	// The undelivered line stays in the spool for the next start.
+	segs, _ := filepath.Glob(filepath.Join(l.Spool, "*.seg"))
+	var kept []byte
+	for _, s := range segs {
+		kept = append(kept, readFile(s)...)
+	}
+	if !bytes.Contains(kept, []byte("hello\n")) {
+		t.Errorf("undelivered line not kept in the spool (%v)", segs)
+	}
+}
+
+// TestPushSIGTERMDrains: lines buffered while the link was down are
+// delivered on SIGTERM when the link is back within the drain timeout.
+func TestPushUsageErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	regular := filepath.Join(dir, "regular")
+	os.WriteFile(regular, []byte("keep me\n"), 0o600)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"push", "--fifo", regular, "h:/x"}, "--fifo"},
+		{[]string{"push", "--fifo-mode", "999", "h:/x"}, "--fifo-mode"},
+		{[]string{"push", "--spool-max", "lots", "h:/x"}, "--spool-max"},
+		{[]string{"push", "-oProxyCommand=x", "h:/x"}, ""},
+		{[]string{"push", "--", "-oProxyCommand=sh:/x"}, "begins with '-'"},
+		{[]string{"push", "--spool", regular, "h:/x"}, "--spool"},
+	} {
+		cmd := exec.Command(testlab.Binary(t), tt.args...)
+		cmd.Env = append(os.Environ(), "HOME="+dir)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if tt.want == "" {
+			continue
+		}
+		if !asExit(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), tt.want) {
+			t.Errorf("%q: %v, output %q; want exit 2 naming %s", tt.args, err, out, tt.want)
+		}
+	}
+	if b, _ := os.ReadFile(regular); string(b) != "keep me\n" {
+		t.Errorf("a refused path was modified: %q", b)
+	}
+}
+
+func asExit(err error, ee **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	*ee = e
+	return ok
+}
+
+var _ = syscall.SIGTERM

@@ -1,0 +1,16 @@
+// Package testlab starts real daemons and inspects real processes for the
+// tests of sshlogfwd's other packages.
+//
+// It gives a test a private OpenSSH server on loopback (StartSSHD) that can
+// be stopped to simulate the log host going down, a private rsyslogd
+// (StartRsyslog) fed through its own socket, a once-per-process build of
+// cmd/sshlogfwd (Binary), throwaway keys, and /proc readers for child
+// processes, CPU time and memory. Everything it starts is stopped and reaped
+// by t.Cleanup, and daemon output reaches t.Log only while the test runs.
+//
+// It is an ordinary package so that _test.go files elsewhere can import it;
+// it must never be imported by non-test code.
+//
+// Tests that need sshd, rsyslogd or ssh-keygen call RequireBinary first: the
+// test is skipped where the program is missing, but fails when CI=true.
+package testlab
