@@ -31,7 +31,7 @@ func numbered(i, size int) []byte {
 // lineReport counts what arrived of the lines 0..n-1.
 type lineReport struct {
 	Received, Lost, Duplicated, OutOfOrder, Torn int
-	Other                                      []string // lines that are not ours (marks, notices)
+	Other                                        []string // lines that are not ours (marks, notices)
 }
 
 func (r lineReport) String() string {
@@ -287,9 +287,9 @@ func (k *killer) Stop() int {
 // pushLab is an sshd whose key may only append to one remote file, and the
 // local paths a push needs.
 type pushLab struct {
-	SSHD               *testlab.SSHD
-	Dir, Remote, FIFO  string
-	Spool, Log         string
+	SSHD              *testlab.SSHD
+	Dir, Remote, FIFO string
+	Spool, Log        string
 }
 
 func newPushLab(t *testing.T, remoteName string) *pushLab {

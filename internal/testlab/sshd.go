@@ -228,9 +228,9 @@ KexAlgorithms curve25519-sha256
 		return err
 	}
 
-	hostPort := net.JoinHostPort(s.Addr, strconv.Itoa(port))
-	if port != 22 {
-		hostPort = "[" + s.Addr + "]:" + strconv.Itoa(port)
+	hostPort := "[" + s.Addr + "]:" + strconv.Itoa(port)
+	if port == 22 {
+		hostPort = s.Addr
 	}
 	keyType, keyData, _ := strings.Cut(s.HostPub, " ")
 	keyData, _, _ = strings.Cut(keyData, " ")

@@ -1,6 +1,7 @@
 package testlab
 
 import (
+	"errors"
 	"os"
 	"testing"
 	"time"
@@ -24,15 +25,12 @@ func RequireBinary(t testing.TB, path string) {
 	}
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("required program %s: %v (CI=true, not skipping)", path, err)
+		return
 	}
 	t.Skipf("required program %s: %v", path, err)
 }
 
-type notExecutableError struct{}
-
-func (notExecutableError) Error() string { return "not an executable file" }
-
-var errNotExecutable error = notExecutableError{}
+var errNotExecutable = errors.New("not an executable file")
 
 // WaitFor calls cond every few milliseconds until it returns true, and fails
 // the test with the formatted message when timeout passes first. It is the

@@ -23,7 +23,7 @@ type fakeTB struct {
 	fatal, skip string
 }
 
-func (f *fakeTB) Helper()                      {}
+func (f *fakeTB) Helper()                        {}
 func (f *fakeTB) Fatalf(format string, a ...any) { f.fatal = fmt.Sprintf(format, a...) }
 func (f *fakeTB) Skipf(format string, a ...any)  { f.skip = fmt.Sprintf(format, a...) }
 
@@ -220,23 +220,41 @@ func TestSSHDStopStart(t *testing.T) {
 	}
 }
 
+// session is a background ssh client.
+type session struct {
+	done chan struct{} // closed when the client exited
+	err  error         // its Wait result, valid after done
+}
+
+func (s *session) exited(within time.Duration) bool {
+	select {
+	case <-s.done:
+		return true
+	case <-time.After(within):
+		return false
+	}
+}
+
 // startSleepSession starts `ssh loghost sleep 30` and waits until the remote
-// sleep runs; it returns the client and a channel that receives its result.
-func startSleepSession(t *testing.T, s *SSHD) (*exec.Cmd, <-chan error) {
+// sleep runs.
+func startSleepSession(t *testing.T, s *SSHD) *session {
 	t.Helper()
 	cmd := s.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	sess := &session{done: make(chan struct{})}
+	go func() {
+		sess.err = cmd.Wait()
+		close(sess.done)
+	}()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-done
+		<-sess.done
 	})
 	WaitFor(t, 5*time.Second, func() bool { return len(remoteSleeps(s.PID())) == 1 },
 		"remote sleep did not start\nsshd:\n%s", s.Log())
-	return cmd, done
+	return sess
 }
 
 func remoteSleeps(listener int) []procStat {
@@ -253,19 +271,17 @@ func TestSSHDStopKillsSessions(t *testing.T) {
 	t.Parallel()
 	s := StartSSHD(t, SSHDOptions{})
 	s.SetAuthorizedKeys(t, s.ClientPub)
-	_, done := startSleepSession(t, s)
+	sess := startSleepSession(t, s)
 	remote := remoteSleeps(s.PID())[0]
 
 	start := time.Now()
 	s.Stop(t)
-	select {
-	case err := <-done:
-		if exitCode(err) != 255 {
-			t.Errorf("ssh session after Stop: %v, want exit 255", err)
-		}
-		t.Logf("established session ended %v after Stop began", time.Since(start))
-	case <-time.After(5 * time.Second):
+	if !sess.exited(5 * time.Second) {
 		t.Fatal("established ssh session survived Stop")
+	}
+	t.Logf("established session ended %v after Stop began", time.Since(start))
+	if exitCode(sess.err) != 255 {
+		t.Errorf("ssh session after Stop: %v, want exit 255", sess.err)
 	}
 	if alive(remote) {
 		t.Errorf("remote sleep %d survived Stop", remote.pid)
@@ -276,17 +292,15 @@ func TestSSHDStopListener(t *testing.T) {
 	t.Parallel()
 	s := StartSSHD(t, SSHDOptions{})
 	s.SetAuthorizedKeys(t, s.ClientPub)
-	_, done := startSleepSession(t, s)
+	sess := startSleepSession(t, s)
 	remote := remoteSleeps(s.PID())[0]
 
 	s.StopListener(t)
 	if b, err := s.SSH(t, "true"); exitCode(err) != 255 {
 		t.Fatalf("new ssh after StopListener: %v, want exit 255\n%s", err, b)
 	}
-	select {
-	case err := <-done:
-		t.Fatalf("established session ended after StopListener: %v", err)
-	default:
+	if sess.exited(0) {
+		t.Fatalf("established session ended after StopListener: %v", sess.err)
 	}
 	if !alive(remote) {
 		t.Fatal("remote sleep died with the listener")
@@ -299,9 +313,7 @@ func TestSSHDStopListener(t *testing.T) {
 		t.Fatalf("ssh after Start: %v\n%s", err, b)
 	}
 	s.Stop(t)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
+	if !sess.exited(5 * time.Second) {
 		t.Fatal("session left by StopListener survived Stop")
 	}
 	if alive(remote) {
@@ -352,13 +364,10 @@ func TestSSHDNetNS(t *testing.T) {
 
 func TestRsyslog(t *testing.T) {
 	t.Parallel()
+	file := filepath.Join(t.TempDir(), "all.log")
 	start := time.Now()
-	r := StartRsyslog(t, `*.* action(type="omfile" file="`+t.TempDir()+`/all.log")`)
+	r := StartRsyslog(t, `*.* action(type="omfile" file="`+file+`")`)
 	t.Logf("rsyslogd socket after %v", time.Since(start))
-	all := strings.TrimSuffix(strings.SplitN(r.Conf, "rsyslog.conf", 2)[0], "/")
-	_ = all
-	conf, _ := os.ReadFile(r.Conf)
-	file := between(string(conf), `file="`, `"`)
 
 	r.Send(t, "testlab", "user.info", "one", "two with spaces", "three")
 	ours := func() []string {
@@ -389,12 +398,6 @@ func TestRsyslog(t *testing.T) {
 	if st, err := readStat(r.PID()); err != nil || st.comm != "rsyslogd" {
 		t.Errorf("PID() is %+v, %v", st, err)
 	}
-}
-
-func between(s, from, to string) string {
-	_, rest, _ := strings.Cut(s, from)
-	v, _, _ := strings.Cut(rest, to)
-	return v
 }
 
 func TestRsyslogManyMessages(t *testing.T) {
