@@ -30,7 +30,9 @@ type PushCmd struct {
 
 	Dests []string `arg:"" name:"DEST" help:"Where to append: [user@]host:/path/remote.log (host may be a ~/.ssh/config alias). Several DESTs each get every line."`
 
-	FIFO          string        `name:"fifo" help:"Read from this named pipe, created (see --fifo-mode) if missing. Without --fifo, read standard input." placeholder:"PATH"`
+	FIFO          string        `name:"fifo" help:"Read from this named pipe, created (see --fifo-mode) if missing. Without --fifo or --file, read standard input." placeholder:"PATH" xor:"input"`
+	File          string        `name:"file" help:"Follow this log file by name instead (across rotation, truncation, deletion); the position is saved in the spool directory so a restart neither skips nor repeats." placeholder:"PATH" xor:"input"`
+	From          string        `name:"from" help:"With --file, where the very first run starts: start or end of the file." enum:"start,end" default:"end"`
 	FIFOMode      string        `name:"fifo-mode" help:"Permissions of a FIFO we create (octal): the syslog daemon must be able to write it." default:"0620" placeholder:"MODE"`
 	RemoteCommand string        `name:"remote-command" help:"Command run on the far side instead of cat >> PATH (a forced command= in authorized_keys overrides either)." placeholder:"CMD"`
 	Spool         string        `name:"spool" help:"Directory where lines wait while the link is down. Default: $STATE_DIRECTORY or ~/.local/state/sshlogfwd, one subdirectory per destination." placeholder:"DIR"`
@@ -92,7 +94,8 @@ type destination struct {
 // everything read has been handed to ssh.
 func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	var input io.ReadCloser
-	if p.FIFO != "" {
+	switch {
+	case p.FIFO != "":
 		mode, _ := p.fifoMode()
 		created, err := pipe.Ensure(p.FIFO, mode)
 		if err != nil {
@@ -104,10 +107,16 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		}
 		log.Info("reading fifo", "path", p.FIFO, "created", created, "pipe_buffer", f.Size())
 		input = f
-	} else {
+	case p.File != "":
+		if err := checkFollowable(p.File); err != nil {
+			return usage("--file", err)
+		}
+	default:
 		input = os.Stdin
 	}
-	defer input.Close()
+	if input != nil {
+		defer input.Close()
+	}
 
 	var dests []*destination
 	var keys []string
@@ -129,7 +138,10 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		return usage("--spool", err)
 	}
 	defer unlock()
-	sp, err := spool.Open(spool.Options{Dir: dir, Max: int64(p.SpoolMax), Logger: log})
+	// Following a file, every spooled byte goes to disk at once and the
+	// file position is saved with the spool: after a crash the spool and
+	// the position agree, so nothing is read twice or skipped.
+	sp, err := spool.Open(spool.Options{Dir: dir, Max: int64(p.SpoolMax), Logger: log, Durable: p.File != ""})
 	if err != nil {
 		return usage("--spool", err)
 	}
@@ -149,7 +161,18 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	defer endRun()
 	var drainDeadline atomic.Int64 // unix nanos; 0 = no deadline yet
 	readerDone := make(chan error, 1)
-	go func() { readerDone <- p.readInput(input, lw, log) }()
+	readCtx, stopReading := context.WithCancel(context.Background())
+	defer stopReading()
+	if p.File != "" {
+		ft, err := p.openFile(sp, log)
+		if err != nil {
+			return err
+		}
+		defer ft.Close()
+		go func() { readerDone <- p.followFile(readCtx, ft, sp, lw, log) }()
+	} else {
+		go func() { readerDone <- p.readInput(input, lw, log) }()
+	}
 
 	var wg sync.WaitGroup
 	sshErr := make(chan error, len(dests))
@@ -206,15 +229,20 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 			log.Info("stopping: delivering buffered lines", "drain_timeout", p.DrainTimeout)
 		}
 	} else {
-		input.Close()
-		// A FIFO's Read returns at once on Close; standard input may be a
-		// blocking descriptor that Close cannot interrupt.
+		stopReading()
+		if input != nil {
+			input.Close()
+		}
+		// A FIFO's Read and the file follower return at once; standard
+		// input may be a blocking descriptor that Close cannot interrupt.
 		select {
 		case <-readerDone:
 		case <-time.After(200 * time.Millisecond):
 		}
-		if err := lw.Flush(); err != nil {
-			log.Error("spooling final line failed", "err", err)
+		if p.File == "" {
+			if err := lw.Flush(); err != nil {
+				log.Error("spooling final line failed", "err", err)
+			}
 		}
 	}
 	drainDeadline.Store(time.Now().Add(p.DrainTimeout).UnixNano())

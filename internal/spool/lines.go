@@ -116,6 +116,13 @@ func (w *LineWriter) flushHeld() error {
 	return nil
 }
 
+// Partial reports how many bytes of an unfinished line are held back.
+func (w *LineWriter) Partial() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.partial)
+}
+
 // Flush appends an unfinished last line as it is (at shutdown: a final
 // line without newline is still delivered).
 func (w *LineWriter) Flush() error {

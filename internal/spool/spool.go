@@ -58,6 +58,8 @@ type Spool struct {
 	stats     Stats
 	closed    bool
 	diskErr   error
+	inputMark string
+	inputTail int64
 }
 
 type segment struct {
@@ -110,6 +112,11 @@ func Open(opts Options) (*Spool, error) {
 type state struct {
 	Tail      int64            `json:"tail"`
 	Consumers map[string]int64 `json:"consumers"`
+	// InputMark is the reader's position in its input (e.g. a file
+	// cursor) matching stream offset InputTail: everything before it is
+	// in the spool or delivered.
+	InputMark string `json:"input_mark,omitempty"`
+	InputTail int64  `json:"input_tail,omitempty"`
 }
 
 func (s *Spool) load() error {
@@ -139,6 +146,7 @@ func (s *Spool) load() error {
 		segs = append(segs, found{n, p})
 	}
 	sort.Slice(segs, func(i, j int) bool { return segs[i].start < segs[j].start })
+	s.inputMark, s.inputTail = st.InputMark, st.InputTail
 	s.head, s.tail = st.Tail, st.Tail
 	for i, fo := range segs {
 		f, err := os.OpenFile(fo.path, os.O_RDWR|os.O_APPEND, 0)
@@ -151,6 +159,16 @@ func (s *Spool) load() error {
 			return fmt.Errorf("stat spool segment %s: %w", fo.path, err)
 		}
 		size := fi.Size()
+		if s.inputMark != "" && fo.start+size > s.inputTail {
+			// Written after the last saved input position: the reader
+			// reads it again from its input, so it must not stay here
+			// too.
+			size = max(0, s.inputTail-fo.start)
+			if err := f.Truncate(size); err != nil {
+				f.Close()
+				return fmt.Errorf("truncate spool segment %s to the saved input position: %w", fo.path, err)
+			}
+		}
 		// A crash may have torn the last write: keep whole lines only.
 		if size > 0 {
 			if whole, err := wholeLines(f, size); err == nil && whole < size {
@@ -375,7 +393,8 @@ func (s *Spool) release() {
 }
 
 // Sync makes every byte appended so far durable (fsync of dirty segment
-// files and the directory) and saves consumer positions.
+// files and the directory) and then saves the positions as they were when
+// Sync began, so the saved state never claims more than is on disk.
 func (s *Spool) Sync() error {
 	s.mu.Lock()
 	var dirty []*os.File
@@ -385,28 +404,38 @@ func (s *Spool) Sync() error {
 			g.dirty = false
 		}
 	}
+	st := s.snapshotLocked()
 	s.mu.Unlock()
 	for _, f := range dirty {
 		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
 			return fmt.Errorf("fsync spool segment %s: %w", f.Name(), err)
 		}
 	}
-	return s.saveState(true)
+	return s.writeState(st, true)
 }
 
 func (s *Spool) saveState(sync bool) error {
-	if s.opts.Dir == "" {
-		return nil
-	}
 	s.mu.Lock()
-	st := state{Tail: s.tail, Consumers: map[string]int64{}}
+	st := s.snapshotLocked()
+	s.mu.Unlock()
+	return s.writeState(st, sync)
+}
+
+func (s *Spool) snapshotLocked() state {
+	st := state{Tail: s.tail, Consumers: map[string]int64{}, InputMark: s.inputMark, InputTail: s.inputTail}
 	for name, pos := range s.saved {
 		st.Consumers[name] = pos
 	}
 	for name, c := range s.consumers {
 		st.Consumers[name] = c.acked
 	}
-	s.mu.Unlock()
+	return st
+}
+
+func (s *Spool) writeState(st state, sync bool) error {
+	if s.opts.Dir == "" {
+		return nil
+	}
 	b, _ := json.Marshal(st)
 	return writeFileAtomic(filepath.Join(s.opts.Dir, stateFile), b, sync)
 }
@@ -440,6 +469,24 @@ func writeFileAtomic(path string, b []byte, sync bool) error {
 		}
 	}
 	return nil
+}
+
+// SetInputMark records that the stream up to the current tail holds the
+// input up to mark (an opaque position such as a file cursor). Sync and
+// Close save it with the positions; after a crash, data appended beyond
+// the saved mark is discarded on Open, because the reader will read it
+// again from mark.
+func (s *Spool) SetInputMark(mark string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inputMark, s.inputTail = mark, s.tail
+}
+
+// InputMark returns the input position saved by an earlier run, or "".
+func (s *Spool) InputMark() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inputMark
 }
 
 // Close writes data still held in memory to segment files (so a restart
@@ -524,8 +571,8 @@ func (s *Spool) Consumer(name string) *Consumer {
 		return c
 	}
 	pos := s.head
-	if p, ok := s.saved[name]; ok && p > pos && p <= s.tail {
-		pos = p
+	if p, ok := s.saved[name]; ok && p > pos {
+		pos = min(p, s.tail)
 	}
 	c := &Consumer{s: s, name: name, read: pos, acked: pos}
 	s.consumers[name] = c
