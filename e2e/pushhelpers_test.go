@@ -115,6 +115,9 @@ func (p *pushProc) Pid() int { return p.cmd.Process.Pid }
 // Stop sends SIGTERM and waits for the exit status.
 func (p *pushProc) Stop(t *testing.T, timeout time.Duration) error {
 	t.Helper()
+	// A signal before the handler is installed would kill it outright;
+	// it logs its first line after that.
+	testlab.WaitFor(t, 10*time.Second, func() bool { return len(readFile(p.Log)) > 0 }, "push to start")
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:

@@ -88,6 +88,66 @@ type destination struct {
 	consumer   *spool.Consumer
 	sent       atomic.Int64 // bytes written into ssh
 	reconnects atomic.Int64
+
+	// Written but not yet counted as delivered: see ackAged.
+	mu      sync.Mutex
+	pending []written
+}
+
+type written struct {
+	end int64
+	at  time.Time
+}
+
+// settle is how long a remote command must keep running after we wrote
+// data before that data counts as delivered. A `cat >> FILE` that cannot
+// open its file fails at once; until then the data is kept, and resent
+// if the remote command fails.
+const settle = time.Second
+
+// wrote records data handed to the current child.
+func (d *destination) wrote(end int64) {
+	d.mu.Lock()
+	d.pending = append(d.pending, written{end, time.Now()})
+	d.mu.Unlock()
+}
+
+// ackAged acknowledges data written at least settle ago to a child that is
+// still running.
+func (d *destination) ackAged() {
+	d.mu.Lock()
+	var end int64 = -1
+	i := 0
+	for ; i < len(d.pending) && time.Since(d.pending[i].at) >= settle; i++ {
+		end = d.pending[i].end
+	}
+	d.pending = d.pending[i:]
+	d.mu.Unlock()
+	if end >= 0 {
+		d.consumer.Ack(end)
+	}
+}
+
+// childExited settles what the ended child was given. A remote command
+// that failed (not ssh itself: exit status other than 0 and 255) appended
+// nothing we can count on, so its share is sent again. When ssh died or
+// was killed, the data it had accepted is unknowable: counted as sent
+// (compatible mode cannot tell; reliable mode can).
+func (d *destination) childExited(err error) {
+	d.mu.Lock()
+	pending := d.pending
+	d.pending = nil
+	d.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	var ee *execssh.ExitError
+	if errors.As(err, &ee) && ee.Code() > 0 && ee.Code() != 255 {
+		_, acked := d.consumer.Position()
+		d.consumer.Rewind(acked)
+		return
+	}
+	d.consumer.Ack(pending[len(pending)-1].end)
 }
 
 // Run forwards until SIGTERM/SIGINT, or until standard input ends and
@@ -187,7 +247,10 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 			ReadyMarker: readyMarker,
 			Logger:      log,
 			Backoff:     execssh.Backoff{Min: 250 * time.Millisecond, Max: p.BackoffMax},
-			OnExit:      func(error) { d.reconnects.Add(1) },
+			OnExit: func(err error) {
+				d.reconnects.Add(1)
+				d.childExited(err)
+			},
 		}
 		wg.Add(1)
 		go func() {
@@ -339,6 +402,18 @@ func (p *PushCmd) session(ctx context.Context, c *execssh.Child, d *destination,
 			return false
 		}
 	}
+	go func() {
+		t := time.NewTicker(settle / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopWatch:
+				return
+			case <-t.C:
+				d.ackAged()
+			}
+		}
+	}()
 	var wrote int64
 	for {
 		draining := ctx.Err() != nil
@@ -381,7 +456,7 @@ func (p *PushCmd) session(ctx context.Context, c *execssh.Child, d *destination,
 		}
 		wrote += int64(len(data))
 		d.sent.Add(int64(len(b.Data)))
-		d.consumer.Ack(b.End)
+		d.wrote(b.End)
 	}
 }
 

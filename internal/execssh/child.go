@@ -262,10 +262,9 @@ func ExitReason(ee *exec.ExitError) string {
 		return "the remote command was not found on the far side"
 	case 126:
 		return "the remote command could not be executed on the far side"
-	case 2:
+	case 1, 2:
+		// dash exits 2 and bash 1 when a redirection fails.
 		return "the remote command failed; for cat >> FILE this means the remote file cannot be created or written"
-	case 1:
-		return "the remote command failed"
 	default:
 		return fmt.Sprintf("the remote command failed with status %d", code)
 	}

@@ -112,7 +112,7 @@ func TestChildExitExplained(t *testing.T) {
 }
 
 func TestExitReasons(t *testing.T) {
-	for code, want := range map[int]string{2: "cannot be created or written", 127: "not found", 1: "remote command failed"} {
+	for code, want := range map[int]string{2: "cannot be created or written", 127: "not found", 1: "remote command failed", 3: "status 3"} {
 		c, err := Start(StartOptions{Argv: fakeArgv(t), Name: "ssh[h]", Env: []string{"EXECSSH_FAKE=exit:" + strconv.Itoa(code)}})
 		if err != nil {
 			t.Fatal(err)
