@@ -23,6 +23,8 @@ type CLI struct {
 	LogFlags
 
 	Push    PushCmd    `cmd:"" help:"Forward lines from a FIFO (or standard input) to a file on another host."`
+	Pull    PullCmd    `cmd:"" help:"Follow a file on another host and append it here, resuming exactly after breaks and restarts."`
+	Serve   ServeCmd   `cmd:"" help:"Stream a file to pull; meant as the forced command of a restricted key."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
 }
 
@@ -47,6 +49,14 @@ func main() {
 const exitUsage = 2
 
 func run(args []string) int {
+	// Signals first: a SIGTERM that arrives while we start must still
+	// mean "stop in order", not death by the default action.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("sshlogfwd"),
@@ -73,11 +83,6 @@ func run(args []string) int {
 	defer logOut.Close()
 	log := newLogger(logOut, cli.LogFormat, cli.LogLevel)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	reopen := &reopener{hup: hup, log: log}
 	reopen.add("--log", logOut)
 	go reopen.loop(ctx)

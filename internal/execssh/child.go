@@ -79,10 +79,17 @@ func Start(o StartOptions) (*Child, error) {
 	if o.ReadyMarker == "" {
 		close(c.ready)
 	}
+	// Our own pipe for stdout too: cmd.StdoutPipe is closed by Wait,
+	// which would lose what ssh wrote just before it exited. The read end
+	// stays open until the child is stopped.
+	var outW *os.File
 	if o.WantStdout {
-		if c.Stdout, err = cmd.StdoutPipe(); err != nil {
+		var outR *os.File
+		if outR, outW, err = os.Pipe(); err != nil {
 			return nil, fmt.Errorf("start %s: stdout pipe: %w", o.Name, err)
 		}
+		cmd.Stdout = outW
+		c.Stdout = outR
 	}
 	// Our own pipe for stderr (not StderrPipe): we read it to EOF before
 	// calling Wait, which StderrPipe forbids.
@@ -94,9 +101,16 @@ func Start(o StartOptions) (*Child, error) {
 	if err := cmd.Start(); err != nil {
 		errR.Close()
 		errW.Close()
+		if outW != nil {
+			outW.Close()
+			c.Stdout.Close()
+		}
 		return nil, fmt.Errorf("start %s: %w", o.Name, err)
 	}
 	errW.Close()
+	if outW != nil {
+		outW.Close()
+	}
 	c.Pid = cmd.Process.Pid
 	c.started = time.Now()
 	log.Debug("started", "child", o.Name, "pid", c.Pid)
@@ -182,6 +196,7 @@ func (c *Child) CloseStdin() {
 // exits, wait up to grace, then SIGTERM the child's process group, and
 // SIGKILL it a second later. It returns once the child is reaped.
 func (c *Child) Stop(grace time.Duration) error {
+	defer c.closeStdout()
 	c.CloseStdin()
 	t := time.NewTimer(grace)
 	defer t.Stop()
@@ -205,9 +220,16 @@ func (c *Child) Stop(grace time.Duration) error {
 
 // Kill ends the child's process group at once and reaps it.
 func (c *Child) Kill() error {
+	defer c.closeStdout()
 	c.signalGroup(syscall.SIGKILL)
 	<-c.done
 	return c.err
+}
+
+func (c *Child) closeStdout() {
+	if c.Stdout != nil {
+		c.Stdout.Close()
+	}
 }
 
 func (c *Child) signalGroup(sig syscall.Signal) {
@@ -264,7 +286,7 @@ func ExitReason(ee *exec.ExitError) string {
 		return "the remote command could not be executed on the far side"
 	case 1, 2:
 		// dash exits 2 and bash 1 when a redirection fails.
-		return "the remote command failed; for cat >> FILE this means the remote file cannot be created or written"
+		return "the remote command failed: for cat >> FILE the remote file cannot be created or written; for sshlogfwd serve/receive the far side refused the request (its reason is logged above)"
 	default:
 		return fmt.Sprintf("the remote command failed with status %d", code)
 	}

@@ -1,0 +1,387 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
+)
+
+// The kill tests append plKillLines numbered lines at plKillRate lines/s.
+const (
+	plKillLines = 100_000
+	plKillRate  = 5_000
+)
+
+// TestPullReliableSSHKilled: the pull's ssh child is killed -9 every 2 s
+// while 100,000 lines are appended at 5,000/s; every line arrives exactly
+// once and in order.
+func TestPullReliableSSHKilled(t *testing.T) {
+	t.Parallel()
+	l := newPLLab(t)
+	w := newPLWriter(t, l.log)
+	p := l.startPull("--from", "start")
+	kills := 0
+	stop := every(2*time.Second, func() { kills += killAll(p.sshChildren()) })
+	start := time.Now()
+	w.run(context.Background(), plKillLines, plKillRate, nil)
+	stop()
+	waitOutputSize(t, l.out, plKillLines*plLineSize, 60*time.Second, p.log)
+	r := plCheck(readPL(l.out), plKillLines)
+	t.Logf("reliable, ssh killed -9 %d times: %s (%v)", kills, r, time.Since(start).Round(time.Millisecond))
+	if !r.exact(plKillLines) || kills < 5 {
+		t.Fatalf("want every line exactly once in order with at least 5 kills: %s, kills %d", r, kills)
+	}
+	if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+		t.Errorf("pull after SIGTERM: %v", err)
+	}
+}
+
+// TestPullCompatSSHKilled measures what the compatible mode loses or
+// repeats under the same kills: with our own `tail -F -n 0` and with the
+// article's forced command="tail -f FILE" key.
+func TestPullCompatSSHKilled(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		key  func(l *plLab, pub string) string
+	}{
+		{"tail -F -n 0", func(l *plLab, pub string) string { return `restrict,from="127.0.0.1" ` + pub }},
+		{"article forced tail -f", func(l *plLab, pub string) string {
+			return testlab.RestrictedKeyLine(pub, "127.0.0.1", "tail -f "+l.log)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := newPLLabKey(t, tc.key)
+			w := newPLWriter(t, l.log)
+			w.write(1) // tail -f needs the file to exist
+			p := l.startPull("--compat")
+			// Wait until the stream carries lines before counting.
+			testlab.WaitFor(t, 10*time.Second, func() bool { w.write(1); return len(readPL(l.out)) > 0 }, "nothing arrives\n%s", p.log())
+			kills := 0
+			stop := every(2*time.Second, func() { kills += killAll(p.sshChildren()) })
+			first := w.written()
+			w.run(context.Background(), first+plKillLines, plKillRate, nil)
+			stop()
+			// The last lines may be lost too: go on writing lines until
+			// one of them arrives, then count only the numbered ones.
+			end := w.written()
+			testlab.WaitFor(t, 30*time.Second, func() bool {
+				w.write(1)
+				r := plCheck(readPL(l.out), w.written())
+				return r.Received > 0 && lastLineAtLeast(readPL(l.out), end)
+			}, "stream did not recover after the kills\n%s", p.log())
+			if err := p.stop(t, syscall.SIGTERM, 10*time.Second); err != nil {
+				t.Errorf("pull after SIGTERM: %v", err)
+			}
+			// Lines before first were the warm-up; lines at or past end
+			// are the recovery probe.
+			r := plCount(readPL(l.out), first, end)
+			t.Logf("COMPAT (%s), ssh killed -9 %d times, %d lines at %d/s: %s", tc.name, kills, plKillLines, plKillRate, r)
+			if r.Received == 0 {
+				t.Fatal("nothing arrived")
+			}
+		})
+	}
+}
+
+// lastLineAtLeast reports whether one of the last lines of data is a
+// numbered line >= n.
+func lastLineAtLeast(data []byte, n int) bool {
+	tail := string(data[max(0, len(data)-8*plLineSize):])
+	for _, line := range strings.Split(tail, "\n") {
+		if len(line) < 8 || line[0] != 'P' {
+			continue
+		}
+		if k, err := strconv.Atoi(line[1:8]); err == nil && k >= n {
+			return true
+		}
+	}
+	return false
+}
+
+// plCount is plCheck for the lines first..end-1 only.
+func plCount(data []byte, first, end int) plReport {
+	var r plReport
+	seen := map[int]bool{}
+	last := -1
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if line == "" {
+			continue
+		}
+		if len(line) < 8 || line[0] != 'P' {
+			r.Other++
+			continue
+		}
+		var i int
+		for _, c := range line[1:8] {
+			i = i*10 + int(c-'0')
+		}
+		if line != string(plLine(i)) {
+			r.Torn++
+			continue
+		}
+		if i < first || i >= end {
+			continue
+		}
+		r.Received++
+		if seen[i] {
+			r.Duplicated++
+		}
+		seen[i] = true
+		if i < last {
+			r.OutOfOrder++
+		}
+		last = max(last, i)
+	}
+	r.Lost = end - first - len(seen)
+	return r
+}
+
+// TestPullFromStartAndBasics: --from start reads what is there, then
+// follows; SIGTERM exits 0 and the cursor file is written.
+func TestPullFromStartAndBasics(t *testing.T) {
+	t.Parallel()
+	l := newPLLab(t)
+	w := newPLWriter(t, l.log)
+	w.write(100)
+	p := l.startPull("--from", "start")
+	waitOutputSize(t, l.out, 100*plLineSize, 20*time.Second, p.log)
+	w.write(50)
+	waitOutputSize(t, l.out, 150*plLineSize, 10*time.Second, p.log)
+	if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+		t.Fatalf("pull after SIGTERM: %v", err)
+	}
+	if r := plCheck(readPL(l.out), 150); !r.exact(150) {
+		t.Fatal(r)
+	}
+	b, err := os.ReadFile(l.out + ".cursor")
+	if err != nil || !strings.Contains(string(b), "cursor ") {
+		t.Fatalf("cursor file: %q, %v", b, err)
+	}
+	fi, _ := os.Stat(l.out)
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("output mode %v, want 0640", fi.Mode().Perm())
+	}
+}
+
+// TestPullRestartedKill9: pull itself is killed -9 three times while the
+// lines are appended, and started again each time; every line arrives
+// exactly once and in order (the restarted pull cuts the output back to the
+// saved cursor and fetches the rest again).
+func TestPullRestartedKill9(t *testing.T) {
+	t.Parallel()
+	l := newPLLab(t)
+	w := newPLWriter(t, l.log)
+	p := l.startPull("--from", "start")
+	restarts := 0
+	var logs []string
+	w.run(context.Background(), plKillLines, plKillRate, func(n int) {
+		if restarts < 3 && n >= (restarts+1)*plKillLines/4 {
+			p.cmd.Process.Kill()
+			<-p.done
+			logs = append(logs, p.log())
+			restarts++
+			p = l.startPull("--from", "start")
+		}
+	})
+	waitOutputSize(t, l.out, plKillLines*plLineSize, 60*time.Second, p.log)
+	r := plCheck(readPL(l.out), plKillLines)
+	cut := 0
+	for _, s := range append(logs, p.log()) {
+		cut += strings.Count(s, "removing the output's last bytes")
+	}
+	t.Logf("reliable, pull killed -9 and restarted %d times (output cut back to the cursor %d times): %s", restarts, cut, r)
+	if !r.exact(plKillLines) || restarts != 3 {
+		t.Fatalf("want every line exactly once in order after 3 restarts: %s", r)
+	}
+	if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+		t.Errorf("pull after SIGTERM: %v", err)
+	}
+}
+
+// TestPullServeKilled: the far side's serve is killed -9 every 2 s.
+func TestPullServeKilled(t *testing.T) {
+	t.Parallel()
+	l := newPLLab(t)
+	w := newPLWriter(t, l.log)
+	p := l.startPull("--from", "start")
+	kills := 0
+	stop := every(2*time.Second, func() { kills += killAll(l.servePIDs()) })
+	w.run(context.Background(), plKillLines, plKillRate, nil)
+	stop()
+	waitOutputSize(t, l.out, plKillLines*plLineSize, 60*time.Second, p.log)
+	r := plCheck(readPL(l.out), plKillLines)
+	t.Logf("reliable, serve killed -9 %d times: %s", kills, r)
+	if !r.exact(plKillLines) || kills < 5 {
+		t.Fatalf("want every line exactly once in order with at least 5 kills: %s, kills %d", r, kills)
+	}
+}
+
+// TestPullRotation rotates the followed file in each of the usual ways
+// while lines are appended at 2,000/s.
+func TestPullRotation(t *testing.T) {
+	t.Parallel()
+	const rate, before, total = 2000, 3000, 6000
+	for _, tc := range []struct {
+		name string
+		// rotate runs once before lines are written; it may stop and
+		// restart pull.
+		rotate func(t *testing.T, l *plLab, w *plWriter, p **plProc)
+		exact  bool
+	}{
+		{"rename+create", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+			// logrotate's default: rename, create an empty file, signal the
+			// daemon; until it reopens, it writes to the renamed file.
+			if err := os.Rename(l.log, l.log+".1"); err != nil {
+				t.Fatal(err)
+			}
+			w.write(200)
+			if err := os.WriteFile(l.log, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			w.write(200)
+			w.reopen()
+		}, true},
+		{"delete+recreate", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+			if err := os.Remove(l.log); err != nil {
+				t.Fatal(err)
+			}
+			w.write(200) // into the deleted file, still open
+			w.reopen()
+		}, true},
+		{"copytruncate", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+			// Five copytruncate rotations while the writer goes on: what
+			// it writes between pull's last read and the truncation is
+			// lost to pull (it is only in the copy).
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				w.run(ctx, total, 5*rate, nil)
+			}()
+			for i := range 5 {
+				mark := w.written() + 300
+				if !plPoll(10*time.Second, func() bool { return w.written() >= mark }) {
+					t.Fatal("writer stalled")
+				}
+				b, err := os.ReadFile(l.log)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(fmt.Sprintf("%s.%d", l.log, i+1), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Truncate(l.log, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			<-done
+		}, false},
+		{"rename+create while disconnected", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+			if err := (*p).stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+				t.Fatalf("pull after SIGTERM: %v", err)
+			}
+			w.write(300)
+			if err := os.Rename(l.log, l.log+".1"); err != nil {
+				t.Fatal(err)
+			}
+			w.write(200)
+			w.reopen()
+			w.write(300)
+			*p = l.startPull()
+		}, true},
+		{"two rotations while disconnected", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+			if err := (*p).stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+				t.Fatalf("pull after SIGTERM: %v", err)
+			}
+			for gen := range 2 {
+				w.write(300)
+				if gen == 1 {
+					if err := os.Rename(l.log+".1", l.log+".2"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.Rename(l.log, l.log+".1"); err != nil {
+					t.Fatal(err)
+				}
+				w.write(100)
+				w.reopen()
+			}
+			// Rotations are hours apart in real life; written within a
+			// millisecond here, the generations would share one mtime
+			// tick, and the tailer orders missed generations by mtime.
+			now := time.Now()
+			for i, name := range []string{l.log + ".2", l.log + ".1"} {
+				mt := now.Add(-time.Duration(2-i) * time.Hour)
+				if err := os.Chtimes(name, mt, mt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.write(300)
+			*p = l.startPull()
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := newPLLab(t)
+			w := newPLWriter(t, l.log)
+			p := l.startPull("--from", "start")
+			w.run(context.Background(), before, rate, nil)
+			waitOutputSize(t, l.out, before*plLineSize, 20*time.Second, p.log)
+			tc.rotate(t, l, w, &p)
+			w.run(context.Background(), total, rate, nil)
+			n := w.written()
+			var r plReport
+			if tc.exact {
+				waitOutputSize(t, l.out, int64(n)*plLineSize, 30*time.Second, p.log)
+				r = plCheck(readPL(l.out), n)
+			} else {
+				if !plPoll(30*time.Second, func() bool { return lastLineAtLeast(readPL(l.out), n-1) }) {
+					t.Fatalf("last line did not arrive: %s\n%s", plCheck(readPL(l.out), n), p.log())
+				}
+				r = plCheck(readPL(l.out), n)
+			}
+			t.Logf("ROTATION %s, %d lines: %s", tc.name, n, r)
+			if tc.exact && !r.exact(n) {
+				t.Fatalf("want every line exactly once in order: %s", r)
+			}
+		})
+	}
+}
+
+// TestPullSIGHUPReopensOutput: logrotate moves the output away and sends
+// SIGHUP; pull goes on in a new file, and the two hold every line once.
+// A kill -9 right after the reopen must not cut the new file.
+func TestPullSIGHUPReopensOutput(t *testing.T) {
+	t.Parallel()
+	l := newPLLab(t)
+	w := newPLWriter(t, l.log)
+	w.write(100)
+	p := l.startPull("--from", "start")
+	waitOutputSize(t, l.out, 100*plLineSize, 20*time.Second, p.log)
+	if err := os.Rename(l.out, l.out+".1"); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	testlab.WaitFor(t, 10*time.Second, func() bool { _, err := os.Stat(l.out); return err == nil }, "output not reopened\n%s", p.log())
+	w.write(100)
+	waitOutputSize(t, l.out, 100*plLineSize, 10*time.Second, p.log)
+	p.cmd.Process.Kill()
+	<-p.done
+	w.write(100)
+	p = l.startPull()
+	waitOutputSize(t, l.out, 200*plLineSize, 20*time.Second, p.log)
+	all := append(readPL(l.out+".1"), readPL(l.out)...)
+	if r := plCheck(all, 300); !r.exact(300) {
+		t.Fatalf("rotated output + new output: %s", r)
+	}
+}

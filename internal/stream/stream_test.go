@@ -1,0 +1,185 @@
+package stream
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
+)
+
+func cur(dev, ino uint64, off int64) tailer.Cursor {
+	return tailer.Cursor{Dev: dev, Ino: ino, Offset: off}
+}
+
+func TestRoundTrip(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	e := NewEncoder(&b)
+	big := bytes.Repeat([]byte("x"), MaxData+10)
+	steps := []func() error{
+		e.Version,
+		func() error { return e.Start(cur(1, 2, 3), HowResume) },
+		func() error { return e.Data(cur(1, 2, 9), []byte("hello\n")) },
+		e.Heartbeat,
+		func() error { return e.Rotated(cur(1, 5, 0)) },
+		func() error { return e.Data(cur(1, 5, int64(len(big))), big) },
+		func() error { return e.Late(cur(1, 5, int64(len(big))), []byte("late\n")) },
+		func() error { return e.Truncated(cur(1, 5, 0)) },
+		func() error { return e.Data(cur(1, 5, 2), []byte("ab")) },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.HasPrefix(b.String(), "sshlogfwd-stream 1\nS 1:2:3 resume\nD 1:2:9 6\nhello\nH\nR 1:5:0\n") {
+		t.Fatalf("encoding starts %q", b.String()[:80])
+	}
+	want := []Frame{
+		{Type: Start, Cursor: cur(1, 2, 3), How: HowResume},
+		{Type: Data, Cursor: cur(1, 2, 9), Data: []byte("hello\n")},
+		{Type: Heartbeat},
+		{Type: Rotated, Cursor: cur(1, 5, 0)},
+		{Type: Data, Cursor: cur(1, 5, MaxData), Data: big[:MaxData]},
+		{Type: Data, Cursor: cur(1, 5, MaxData+10), Data: big[MaxData:]},
+		{Type: Late, Cursor: cur(1, 5, MaxData+10), Data: []byte("late\n")},
+		{Type: Truncated, Cursor: cur(1, 5, 0)},
+		{Type: Data, Cursor: cur(1, 5, 2), Data: []byte("ab")},
+	}
+	d := NewDecoder(&b)
+	for i, w := range want {
+		f, err := d.Next()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if f.Type != w.Type || f.Cursor != w.Cursor || f.How != w.How || !bytes.Equal(f.Data, w.Data) {
+			t.Fatalf("frame %d = %v %v %q len %d, want %v %v %q len %d", i, f.Type, f.Cursor, f.How, len(f.Data), w.Type, w.Cursor, w.How, len(w.Data))
+		}
+	}
+	if _, err := d.Next(); err != io.EOF {
+		t.Fatalf("after last frame: %v, want io.EOF", err)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	t.Parallel()
+	const v = "sshlogfwd-stream 1\n"
+	const s = v + "S 1:2:3 start\n"
+	for _, tc := range []struct {
+		name, in string
+		want     error  // errors.Is target, or nil
+		substr   string // in the message
+	}{
+		{"empty", "", io.EOF, ""},
+		{"tail output", "Nov 25 10:00:00 web1 sshd[1]: Accepted\n", ErrNotStream, "Nov 25"},
+		{"cut version", "sshlogfwd-str", io.ErrUnexpectedEOF, ""},
+		{"future version", "sshlogfwd-stream 2\n", ErrVersion, "version 1"},
+		{"long first line", strings.Repeat("a", 500), ErrNotStream, ""},
+		{"only version", v, io.EOF, ""},
+		{"data before start", v + "D 1:2:3 1\nx", nil, "before the start"},
+		{"two starts", s + "S 1:2:3 start\n", nil, "second start"},
+		{"bad how", v + "S 1:2:3 sideways\n", nil, "start reason"},
+		{"zero length", s + "D 1:2:3 0\n", nil, "length"},
+		{"leading zero length", s + "D 1:2:3 01\nx", nil, "length"},
+		{"huge length", s + "D 1:2:9999999 9999999\n", nil, "length"},
+		{"negative length", s + "D 1:2:3 -1\n", nil, "length"},
+		{"bad cursor", s + "D 1:2 1\nx", nil, "cursor"},
+		{"data past its cursor", s + "D 1:2:0 1\nx", nil, "before its own length"},
+		{"cut payload", s + "D 1:2:5 5\nab", io.ErrUnexpectedEOF, ""},
+		{"cut header", s + "D 1:2", io.ErrUnexpectedEOF, ""},
+		{"unknown type", s + "X 1:2:3\n", nil, "unknown frame type"},
+		{"heartbeat with args", s + "H 1\n", nil, "bad frame header"},
+		{"crlf", v + "S 1:2:3 start\r\n", nil, "start reason"},
+		{"extra field", s + "R 1:2:0 x\n", nil, "want R CURSOR"},
+		{"long header", s + "D " + strings.Repeat("1", 200) + "\n", nil, "longer than"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDecoder(strings.NewReader(tc.in))
+			var err error
+			for i := 0; i < 10 && err == nil; i++ {
+				_, err = d.Next()
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+			if tc.want == nil && (err == nil || errors.Is(err, io.EOF)) {
+				t.Fatalf("error %v, want a decoding error", err)
+			}
+			if tc.substr != "" && !strings.Contains(err.Error(), tc.substr) {
+				t.Fatalf("error %q lacks %q", err, tc.substr)
+			}
+		})
+	}
+}
+
+func TestEncoderRejectsBadHow(t *testing.T) {
+	t.Parallel()
+	if err := NewEncoder(io.Discard).Start(cur(1, 2, 3), "x y"); err == nil {
+		t.Fatal("Start with an invalid reason: no error")
+	}
+}
+
+// FuzzDecode checks that no input makes the decoder panic, loop or return a
+// frame that does not survive a round trip through the encoder.
+func FuzzDecode(f *testing.F) {
+	var b bytes.Buffer
+	e := NewEncoder(&b)
+	e.Version()
+	e.Start(cur(2049, 131, 0), HowStart)
+	e.Data(cur(2049, 131, 6), []byte("line1\n"))
+	e.Heartbeat()
+	e.Rotated(cur(2049, 132, 0))
+	e.Late(cur(2049, 132, 0), []byte("late\n"))
+	e.Truncated(cur(2049, 132, 0))
+	f.Add(b.Bytes())
+	f.Add([]byte("sshlogfwd-stream 1\nS 0:0:0 wait\nH\n"))
+	f.Add([]byte("sshlogfwd-stream 1\nS 1:2:3 lost\nD 1:2:10 7\nabc"))
+	f.Add([]byte("sshlogfwd-stream 2\n"))
+	f.Add([]byte("Nov 25 10:00:00 host msg\n"))
+	f.Add([]byte("sshlogfwd-stream 1\nS 1:2:3 end\nD 1:2:1048580 1048577\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d := NewDecoder(bytes.NewReader(in))
+		var out bytes.Buffer
+		enc := NewEncoder(&out)
+		enc.Version()
+		n := 0
+		for ; n <= len(in); n++ {
+			fr, err := d.Next()
+			if err != nil {
+				break
+			}
+			if len(fr.Data) > MaxData {
+				t.Fatalf("frame with %d bytes", len(fr.Data))
+			}
+			switch fr.Type {
+			case Start:
+				err = enc.Start(fr.Cursor, fr.How)
+			case Data:
+				err = enc.Data(fr.Cursor, fr.Data)
+			case Late:
+				err = enc.Late(fr.Cursor, fr.Data)
+			case Rotated:
+				err = enc.Rotated(fr.Cursor)
+			case Truncated:
+				err = enc.Truncated(fr.Cursor)
+			case Heartbeat:
+				err = enc.Heartbeat()
+			default:
+				t.Fatalf("unknown type %v decoded", fr.Type)
+			}
+			if err != nil {
+				t.Fatalf("re-encoding %v: %v", fr.Type, err)
+			}
+		}
+		if n > len(in) {
+			t.Fatalf("%d frames from %d bytes", n, len(in))
+		}
+		// What was decoded re-encodes to a prefix of the input.
+		if n > 0 && !bytes.HasPrefix(in, out.Bytes()) {
+			t.Fatalf("re-encoded %q is not a prefix of the input %q", out.Bytes(), in)
+		}
+	})
+}
