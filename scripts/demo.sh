@@ -98,8 +98,31 @@ cat "$remote"
 say "what push logged"
 cat "$work/push.log"
 
-if "$bin" pull --help >/dev/null 2>&1; then
-	say "pull: the log host fetches a file from the watched host"
-	"$bin" pull --help | head -3
-fi
+say "pull: the log host fetches $work/watched/app.log from the watched host (forced command: sshlogfwd serve)"
+mkdir -p "$work/watched"
+printf 'boot line 1\nboot line 2\n' > "$work/watched/app.log"
+ssh-keygen -q -t ed25519 -N '' -f "$work/pull_key" -C sshlogfwd-demo-pull
+printf 'restrict,from="127.0.0.1",command="%s serve %s" %s\n' "$bin" "$work/watched/app.log" "$(cat "$work/pull_key.pub")" >> "$work/authorized_keys"
+tail -1 "$work/authorized_keys" | sed 's/ssh-ed25519 [^ ]*/ssh-ed25519 AAAA.../'
+cat >> "$work/ssh_config" <<CONF
+Host watched
+  HostName 127.0.0.1
+  Port $port
+  User $(id -un)
+  IdentityFile $work/pull_key
+  IdentitiesOnly yes
+  UserKnownHostsFile $work/known_hosts
+  StrictHostKeyChecking yes
+CONF
+"$bin" pull -F "$work/ssh_config" --from start --output "$work/pulled.log" --log "$work/pull.log" "watched:$work/watched/app.log" &
+pids="$pids $!"
+i=0; while ! grep -q "boot line 2" "$work/pulled.log" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+echo "app line 3 (appended while pull runs)" >> "$work/watched/app.log"
+mv "$work/watched/app.log" "$work/watched/app.log.1"   # logrotate: rename + create
+echo "app line 4 (written to the old file after the rename)" >> "$work/watched/app.log.1"
+echo "app line 5 (the new file)" > "$work/watched/app.log"
+i=0; while ! grep -q "line 5" "$work/pulled.log" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+say "the log host's copy $work/pulled.log (rotation followed, nothing lost):"
+cat "$work/pulled.log"
+
 say "demo finished; everything under $work is removed"
