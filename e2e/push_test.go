@@ -383,3 +383,123 @@ func asExit(err error, ee **exec.ExitError) bool {
 }
 
 var _ = syscall.SIGTERM
+
+// TestPushMarksAndStats: marks arrive as whole lines between the stream's
+// lines, and the status line is logged.
+func TestPushMarksAndStats(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "--mark", "200ms", "--stats", "300ms", "loghost:"+l.Remote)
+	const n, size, rate = 4000, 100, 2000
+	w := startFIFOWriter(t, l.FIFO, n, size, rate, true)
+	w.Wait(t, 30*time.Second)
+	testlab.WaitFor(t, 30*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line")
+	r := checkLines(readFile(l.Remote), n, size)
+	marks := 0
+	for _, o := range r.Other {
+		var ts, host string
+		if _, err := fmt.Sscanf(o, "%s %s sshlogfwd: -- MARK --", &ts, &host); err != nil {
+			t.Errorf("unexpected line %q", o)
+			continue
+		}
+		if _, err := time.Parse(time.RFC3339, ts); err != nil {
+			t.Errorf("mark %q: %v", o, err)
+		}
+		marks++
+	}
+	t.Logf("%s; %d marks", r, marks)
+	if marks < 3 || r.Lost != 0 || r.Torn != 0 || r.Duplicated != 0 {
+		t.Errorf("want >= 3 marks and every line whole: %s, %d marks", r, marks)
+	}
+	testlab.WaitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(string(readFile(l.Log)), "msg=status read_lines=")
+	}, "a status line")
+}
+
+// TestPushSIGHUPReopensLog: logrotate renames --log and sends SIGHUP; the
+// new file gets the lines from then on.
+func TestPushSIGHUPReopensLog(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)
+	testlab.WaitFor(t, 10*time.Second, func() bool { return len(readFile(l.Log)) > 0 }, "first log line")
+	if err := os.Rename(l.Log, l.Log+".1"); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	testlab.WaitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(string(readFile(l.Log)), "SIGHUP: reopened")
+	}, "the reopened log to get lines")
+	if err := p.Stop(t, 15*time.Second); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}
+
+// TestPushEnvVars: every flag can come from SSHLOGFWD_<FLAG>.
+func TestPushEnvVars(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	cmd := exec.Command(testlab.Binary(t), "push", "loghost:"+l.Remote)
+	cmd.Env = append(os.Environ(), "SSHLOGFWD_SSH_CONFIG="+l.SSHD.SSHConfig, "SSHLOGFWD_SPOOL="+l.Spool,
+		"SSHLOGFWD_LOG="+l.Log, "SSHLOGFWD_MARK=0")
+	cmd.Stdin = strings.NewReader("from env\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	if got := string(readFile(l.Remote)); got != "from env\n" {
+		t.Errorf("remote %q", got)
+	}
+	if len(readFile(l.Log)) == 0 {
+		t.Errorf("SSHLOGFWD_LOG ignored")
+	}
+	bad := exec.Command(testlab.Binary(t), "push", "loghost:"+l.Remote)
+	bad.Env = append(os.Environ(), "SSHLOGFWD_SPOOL_MAX=lots")
+	out, err := bad.CombinedOutput()
+	var ee *exec.ExitError
+	if !asExit(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "spool-max") {
+		t.Errorf("SSHLOGFWD_SPOOL_MAX=lots: %v %q, want exit 2 naming the flag", err, out)
+	}
+}
+
+// TestPushStopKeepsSpoolForNextStart: lines read while the log host is
+// down stay in the spool at SIGTERM (drain timeout passes) and are sent
+// first, in order, by the next start.
+func TestPushStopKeepsSpoolForNextStart(t *testing.T) {
+	t.Parallel()
+	l := newPushLab(t, "remote.log")
+	l.SSHD.Stop(t)
+	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "--drain-timeout", "1s", "loghost:"+l.Remote)
+	const n, size = 20000, 100
+	w := startFIFOWriter(t, l.FIFO, n/2, size, 0, false)
+	w.Wait(t, 30*time.Second)
+	testlab.WaitFor(t, 10*time.Second, func() bool {
+		return strings.Contains(string(readFile(l.Log)), "Connection refused")
+	}, "a refused connection")
+	start := time.Now()
+	if err := p.Stop(t, 20*time.Second); err != nil {
+		t.Fatalf("exit: %v", err)
+	}
+	t.Logf("stopped in %v with the log host down", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(string(readFile(l.Log)), "kept in the spool for the next start") {
+		t.Errorf("the kept data is not reported")
+	}
+	l.SSHD.Start(t)
+	p2 := startPush(t, l.SSHD, l.Log+".2", "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)
+	// The second half is written only now: it must come after the first.
+	f, err := os.OpenFile(l.FIFO, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := n / 2; i < n; i++ {
+		f.Write(numbered(i, size))
+	}
+	f.Close()
+	testlab.WaitFor(t, 60*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line")
+	r := checkLines(readFile(l.Remote), n, size)
+	if r.Lost != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 || r.Torn != 0 {
+		t.Errorf("after restart: %s", r)
+	}
+	if err := p2.Stop(t, 15*time.Second); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+}

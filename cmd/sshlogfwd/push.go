@@ -231,7 +231,7 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		defer ft.Close()
 		go func() { readerDone <- p.followFile(readCtx, ft, sp, lw, log) }()
 	} else {
-		go func() { readerDone <- p.readInput(input, lw, log) }()
+		go func() { readerDone <- p.readInput(readCtx, input, lw, log) }()
 	}
 
 	var wg sync.WaitGroup
@@ -293,14 +293,13 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		}
 	} else {
 		stopReading()
-		if input != nil {
-			input.Close()
-		}
-		// A FIFO's Read and the file follower return at once; standard
-		// input may be a blocking descriptor that Close cannot interrupt.
+		// The FIFO reader takes what is already in the pipe (it would die
+		// with our descriptor if no writer holds the FIFO open) and
+		// returns; the file follower returns at once. Standard input may
+		// be a blocking descriptor that nothing can interrupt.
 		select {
 		case <-readerDone:
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(time.Second):
 		}
 		if p.File == "" {
 			if err := lw.Flush(); err != nil {
@@ -334,9 +333,23 @@ func (p *PushCmd) argv(d execssh.Dest) ([]string, error) {
 // authenticated; random so that nothing else prints it by chance.
 var readyMarker = "sshlogfwd-connected-" + strconv.FormatUint(rand.Uint64(), 36)
 
-// readInput copies the input into the spool until it ends or is closed.
-// It runs at all times, link up or down, so the FIFO never fills.
-func (p *PushCmd) readInput(in io.Reader, lw *spool.LineWriter, log *slog.Logger) error {
+// readInput copies the input into the spool until it ends, or until ctx
+// is done and what is already in a FIFO has been read. It runs at all
+// times, link up or down, so the FIFO never fills.
+func (p *PushCmd) readInput(ctx context.Context, in io.Reader, lw *spool.LineWriter, log *slog.Logger) error {
+	type deadliner interface{ SetReadDeadline(time.Time) error }
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-stopped:
+		case <-ctx.Done():
+			if d, ok := in.(deadliner); ok {
+				// Keep reading while data is there, briefly.
+				_ = d.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			}
+		}
+	}()
 	buf := make([]byte, 256<<10)
 	for {
 		n, err := in.Read(buf)
@@ -347,7 +360,7 @@ func (p *PushCmd) readInput(in io.Reader, lw *spool.LineWriter, log *slog.Logger
 		}
 		switch {
 		case err == nil:
-		case errors.Is(err, io.EOF):
+		case errors.Is(err, io.EOF), errors.Is(err, os.ErrDeadlineExceeded):
 			return nil
 		case errors.Is(err, os.ErrClosed), errors.Is(err, fs.ErrClosed):
 			return nil
