@@ -33,10 +33,10 @@ type PushCmd struct {
 	FIFO          string        `name:"fifo" help:"Read from this named pipe, created (see --fifo-mode) if missing. Without --fifo or --file, read standard input." placeholder:"PATH" xor:"input"`
 	File          string        `name:"file" help:"Follow this log file by name instead (across rotation, truncation, deletion); the position is saved in the spool directory so a restart neither skips nor repeats." placeholder:"PATH" xor:"input"`
 	From          string        `name:"from" help:"With --file, where the very first run starts: start or end of the file." enum:"start,end" default:"end"`
-	FIFOMode      string        `name:"fifo-mode" help:"Permissions of a FIFO we create (octal): the syslog daemon must be able to write it." default:"0620" placeholder:"MODE"`
+	FIFOMode      string        `name:"fifo-mode" help:"Permissions of a FIFO we create (octal): the syslog daemon must be able to write it (default ${default})." default:"0620" placeholder:"MODE"`
 	RemoteCommand string        `name:"remote-command" help:"Command run on the far side instead of cat >> PATH (a forced command= in authorized_keys overrides either)." placeholder:"CMD"`
 	Spool         string        `name:"spool" help:"Directory where lines wait while the link is down. Default: $STATE_DIRECTORY or ~/.local/state/sshlogfwd, one subdirectory per destination." placeholder:"DIR"`
-	SpoolMax      ByteSize      `name:"spool-max" help:"Bound on spooled data (memory and disk); at the bound the oldest lines are dropped and a line on the log host says how many." default:"256MiB" placeholder:"SIZE"`
+	SpoolMax      ByteSize      `name:"spool-max" help:"Bound on spooled data (memory and disk); at the bound the oldest lines are dropped and a line on the log host says how many (default ${default})." default:"256MiB" placeholder:"SIZE"`
 	Mark          time.Duration `name:"mark" help:"Write a timestamp line '-- MARK --' this often (0 = off); it shows the log host we are alive and probes an idle link." default:"20m"`
 	BackoffMax    time.Duration `name:"backoff-max" help:"Longest wait between reconnect attempts." default:"30s"`
 	DrainTimeout  time.Duration `name:"drain-timeout" help:"On SIGTERM/SIGINT, how long to keep delivering buffered lines before exiting; the rest stays in the spool for the next start." default:"10s"`
