@@ -1,0 +1,46 @@
+package main
+
+import "testing"
+
+func TestByteSize(t *testing.T) {
+	tests := []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"4096", 4096, true},
+		{"256MiB", 256 << 20, true},
+		{"256M", 256 << 20, true},
+		{"1G", 1 << 30, true},
+		{"10k", 10 << 10, true},
+		{"2TiB", 2 << 40, true},
+		{"64KB", 64 << 10, true},
+		{"", 0, false},
+		{"lots", 0, false},
+		{"-1M", 0, false},
+		{"1.5G", 0, false},
+		{"99999999999T", 0, false},
+		{"1P", 0, false},
+	}
+	for _, tt := range tests {
+		var b ByteSize
+		err := b.UnmarshalText([]byte(tt.in))
+		if (err == nil) != tt.ok || (tt.ok && int64(b) != tt.want) {
+			t.Errorf("ByteSize(%q) = %d, %v; want %d ok=%v", tt.in, b, err, tt.want, tt.ok)
+		}
+	}
+	if s := ByteSize(256 << 20).String(); s != "256MiB" {
+		t.Errorf("String = %q", s)
+	}
+}
+
+func TestFileKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"loghost:/var/log/remote.log":   "loghost__var_log_remote.log",
+		"log@10.0.0.1:/a b/../c;d$(e)": "log@10.0.0.1__a_b_.._c_d__e_",
+	} {
+		if got := fileKey(in); got != want {
+			t.Errorf("fileKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
