@@ -444,8 +444,11 @@ func TestChildPIDs(t *testing.T) {
 		cmd.Wait()
 	})
 	pid := cmd.Process.Pid
-	WaitFor(t, 5*time.Second, func() bool { return len(ChildPIDs(pid, "")) == 2 },
-		"children of %d: %v", pid, ChildPIDs(pid, ""))
+	// Wait until both children have exec'd (until then a child is a
+	// forked sh with the parent's name).
+	WaitFor(t, 5*time.Second, func() bool {
+		return len(ChildPIDs(pid, "")) == 2 && len(ChildPIDs(pid, "sh")) == 0
+	}, "children of %d: %v", pid, ChildPIDs(pid, ""))
 	if got := ChildPIDs(pid, "sleep"); len(got) != 1 {
 		t.Errorf("sleep children: %v", got)
 	}
