@@ -1,0 +1,424 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// AnalysisFile is the hand-written part of the report, kept beside the
+// harness and copied into BENCHMARKS.md on every run: what the figures mean,
+// what was profiled and changed. The figures themselves are generated.
+const AnalysisFile = "analysis.md"
+
+// WriteReport writes the Markdown report to mdPath and the plot to
+// pngPath; the report links the plot by its path relative to the report.
+func WriteReport(r *Results, mdPath, pngPath string) error {
+	var img bytes.Buffer
+	if err := png.Encode(&img, Plot(r)); err != nil {
+		return fmt.Errorf("encode plot: %w", err)
+	}
+	if err := os.WriteFile(pngPath, img.Bytes(), 0o644); err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(filepath.Dir(absPath(mdPath)), absPath(pngPath))
+	if err != nil {
+		rel = pngPath
+	}
+	analysis, _ := os.ReadFile(filepath.Join(filepath.Dir(absPath(pngPath)), AnalysisFile))
+	return os.WriteFile(mdPath, []byte(Markdown(r, filepath.ToSlash(rel), string(analysis))), 0o644)
+}
+
+func absPath(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+// Target is one of the issue's targets, judged against the results.
+type Target struct {
+	What     string
+	Measured string
+	Status   string // "met", "missed", "not measured"
+}
+
+// Targets judges the results against the targets of issue 6.
+func Targets(r *Results) []Target {
+	var ts []Target
+	for _, m := range r.Throughput {
+		if m.Bare {
+			continue
+		}
+		_, _, ratio, ok := r.summary(m)
+		t := Target{What: fmt.Sprintf("%s >= %.2f x bare ssh (%s)", m.Name, m.Target, compressLabel(m.Compress))}
+		t.Measured = fmt.Sprintf("%.2f x", ratio)
+		switch {
+		case ratio == 0:
+			t.Status, t.Measured = "not measured", "run failed"
+		case !ok:
+			t.Status = "missed"
+			t.Measured += ", lines lost or repeated"
+		case ratio >= m.Target:
+			t.Status = "met"
+		default:
+			t.Status = fmt.Sprintf("missed by %.0f %%", (m.Target-ratio)/m.Target*100)
+		}
+		ts = append(ts, t)
+	}
+	if len(r.Throughput) > 0 && !r.Binary.PushReliable {
+		ts = append(ts, Target{What: "push --reliable >= 0.90 x bare ssh", Measured: "push --reliable not in the binary", Status: "not measured"})
+	}
+	for _, lat := range r.Latency {
+		if lat.Target == 0 {
+			continue
+		}
+		t := Target{What: fmt.Sprintf("%s latency p99 <= %.0f ms at %s lines/s", lat.Name, lat.Target, thousands(lat.Rate))}
+		ref := ""
+		for _, b := range r.Latency {
+			if b.Target == 0 && b.Rate == lat.Rate && b.MS.N > 0 {
+				ref = fmt.Sprintf(" (bare ssh -C in the same minute: %.2f ms)", b.MS.P99)
+			}
+		}
+		switch {
+		case lat.Err != "" || lat.MS.N == 0:
+			t.Status, t.Measured = "not measured", "run failed"
+		case lat.MS.P99 <= lat.Target:
+			t.Status, t.Measured = "met", fmt.Sprintf("%.2f ms%s", lat.MS.P99, ref)
+		default:
+			t.Status, t.Measured = fmt.Sprintf("missed by %.1f ms", lat.MS.P99-lat.Target), fmt.Sprintf("%.2f ms%s", lat.MS.P99, ref)
+		}
+		ts = append(ts, t)
+	}
+	if len(r.Latency) > 0 && !r.Binary.PushReliable {
+		ts = append(ts, Target{What: "push --reliable latency p99 <= 5 ms / 20 ms", Measured: "push --reliable not in the binary", Status: "not measured"})
+	}
+	var paced, full int64
+	for _, lat := range r.Latency {
+		paced = max(paced, lat.PeakRSS)
+	}
+	if r.Outage != nil {
+		paced = max(paced, r.Outage.RSSBefore)
+	}
+	for _, m := range r.Throughput {
+		for _, run := range m.Runs {
+			full = max(full, run.PeakRSS)
+		}
+	}
+	if paced > 0 || full > 0 {
+		t := Target{What: "sshlogfwd peak RSS <= 20 MiB in steady state"}
+		t.Measured = fmt.Sprintf("%s paced (latency runs, before the outage); %s at full speed (throughput runs)", mib(paced), mib(full))
+		t.Status = "met"
+		if worst := max(paced, full); worst > 20<<20 {
+			t.Status = fmt.Sprintf("missed by %s", mib(worst-20<<20))
+		}
+		ts = append(ts, t)
+	}
+	if o := r.Outage; o != nil {
+		t := Target{What: "sshlogfwd peak RSS <= 40 MiB during the outage (spool on disk)"}
+		t.Measured = fmt.Sprintf("%s (%s spooled on disk)", mib(o.RSSDuring), mib(o.SpoolOnDisk))
+		switch {
+		case o.RSSDuring == 0:
+			t.Status = "not measured"
+		case o.RSSDuring <= 40<<20:
+			t.Status = "met"
+		default:
+			t.Status = fmt.Sprintf("missed by %s", mib(o.RSSDuring-40<<20))
+		}
+		ts = append(ts, t)
+	}
+	if rc := r.Recovery; rc != nil {
+		t := Target{What: "first byte again <= connection setup + 50 ms after an ssh kill"}
+		limit := r.Setup.P50 + 50
+		switch {
+		case rc.FirstByte.N == 0 || r.Setup.N == 0:
+			t.Status, t.Measured = "not measured", "run failed"
+		default:
+			t.Measured = fmt.Sprintf("median %.0f ms, max %.0f ms (limit %.0f + 50 = %.0f ms)", rc.FirstByte.P50, rc.FirstByte.Max, r.Setup.P50, limit)
+			if rc.FirstByte.P50 <= limit {
+				t.Status = "met"
+			} else {
+				t.Status = fmt.Sprintf("missed by %.0f ms", rc.FirstByte.P50-limit)
+			}
+		}
+		ts = append(ts, t)
+		t = Target{What: "silent link cut detected within ~30 s (DESIGN.md)"}
+		switch {
+		case !rc.CutMeasured:
+			t.Status, t.Measured = "not measured", rc.CutNote
+		default:
+			t.Measured = fmt.Sprintf("%.1f s (%s)", float64(rc.CutDetect), rc.CutConfig)
+			// Keepalives every 10 s, 3 unanswered: 30 s after the last
+			// answer, i.e. up to 40 s after the cut.
+			if rc.CutDetect <= 40 {
+				t.Status = "met"
+			} else {
+				t.Status = fmt.Sprintf("missed by %.0f s", float64(rc.CutDetect)-40)
+			}
+		}
+		ts = append(ts, t)
+	}
+	for _, s := range r.Scale {
+		t := Target{What: fmt.Sprintf("%d pushes into one sshd at %s lines/s: nothing lost", s.Procs, thousands(s.Rate))}
+		t.Measured = fmt.Sprintf("%s lines/s delivered, lost %d, duplicated %d", thousands(int(math.Round(s.DeliveredRate()))), s.Lost, s.Dup)
+		switch {
+		case s.Err != "" && s.Delivered == 0:
+			t.Status = "not measured"
+		case s.Lost == 0 && s.Dup == 0 && s.Err == "":
+			t.Status = "met"
+		default:
+			t.Status = "missed"
+		}
+		ts = append(ts, t)
+	}
+	return ts
+}
+
+func compressLabel(c bool) string {
+	if c {
+		return "ssh -C"
+	}
+	return "no -C"
+}
+
+// modeLabel names a throughput mode with its compression.
+func modeLabel(m Mode) string {
+	s := m.Name
+	if m.Bare {
+		s = "bare ssh"
+	}
+	if m.Compress {
+		return s + " -C"
+	}
+	return s + " --no-compress"
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// thousands writes n with commas.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func perM(v Seconds, lines int) string {
+	if lines == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(v)/float64(lines)*1e6)
+}
+
+// Markdown renders the report; plot is the plot's path relative to it.
+func Markdown(r *Results, plot, analysis string) string {
+	var b strings.Builder
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	w("# Benchmarks\n\n")
+	w("Generated by `./scripts/bench.sh` (the harness in `bench/`) on %s; the run took %.0f minutes. ",
+		r.Started.UTC().Format("2006-01-02 15:04 MST"), float64(r.Duration)/60)
+	w("Run that command again to replace every figure here, the plot and `bench/results.json` (the raw figures).\n\n")
+	w("![Throughput ratio to the bare ssh pipe, and latency distribution](%s)\n\n", plot)
+
+	w("## Machine and method\n\n")
+	w("- `nproc`: %d; CPU: %s; kernel %s; %s; %s.\n", r.Machine.NProc, r.Machine.CPU, r.Machine.Kernel, r.Machine.OpenSSH, r.Machine.Go)
+	w("- Load average when the run started: %s, when it ended: %s. **This machine has 2 cores and other engineers run their test suites on it at the same time**: absolute figures wander from run to run. The harness therefore measures everything side by side on one private loopback sshd, runs every throughput mode once per round (%d rounds) and takes each ratio against the bare pipe *of the same round* (runs seconds apart); the tables give medians over the rounds.\n", r.Machine.LoadAvg, r.LoadAvgEnd, r.Rounds)
+	if r.Command != "" {
+		w("- Exact command: `%s` (from the repository root), which runs `go test ./bench -run '^$' -bench '^BenchmarkSuite$' -benchtime 1x -count 1 -timeout 90m -v -args -out BENCHMARKS.md -plot bench/results.png -json bench/results.json` plus its own arguments.\n", r.Command)
+	}
+	if len(r.Settings) > 0 {
+		w("- Settings: `%s`\n", strings.Join(r.Settings, " "))
+	}
+	w("- sshd: OpenSSH on 127.0.0.1 started by `internal/testlab` (`KexAlgorithms curve25519-sha256`, empty HOME for sessions), key line `restrict ssh-ed25519 …` (the client picks `cat >>`, `tail -F` or `serve`). Every sshlogfwd runs with `--mark 0`.\n")
+	for _, n := range r.Notes {
+		w("- %s\n", n)
+	}
+	w("\n")
+
+	w("## Targets (issue 6)\n\n| target | measured | status |\n|---|---|---|\n")
+	for _, t := range Targets(r) {
+		status := t.Status
+		if strings.HasPrefix(status, "missed") {
+			status = "**" + status + "**"
+		}
+		w("| %s | %s | %s |\n", t.What, t.Measured, status)
+	}
+	w("\n")
+
+	if len(r.Throughput) > 0 {
+		w("## 1. Throughput: %s lines of %d bytes\n\n", thousands(r.Lines), r.LineSize)
+		w("Time until the last byte is in the receiving file (polled every millisecond), from the first byte there for the bare pipes and pull --reliable, and from the writer's first write for push and pull --compat (connected beforehand): connection setup is not counted for any mode. ")
+		w("*bare ssh* is `ssh [-C] loghost 'cat >> f' < file` for push and `ssh [-C] loghost 'cat file' > f` for pull. ")
+		w("*push* reads a FIFO that a writer fills as fast as it can with blocking 64 KiB writes of whole lines. ")
+		w("*pull --reliable* fetches the whole file through `sshlogfwd serve --from start`; *pull --compat* follows it with `tail -F` while a writer appends the lines to it. ")
+		w("The lines are sshd log lines with varying numbers and key hashes (gzip -6 shrinks them 2.8-fold), so that `-C` costs what it costs on real auth logs. ")
+		w("Every run is checked line by line: *exact* means every line arrived once, in order, byte for byte. CPU is per million lines over the transfer, from /proc: *ssh* is the ssh client, *far side* the sshd listener with everything below it (the session processes and `cat`, `tail`, `serve` or `receive`), from the first byte on for the bare pipes and pull --reliable; RSS is the sshlogfwd process's VmHWM.\n\n")
+		w("| mode | compression | lines/s | MB/s | ratio to bare (same compression) | sshlogfwd CPU s / M lines | ssh CPU s / M lines | far side CPU s / M lines | sshlogfwd peak RSS | exact |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, m := range r.Throughput {
+			rate, mbs, ratio, ok := r.summary(m)
+			ratioS, cpuS, rssS := "1 (reference)", "-", "-"
+			if !m.Bare {
+				ratioS = fmt.Sprintf("**%.2f**", ratio)
+				cpuS = medianOf(m.Runs, func(x Run) float64 { return float64(x.CPU) / float64(max(1, x.Lines)) * 1e6 }, "%.2f")
+				rssS = mib(maxOf(m.Runs, func(x Run) int64 { return x.PeakRSS }))
+			}
+			exact := fmt.Sprintf("%d/%d runs", countOK(m.Runs), len(m.Runs))
+			if !ok {
+				exact = "**" + exact + "**"
+			}
+			w("| %s | %s | %s | %.1f | %s | %s | %s | %s | %s | %s |\n", displayName(m), compressLabel(m.Compress),
+				thousands(int(math.Round(rate))), mbs, ratioS, cpuS,
+				medianOf(m.Runs, func(x Run) float64 { return float64(x.SSHCPU) / float64(max(1, x.Lines)) * 1e6 }, "%.2f"),
+				medianOf(m.Runs, func(x Run) float64 { return float64(x.FarCPU) / float64(max(1, x.Lines)) * 1e6 }, "%.2f"),
+				rssS, exact)
+		}
+		w("\nPer round (lines/s, ratio):\n\n")
+		for _, m := range r.Throughput {
+			var parts []string
+			bare := r.bare(m)
+			for i, run := range m.Runs {
+				s := thousands(int(math.Round(run.LinesPerSec())))
+				if !m.Bare && bare != nil && i < len(bare.Runs) && bare.Runs[i].LinesPerSec() > 0 {
+					s += fmt.Sprintf(" (%.2f)", run.LinesPerSec()/bare.Runs[i].LinesPerSec())
+				}
+				if !run.OK() {
+					s += fmt.Sprintf(" [lost %d, dup %d, disorder %d, torn %d, other %d%s]", run.Lost, run.Dup, run.OutOfOrd, run.Torn, run.Other, errNote(run.Err))
+				}
+				parts = append(parts, s)
+			}
+			w("- %s, %s: %s\n", displayName(m), compressLabel(m.Compress), strings.Join(parts, "; "))
+		}
+		w("\n")
+	}
+
+	if len(r.Latency) > 0 {
+		w("## 2. Latency\n\n")
+		w("Lines of %d bytes, each stamped with `CLOCK_MONOTONIC` just before its own `write()` into the input (push: the FIFO; bare: ssh's standard input), at a fixed rate (a sleeping writer: bursts of about a millisecond's worth). ", r.LineSize)
+		w("The remote file is watched with inotify on the same machine; latency is the time from the stamp to reading the line there.\n\n")
+		w("| mode | rate (lines/s) | lines | p50 | p99 | max | lost / dup | sshlogfwd CPU s / M lines | sshlogfwd peak RSS |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, lat := range r.Latency {
+			cpu, rss := "-", "-"
+			if lat.PeakRSS > 0 {
+				cpu, rss = perM(lat.CPU, lat.Written), mib(lat.PeakRSS)
+			}
+			w("| %s | %s | %s | %.2f ms | %.2f ms | %.2f ms | %d / %d%s | %s | %s |\n", lat.Name, thousands(lat.Rate), thousands(lat.Written),
+				lat.MS.P50, lat.MS.P99, lat.MS.Max, lat.Lost, lat.Dup, errNote(lat.Err), cpu, rss)
+		}
+		w("\n")
+	}
+
+	if o := r.Outage; o != nil {
+		w("## 3. Cost during an outage\n\n")
+		w("CPU per million lines and peak RSS in normal operation are in the tables above. Here push runs at %s lines/s (one write per line); sshd is stopped for %.0f s (its sessions killed, the listener gone), then started again. push runs with `--backoff-max %.0fs` so that it notices the return promptly.\n\n",
+			thousands(o.Rate), float64(o.Outage), float64(o.BackoffMax))
+		w("| | |\n|---|---|\n")
+		w("| RSS before the outage (highest VmRSS) | %s |\n", mib(o.RSSBefore))
+		w("| RSS during the outage (highest VmRSS) | %s |\n", mib(o.RSSDuring))
+		w("| spool on disk at the end of the outage | %s |\n", mib(o.SpoolOnDisk))
+		w("| sshd back → first byte delivered again | %.2f s |\n", float64(o.Reconnect))
+		w("| sshd back → backlog delivered | %.2f s |\n", float64(o.Drain))
+		w("| RSS 2 s after the backlog was delivered | %s |\n", mib(o.RSSAfterDrain))
+		w("| peak RSS over the whole run (VmHWM) | %s |\n", mib(o.HWM))
+		w("| sshlogfwd CPU per million lines, whole run | %.2f s |\n", float64(o.CPUPerMLines))
+		w("| lines written / received once | %s / %s |\n", thousands(o.Written), thousands(o.Received))
+		w("| lost / duplicated / out of order / torn | %d / %d / %d / %d |\n", o.Lost, o.Dup, o.OutOfOrder, o.Torn)
+		if o.Err != "" {
+			w("| error | %s |\n", oneLine(o.Err))
+		}
+		w("\nIn compatible mode (`cat >>`) lines that ssh had accepted when sshd killed the session are lost; nothing acknowledges them (README, \"What compatible mode can and cannot promise\").\n\n")
+	}
+
+	if len(r.Scale) > 0 {
+		w("## 4. Scale: many pushes into one log host\n\n")
+		w("One key, each push its own FIFO and remote file, all into the one sshd; a single writer paces every FIFO (one write per line) for the total rate. The window runs from the first line written to the last line delivered. The log host's side is the sshd listener and every process below it (the per-connection sshd processes and `cat`), their CPU summed from /proc over the window.\n\n")
+		w("| pushes | target lines/s | delivered lines/s | lines (each once) | lost / dup | time until all connected | log host CPU | log host cores per 1,000 lines/s | push + ssh CPU | push alone | largest push peak RSS |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, s := range r.Scale {
+			w("| %d | %s | %s | %s of %s | %d / %d%s | %.1f s | %.2f s over %.1f s (%d processes) | %.3f | %.2f s | %.2f s | %s |\n",
+				s.Procs, thousands(s.Rate), thousands(int(math.Round(s.DeliveredRate()))), thousands(s.Delivered), thousands(s.Lines),
+				s.Lost, s.Dup, errNote(s.Err), float64(s.Connect), float64(s.LogHostCPU), float64(s.Window), s.LogHostProc, s.CoresPer1k(),
+				float64(s.ClientCPU), float64(s.PushCPU), mib(s.MaxPushRSS))
+		}
+		w("\n")
+	}
+
+	if rc := r.Recovery; rc != nil {
+		w("## 5. Recovery\n\n")
+		w("- Connection setup (reference): a bare `ssh -C loghost 'cat >> f'` with one line on its input, from starting ssh to the line in the file: median %.0f ms (min %.0f, max %.0f, %d runs).\n", r.Setup.P50, r.Setup.Min, r.Setup.Max, r.Setup.N)
+		w("- ssh killed (SIGKILL) under push at %s lines/s, %d times: from the kill to the first line written after it arriving in the remote file (it can only come through the new connection): median %.0f ms, min %.0f, max %.0f. push's reconnect backoff starts at %.2f s (±20 %% jitter). Lines lost over all kills: %d (what the killed ssh held; compatible mode).\n",
+			thousands(rc.Rate), rc.Kills, rc.FirstByte.P50, rc.FirstByte.Min, rc.FirstByte.Max, float64(rc.BackoffMin), rc.Lost)
+		if rc.CutMeasured {
+			w("- Silent link cut: a second sshd in a network namespace behind a veth pair; the far end of the pair is taken down (packets vanish, nothing is refused or reset) while push sends 100 lines/s. push's ssh gave up after **%.1f s** (%s: at most 30 s after the last answer from the server, so 30-40 s after the cut). After the link came back, lines arrived again after %.1f s (a connection attempt started during the cut waits for `ConnectTimeout=10`).\n",
+				float64(rc.CutDetect), rc.CutConfig, float64(rc.CutResume))
+		} else {
+			w("- Silent link cut: %s. Detection then rests on ssh's keepalive as configured (%s): 30-40 s.\n", rc.CutNote, rc.CutConfig)
+		}
+		w("\n")
+	}
+
+	if strings.TrimSpace(analysis) != "" {
+		w("## Analysis\n\n*(Hand-written, from `bench/%s`; the figures above are generated.)*\n\n%s\n", AnalysisFile, strings.TrimSpace(analysis))
+	}
+	return b.String()
+}
+
+func displayName(m Mode) string {
+	if m.Bare {
+		return fmt.Sprintf("bare ssh (%s)", m.Dir)
+	}
+	return m.Name
+}
+
+func errNote(e string) string {
+	if e == "" {
+		return ""
+	}
+	return ", error: " + oneLine(e)
+}
+
+func oneLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+func countOK(runs []Run) int {
+	n := 0
+	for _, r := range runs {
+		if r.OK() {
+			n++
+		}
+	}
+	return n
+}
+
+func medianOf(runs []Run, f func(Run) float64, format string) string {
+	var v []float64
+	for _, r := range runs {
+		if r.Seconds > 0 {
+			v = append(v, f(r))
+		}
+	}
+	if len(v) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, median(v))
+}
+
+func maxOf(runs []Run, f func(Run) int64) int64 {
+	var m int64
+	for _, r := range runs {
+		m = max(m, f(r))
+	}
+	return m
+}
