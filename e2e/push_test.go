@@ -217,9 +217,9 @@ func TestSpoolBoundMarker(t *testing.T) {
 	l := newPushLab(t, "remote.log")
 	l.SSHD.Stop(t)
 	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "--spool-max", "1MiB", "loghost:"+l.Remote)
-	const n, size = 200000, 100 // 20 MB into a 1 MiB spool
+	const n, size = 100000, 100 // 10 MB into a 1 MiB spool
 	w := startFIFOWriter(t, l.FIFO, n, size, 0, false)
-	w.Wait(t, 60*time.Second)
+	w.Wait(t, 180*time.Second)
 	_, hwm, err := testlab.ProcessRSS(p.Pid())
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestSpoolBoundMarker(t *testing.T) {
 	testlab.WaitFor(t, 60*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line")
 	got := readFile(l.Remote)
 	r := checkLines(got, n, size)
-	t.Logf("20 MB into a 1 MiB spool: %s, peak RSS %d MiB; notices %q", r, hwm>>20, r.Other)
+	t.Logf("10 MB into a 1 MiB spool: %s, peak RSS %d MiB; notices %q", r, hwm>>20, r.Other)
 	if len(r.Other) != 1 {
 		t.Fatalf("want exactly one notice line, got %q", r.Other)
 	}

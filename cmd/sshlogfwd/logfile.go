@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 )
 
 // LogFlags control our own diagnostics.
@@ -45,9 +47,15 @@ func (l *logFile) Reopen() error {
 	if l.path == "" {
 		return nil
 	}
-	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	// O_NONBLOCK: opening a FIFO nobody reads would otherwise block
+	// forever (before any signal handler is set up); it fails with ENXIO
+	// instead. On a regular file the flag has no effect.
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o640)
+	if errors.Is(err, syscall.ENXIO) {
+		return fmt.Errorf("%s is a FIFO or socket that nobody reads; give a regular file", l.path)
+	}
 	if err != nil {
-		return fmt.Errorf("open %s: %w", l.path, err)
+		return err // an *fs.PathError naming the path
 	}
 	l.mu.Lock()
 	old := l.f

@@ -22,24 +22,28 @@ var version = "dev"
 type CLI struct {
 	LogFlags
 
-	Push    PushCmd    `cmd:"" help:"Forward lines from a FIFO (or standard input) to a file on another host."`
-	Pull    PullCmd    `cmd:"" help:"Follow a file on another host and append it here, resuming exactly after breaks and restarts."`
-	Serve   ServeCmd   `cmd:"" help:"Stream a file to pull; meant as the forced command of a restricted key."`
-	Version VersionCmd `cmd:"" help:"Print the version."`
+	Push          PushCmd          `cmd:"" help:"Forward lines from a FIFO (or standard input) to a file on another host."`
+	Pull          PullCmd          `cmd:"" help:"Follow a file on another host and append it here, resuming exactly after breaks and restarts."`
+	Serve         ServeCmd         `cmd:"" help:"Stream a file to pull; meant as the forced command of a restricted key."`
+	Receive       ReceiveCmd       `cmd:"" help:"Append what push --reliable sends to a file and acknowledge it once on disk; meant as the forced command of a restricted key."`
+	AuthorizedKey AuthorizedKeyCmd `cmd:"" name:"authorized-key" help:"Print the authorized_keys line that restricts a key to appending to (push) or reading (pull) one file."`
+	Check         CheckCmd         `cmd:"" help:"Check a push or pull setup end to end: one line per check, OK or FAIL with the fix; exit 0 only if all are OK."`
+	Version       VersionCmd       `cmd:"" help:"Print the version."`
 }
 
 const description = `Ship log lines to another host through the system OpenSSH client.
 
-push runs on the host whose logs must be kept safe: syslog writes the chosen
-facilities into a FIFO, sshlogfwd reads it and appends every line to a file on
-the log host with "ssh loghost 'cat >> FILE'", reconnecting when the link drops
-and spooling lines (memory, then disk) meanwhile so nothing is lost.
+  push        on the watched host: FIFO, file or stdin -> "ssh loghost 'cat >> FILE'"
+              (or, with --reliable, "sshlogfwd receive FILE": acknowledged, exactly once)
+  pull        on the log host: fetch a file from the watched host ("sshlogfwd serve FILE"
+              there, or tail -F with --compat), resuming exactly
+  receive, serve    the far sides, meant as forced commands in authorized_keys
+  authorized-key    print the restricted authorized_keys line for a key
+  check       test a setup end to end: is the key really restricted?
 
-Set up the log host with a restricted key in authorized_keys, e.g.
-  restrict,from="10.0.0.5",command="cat >> /var/log/remote/web1.log" ssh-ed25519 AAAA...
-
-Every flag can also be set with an environment variable SSHLOGFWD_<FLAG>
-(e.g. SSHLOGFWD_FIFO=/run/sshlogfwd/auth.fifo).`
+Lines wait in a bounded spool (memory, then disk) while the link is down, so the
+syslog daemon never finds the FIFO full. Every flag can also be set with an
+environment variable SSHLOGFWD_<FLAG> (e.g. SSHLOGFWD_FIFO=/run/sshlogfwd/push.fifo).`
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -49,6 +53,7 @@ func main() {
 const exitUsage = 2
 
 func run(args []string) int {
+	defer startProfile()()
 	// Signals first: a SIGTERM that arrives while we start must still
 	// mean "stop in order", not death by the default action.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

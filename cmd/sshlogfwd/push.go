@@ -27,6 +27,7 @@ import (
 // remote files.
 type PushCmd struct {
 	SSHFlags
+	ReliableFlags
 
 	Dests []string `arg:"" name:"DEST" help:"Where to append: [user@]host:/path/remote.log (host may be a ~/.ssh/config alias). Several DESTs each get every line."`
 
@@ -46,6 +47,9 @@ type PushCmd struct {
 // Validate checks what spans flags.
 func (p *PushCmd) Validate() error {
 	if err := p.SSHFlags.validate(); err != nil {
+		return err
+	}
+	if err := p.ReliableFlags.validate(); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
@@ -88,6 +92,7 @@ type destination struct {
 	consumer   *spool.Consumer
 	sent       atomic.Int64 // bytes written into ssh
 	reconnects atomic.Int64
+	rel        reliableState
 
 	// Written but not yet counted as delivered: see ackAged.
 	mu      sync.Mutex
@@ -153,6 +158,9 @@ func (d *destination) childExited(err error) {
 // Run forwards until SIGTERM/SIGINT, or until standard input ends and
 // everything read has been handed to ssh.
 func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
+	if err := p.refuseExposedIdentity(); err != nil {
+		return err
+	}
 	var input io.ReadCloser
 	switch {
 	case p.FIFO != "":
@@ -201,7 +209,7 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	// Following a file, every spooled byte goes to disk at once and the
 	// file position is saved with the spool: after a crash the spool and
 	// the position agree, so nothing is read twice or skipped.
-	sp, err := spool.Open(spool.Options{Dir: dir, Max: int64(p.SpoolMax), Logger: log, Durable: p.File != ""})
+	sp, err := spool.Open(spool.Options{Dir: dir, Max: int64(p.SpoolMax), Logger: log, Durable: p.File != "" || p.Reliable})
 	if err != nil {
 		return usage("--spool", err)
 	}
@@ -220,6 +228,9 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	runCtx, endRun := context.WithCancel(context.Background())
 	defer endRun()
 	var drainDeadline atomic.Int64 // unix nanos; 0 = no deadline yet
+	if p.Reliable {
+		go p.syncSpool(runCtx, sp, log)
+	}
 	readerDone := make(chan error, 1)
 	readCtx, stopReading := context.WithCancel(context.Background())
 	defer stopReading()
@@ -245,6 +256,7 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 			Name:        d.name,
 			Argv:        func() ([]string, error) { return argv, nil },
 			ReadyMarker: readyMarker,
+			WantStdout:  p.Reliable,
 			Logger:      log,
 			Backoff:     execssh.Backoff{Min: 250 * time.Millisecond, Max: p.BackoffMax},
 			OnExit: func(err error) {
@@ -256,6 +268,9 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		go func() {
 			defer wg.Done()
 			if err := sup.Run(runCtx, func(sctx context.Context, c *execssh.Child) bool {
+				if p.Reliable {
+					return p.reliableSession(sctx, c, d, sp, &drainDeadline, log)
+				}
 				return p.session(sctx, c, d, &drainDeadline, log)
 			}); err != nil {
 				sshErr <- err
@@ -321,7 +336,11 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 
 func (p *PushCmd) argv(d execssh.Dest) ([]string, error) {
 	cmd := p.RemoteCommand
-	if cmd == "" {
+	switch {
+	case cmd != "":
+	case p.Reliable:
+		cmd = p.receiveCommand(d.Path)
+	default:
 		cmd = execssh.AppendCommand(d.Path)
 	}
 	opts := p.options()

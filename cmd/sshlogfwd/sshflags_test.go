@@ -36,7 +36,7 @@ func TestByteSize(t *testing.T) {
 
 func TestFileKey(t *testing.T) {
 	for in, want := range map[string]string{
-		"loghost:/var/log/remote.log":   "loghost__var_log_remote.log",
+		"loghost:/var/log/remote.log":  "loghost__var_log_remote.log",
 		"log@10.0.0.1:/a b/../c;d$(e)": "log@10.0.0.1__a_b_.._c_d__e_",
 	} {
 		if got := fileKey(in); got != want {

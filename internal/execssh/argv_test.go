@@ -27,6 +27,9 @@ func TestParseDest(t *testing.T) {
 		{in: "@host:/x", wantErr: "empty user"},
 		{in: "ho st:/x", wantErr: "whitespace"},
 		{in: "host\n:/x", wantErr: "whitespace"},
+		{in: "a;touch${IFS}x:/x", wantErr: "shell syntax"},
+		{in: "$(id)@host:/x", wantErr: "shell syntax"},
+		{in: "`id`:/x", wantErr: "shell syntax"},
 	}
 	for _, tt := range tests {
 		got, err := ParseDest(tt.in)
@@ -159,8 +162,11 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("delays %v ms, want %v", got, want)
 	}
 	b.Reset()
+	if d := b.Next(); d != 25e6 {
+		t.Errorf("first retry after Reset: %v, want 25ms (0-50 ms)", d)
+	}
 	if d := b.Next(); d != 250e6 {
-		t.Errorf("after Reset: %v, want 250ms", d)
+		t.Errorf("second retry after Reset: %v, want 250ms", d)
 	}
 	j := Backoff{Min: 1e9, Max: 1e9, Jitter: func() float64 { return 0.999 }}
 	if d := j.Next(); d < 1.19e9 || d > 1.2e9 {

@@ -14,10 +14,22 @@ type Backoff struct {
 	Jitter func() float64
 
 	attempt int
+	fresh   bool
 }
 
 // Next returns the delay before the next attempt and counts the attempt.
+// Right after Reset (a connection that worked) the first retry comes after
+// only 0-50 ms: a link that just carried data is most likely back at once,
+// and every millisecond there is a millisecond of lines waiting.
 func (b *Backoff) Next() time.Duration {
+	j := rand.Float64
+	if b.Jitter != nil {
+		j = b.Jitter
+	}
+	if b.fresh {
+		b.fresh = false
+		return time.Duration(j() * float64(50*time.Millisecond))
+	}
 	minD, maxD := b.Min, b.Max
 	if minD <= 0 {
 		minD = 250 * time.Millisecond
@@ -31,12 +43,8 @@ func (b *Backoff) Next() time.Duration {
 	}
 	d = min(d, maxD)
 	b.attempt++
-	j := rand.Float64
-	if b.Jitter != nil {
-		j = b.Jitter
-	}
 	return time.Duration(float64(d) * (0.8 + 0.4*j()))
 }
 
 // Reset starts over at Min, after a healthy connection.
-func (b *Backoff) Reset() { b.attempt = 0 }
+func (b *Backoff) Reset() { b.attempt, b.fresh = 0, true }

@@ -192,7 +192,7 @@ func TestSupervisorRestartsWithBackoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []time.Duration{250e6, 500e6, 250e6, 500e6}
+	want := []time.Duration{250e6, 500e6, 25e6, 250e6}
 	if fmt.Sprint(sleeps) != fmt.Sprint(want) {
 		t.Errorf("sleeps %v, want %v (reset after the healthy connection)", sleeps, want)
 	}

@@ -54,6 +54,12 @@ func (d Dest) Validate() error {
 		if strings.ContainsFunc(f.v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return fmt.Errorf("%s %q contains whitespace or control characters", f.what, f.v)
 		}
+		// ssh puts host and user into ProxyCommand, LocalCommand and Match
+		// exec (%h, %r) for the shell; OpenSSH before 9.6 did not refuse
+		// shell syntax there (CVE-2023-51385). No host or user name has it.
+		if i := strings.IndexAny(f.v, "'`\"$\\;&<>|(){}"); i >= 0 {
+			return fmt.Errorf("%s %q contains %q: refusing shell syntax in a %s name", f.what, f.v, f.v[i:i+1], f.what)
+		}
 	}
 	if strings.ContainsRune(d.Host, '@') {
 		return fmt.Errorf("host %q contains '@'", d.Host)

@@ -66,11 +66,18 @@ func (w *LineWriter) Write(p []byte) (int, error) {
 	}
 	var err error
 	if len(w.partial) > 0 {
-		w.partial = append(w.partial, p[:i+1]...)
+		// Finish the held line with p's first line and append it on its
+		// own: appending it with the rest of p would copy all of p once
+		// more, and a full read (256 KiB) almost always ends inside a line.
+		j := bytes.IndexByte(p, '\n')
+		w.partial = append(w.partial, p[:j+1]...)
 		err = w.S.Append(w.partial)
 		w.partial = w.partial[:0]
 		if cap(w.partial) > 64<<10 {
 			w.partial = nil
+		}
+		if err == nil && j < i {
+			err = w.S.Append(p[j+1 : i+1])
 		}
 	} else {
 		err = w.S.Append(p[:i+1])

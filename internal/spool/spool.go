@@ -3,6 +3,8 @@ package spool
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +62,8 @@ type Spool struct {
 	diskErr   error
 	inputMark string
 	inputTail int64
+	spare     []byte // buffer of a released memory segment, for the next one
+	streamID  string // names this stream to receivers; kept in the state file
 }
 
 type segment struct {
@@ -76,6 +80,9 @@ func (g *segment) end() int64 { return g.start + g.size }
 const stateFile = "state.json"
 
 // memSegmentSize caps memory segments so a released one frees memory soon.
+// A memory segment gets this capacity at once (growing it by appends
+// copied every byte about once more), and the buffer of a released one is
+// reused for the next, so a steady stream allocates nothing.
 const memSegmentSize = 1 << 20
 
 // Open opens (or creates) a spool. Segment files left in Dir by an earlier
@@ -106,7 +113,52 @@ func Open(opts Options) (*Spool, error) {
 			return nil, err
 		}
 	}
+	if s.streamID == "" {
+		s.streamID = newStreamID()
+		// Saved at once: a receiver that got data under this id must
+		// see the same id after a crash, or it would take the resent
+		// data for a new stream and keep it twice.
+		if err := s.saveState(true); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// newStreamID returns 128 random bits in hex.
+func newStreamID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("spool: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// StreamID names this spool's stream: random, made when the spool was
+// first created and kept in its state file, so that a receiver can tell a
+// restarted sender (same stream: resume) from a new one (a reinstalled
+// host: a new stream whose offsets start over).
+func (s *Spool) StreamID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streamID
+}
+
+// SkipTo moves the end of the stream forward to pos, leaving a hole that
+// no consumer reads. A receiver reported acknowledged offsets beyond the
+// end: this spool lost data it had sent (a machine crash before it was
+// synced here), and new lines must not reuse those offsets.
+func (s *Spool) SkipTo(pos int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pos <= s.tail {
+		return
+	}
+	s.log.Warn("spool: a receiver holds offsets this spool no longer has (lost in a crash before they were synced here); continuing after them", "tail", s.tail, "to", pos)
+	s.tail = pos
+	if len(s.segs) == 0 {
+		s.head = pos
+	}
 }
 
 type state struct {
@@ -117,6 +169,7 @@ type state struct {
 	// in the spool or delivered.
 	InputMark string `json:"input_mark,omitempty"`
 	InputTail int64  `json:"input_tail,omitempty"`
+	StreamID  string `json:"stream_id,omitempty"`
 }
 
 func (s *Spool) load() error {
@@ -195,11 +248,17 @@ func (s *Spool) load() error {
 		s.segs = append(s.segs, &segment{start: fo.start, size: size, f: f, path: fo.path})
 		s.tail = fo.start + size
 	}
+	if s.inputMark == "" {
+		// Never reuse offsets handed out before (see SkipTo). With an
+		// input mark the data after InputTail is read again instead.
+		s.tail = max(s.tail, st.Tail)
+	}
 	if len(s.segs) == 0 {
 		s.head = s.tail
 	} else {
 		s.head = s.segs[0].start
 	}
+	s.streamID = st.StreamID
 	for name, pos := range st.Consumers {
 		s.saved[name] = pos
 	}
@@ -282,7 +341,7 @@ func (s *Spool) tailSegment(n int64) *segment {
 		if g.f == nil {
 			limit = min(limit, memSegmentSize)
 		}
-		if g.size+n <= limit || g.size == 0 {
+		if (g.size+n <= limit || g.size == 0) && g.end() == s.tail {
 			if g.f != nil || s.memBytes+n <= s.opts.MemMax || s.opts.Dir == "" || s.diskErr != nil {
 				return g
 			}
@@ -294,7 +353,13 @@ func (s *Spool) tailSegment(n int64) *segment {
 
 func (s *Spool) newSegment(inMemory bool) *segment {
 	g := &segment{start: s.tail}
-	if !inMemory {
+	if inMemory {
+		g.mem = s.spare
+		s.spare = nil
+		if g.mem == nil {
+			g.mem = make([]byte, 0, memSegmentSize)
+		}
+	} else {
 		g.path = filepath.Join(s.opts.Dir, fmt.Sprintf("%020d.seg", s.tail))
 		f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
 		if err != nil {
@@ -385,10 +450,24 @@ func (s *Spool) release() {
 	for _, c := range s.consumers {
 		low = min(low, c.acked)
 	}
-	for len(s.segs) > 0 && s.segs[0].end() <= low {
-		// Keep the segment being appended to unless it is empty of
-		// unreleased data and in memory: recycling it is cheaper.
+	for len(s.segs) > 0 && s.segs[0].end() <= low && !(len(s.segs) == 1 && s.segs[0].size == 0) {
+		g := s.segs[0]
 		s.removeHead()
+		// Every consumer has acknowledged this segment, so none holds a
+		// Batch of it any more: its buffer can take new data. (Not so in
+		// enforceBound, where a consumer may be sending the segment it
+		// drops.)
+		if g.f == nil && cap(g.mem) == memSegmentSize {
+			s.spare = g.mem[:0]
+		}
+	}
+	if len(s.segs) == 0 && s.opts.Durable && s.inputMark == "" {
+		// Keep the end of the stream on disk: an empty segment file named
+		// by the tail offset (load takes the tail from it). Otherwise a
+		// restart after a crash would take the tail from the last saved
+		// state, which may be older, and hand out again offsets a
+		// receiver already has.
+		s.newSegment(false)
 	}
 }
 
@@ -422,7 +501,7 @@ func (s *Spool) saveState(sync bool) error {
 }
 
 func (s *Spool) snapshotLocked() state {
-	st := state{Tail: s.tail, Consumers: map[string]int64{}, InputMark: s.inputMark, InputTail: s.inputTail}
+	st := state{Tail: s.tail, Consumers: map[string]int64{}, InputMark: s.inputMark, InputTail: s.inputTail, StreamID: s.streamID}
 	for name, pos := range s.saved {
 		st.Consumers[name] = pos
 	}
@@ -585,7 +664,7 @@ type Gap struct{ Lines, Bytes int64 }
 // Batch is a piece of the stream handed to a consumer.
 type Batch struct {
 	Gap        Gap    // dropped just before Data, if non-zero
-	Data       []byte // valid until the next call to Next
+	Data       []byte // valid until the next call to Next or an Ack past it
 	Start, End int64  // stream offsets of Data
 }
 
@@ -611,6 +690,9 @@ func (c *Consumer) Next(ctx context.Context, maxBytes int) (Batch, error) {
 			c.read = s.head
 		}
 		if c.read < s.tail {
+			c.skipHole()
+		}
+		if c.read < s.tail {
 			b, err := c.readLocked(maxBytes)
 			s.mu.Unlock()
 			return b, err
@@ -629,6 +711,18 @@ func (c *Consumer) Next(ctx context.Context, maxBytes int) (Batch, error) {
 	}
 }
 
+// skipHole moves the read position past offsets no segment holds (see
+// SkipTo).
+func (c *Consumer) skipHole() {
+	s := c.s
+	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].end() > c.read })
+	if i == len(s.segs) {
+		c.read = s.tail
+	} else if c.read < s.segs[i].start {
+		c.read = s.segs[i].start
+	}
+}
+
 func (c *Consumer) readLocked(maxBytes int) (Batch, error) {
 	s := c.s
 	i := sort.Search(len(s.segs), func(i int) bool { return s.segs[i].end() > c.read })
@@ -637,8 +731,9 @@ func (c *Consumer) readLocked(maxBytes int) (Batch, error) {
 	n := min(int64(maxBytes), g.size-off)
 	var data []byte
 	if g.f == nil {
-		// Memory segments are never modified in place, only appended
-		// to, so handing out a slice is safe.
+		// Memory segments are only appended to while they hold data,
+		// and reused only once every consumer acknowledged them, so
+		// handing out a slice is safe.
 		data = g.mem[off : off+n]
 	} else {
 		if cap(c.buf) < int(n) {

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
+	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
+	"github.com/sshlogfwd/sshlogfwd/internal/receiver"
+)
+
+// ReceiveCmd is the log host's side of a reliable push. It is meant to be
+// the forced command of a restricted key:
+//
+//	restrict,from="web1",command="sshlogfwd receive --max-size 1GiB /var/log/remote/web1.log" ssh-ed25519 ...
+//
+// It appends what push sends to PATH and acknowledges what is on disk (see
+// internal/ackproto and internal/receiver).
+//
+// Its flags have no environment variables, unlike every other flag: a
+// client may be allowed to pass variables (sshd's AcceptEnv), and the bound
+// and the fsync policy are the log host's to set, in authorized_keys only.
+type ReceiveCmd struct {
+	Path    string        `arg:"" name:"PATH" help:"The one file this key may append to. A state file (.NAME.sshlogfwd) and a lock file beside it hold the position."`
+	MaxSize ByteSize      `name:"max-size" env:"-" help:"Refuse data that would make PATH larger than SIZE (0 = no bound); the sender keeps it until PATH is rotated or the bound raised." default:"0" placeholder:"SIZE"`
+	Fsync   time.Duration `name:"fsync" env:"-" help:"Longest time received data waits for its fsync and acknowledgement while data keeps coming; it is synced at once when the input pauses." default:"1s"`
+}
+
+// receiveSpec is the one request receive accepts in SSH_ORIGINAL_COMMAND:
+// what push --reliable sends, "sshlogfwd receive -- PATH". No flags: the
+// bound and the fsync policy belong to authorized_keys.
+func receiveSpec(path string) forcedcmd.Spec {
+	return forcedcmd.Spec{Program: "sshlogfwd", Command: "receive", Path: path}
+}
+
+// Validate checks the command line given in authorized_keys.
+func (r *ReceiveCmd) Validate() error {
+	if r.Path == "" {
+		return usage("PATH", errors.New("empty path"))
+	}
+	if r.MaxSize < 0 {
+		return usage("--max-size", fmt.Errorf("negative size %d", r.MaxSize))
+	}
+	if r.Fsync <= 0 {
+		return usage("--fsync", fmt.Errorf("%s: must be positive", r.Fsync))
+	}
+	return nil
+}
+
+// Run serves one session, until the sender closes it or goes away.
+func (r *ReceiveCmd) Run(ctx context.Context, log *slog.Logger) error {
+	if orig, forced := os.LookupEnv("SSH_ORIGINAL_COMMAND"); forced && !isBlank(orig) {
+		if _, err := receiveSpec(r.Path).Parse(orig); err != nil {
+			// Said on both channels: push logs the error frame, a
+			// person running ssh by hand sees stderr.
+			os.Stdout.Write(ackproto.AppendError(nil, ackproto.CodeRefused, err.Error()))
+			return usage("SSH_ORIGINAL_COMMAND", err)
+		}
+	}
+	// A write to a vanished sender must fail with EPIPE, not kill us
+	// before the state is saved.
+	signal.Ignore(syscall.SIGPIPE)
+	setPipeSize(0) // sshd's pipes: see growPipe
+	setPipeSize(1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go receiver.WatchHangup(ctx, 1, cancel)
+	err := receiver.Serve(ctx, os.Stdin, os.Stdout, receiver.Options{
+		Path:    r.Path,
+		MaxSize: int64(r.MaxSize),
+		Fsync:   r.Fsync,
+		Logger:  log,
+	})
+	if err != nil {
+		return fmt.Errorf("receive %s: %w", r.Path, err)
+	}
+	return nil
+}
