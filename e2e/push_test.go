@@ -65,8 +65,11 @@ func TestPushSSHKilled(t *testing.T) {
 	if r.Duplicated != 0 || r.OutOfOrder != 0 {
 		t.Errorf("duplicated or reordered lines: %s", r)
 	}
-	if r.Lost > kills*rate/2 {
-		t.Errorf("lost %d lines in %d kills: far more than in flight inside ssh", r.Lost, kills)
+	// What a dead ssh had accepted depends on how far behind it was: a
+	// loaded machine (the race detector, parallel tests) lets more pile
+	// up. More than a second of traffic per kill would be a bug of ours.
+	if r.Lost > kills*rate {
+		t.Errorf("lost %d lines in %d kills: more than a second of traffic per kill", r.Lost, kills)
 	}
 	log := string(readFile(l.Log))
 	if got := strings.Count(log, "killed by signal"); got < kills-1 {
@@ -250,8 +253,14 @@ func TestSpoolBoundMarker(t *testing.T) {
 	if !bytes.HasPrefix(got, []byte(r.Other[0])) {
 		t.Errorf("notice is not at the start of the stream")
 	}
-	if hwm > 40<<20 {
-		t.Errorf("peak RSS %d MiB with a 1 MiB spool", hwm>>20)
+	// The bound is on the spool, and memory must not grow with the data
+	// dropped (10 MB here). The race detector multiplies memory use.
+	limit := int64(40 << 20)
+	if testlab.RaceEnabled {
+		limit = 160 << 20
+	}
+	if hwm > limit {
+		t.Errorf("peak RSS %d MiB with a 1 MiB spool (limit %d MiB)", hwm>>20, limit>>20)
 	}
 }
 

@@ -67,7 +67,7 @@ func TestReliableReceiveKilled(t *testing.T) {
 // the writer goes on writing into the FIFO while push is dead, and the next
 // push reads what waited there. The kill lands when push has read what was
 // in the FIFO: a chunk between read(2) and the spool write dies with the
-// process (see RELIABLE.md, Limits), and this test is about everything
+// process (see the README, reliable push, Limits), and this test is about everything
 // else push holds at that moment (spool, frames in flight, acks).
 func TestReliablePushKilled(t *testing.T) {
 	t.Parallel()

@@ -99,3 +99,8 @@ func moduleRoot() (string, error) {
 	}
 	return filepath.Dir(gomod), nil
 }
+
+// RaceEnabled reports whether the tests (and so the binary Binary builds)
+// run with the race detector, which multiplies memory use and slows
+// everything: resource bounds in tests take it into account.
+const RaceEnabled = raceEnabled
