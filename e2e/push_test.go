@@ -368,6 +368,10 @@ func TestPushUsageErrors(t *testing.T) {
 		{[]string{"push", "-oProxyCommand=x", "h:/x"}, ""},
 		{[]string{"push", "--", "-oProxyCommand=sh:/x"}, "begins with '-'"},
 		{[]string{"push", "--spool", regular, "h:/x"}, "--spool"},
+		{[]string{"push", "--from", "start", "h:/x"}, "--from"},
+		{[]string{"push", "--fifo-mode", "0600", "h:/x"}, "--fifo-mode"},
+		{[]string{"push", "--fsync", "5s", "h:/x"}, "--fsync"},
+		{[]string{"push", "--ack-timeout", "5s", "h:/x"}, "--ack-timeout"},
 	} {
 		cmd := exec.Command(testlab.Binary(t), tt.args...)
 		cmd.Env = append(os.Environ(), "HOME="+dir)

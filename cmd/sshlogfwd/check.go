@@ -22,6 +22,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/stream"
 )
 
@@ -266,7 +267,7 @@ func checkFIFO(r *report, path string, createMode fs.FileMode, syslogUser string
 		return
 	}
 	if fi.Mode().Type() != fs.ModeNamedPipe {
-		r.fail(name, fmt.Sprintf("is not a FIFO but %s; push refuses it", describeMode(fi.Mode())),
+		r.fail(name, fmt.Sprintf("is not a FIFO but %s; push refuses it", pipe.DescribeMode(fi.Mode())),
 			"give the FIFO's path, or remove what is there and let push create the FIFO")
 		return
 	}
@@ -328,7 +329,7 @@ func checkReadable(r *report, name, path string) {
 	case err != nil:
 		r.fail(name, err.Error(), "")
 	case !fi.Mode().IsRegular():
-		r.fail(name, "not a regular file but "+describeMode(fi.Mode()), "give the log file itself")
+		r.fail(name, "not a regular file but "+pipe.DescribeMode(fi.Mode()), "give the log file itself")
 	default:
 		if err := unix.Access(path, unix.R_OK); err != nil {
 			r.fail(name, fmt.Sprintf("user %s cannot read it: %v", currentUser(), err), "add that user to the file's group (e.g. adm)")
@@ -357,7 +358,7 @@ func checkPrivateDir(r *report, name, dir string) {
 		return
 	}
 	if !fi.IsDir() {
-		r.fail(name, "not a directory but "+describeMode(fi.Mode()), "give a directory")
+		r.fail(name, "not a directory but "+pipe.DescribeMode(fi.Mode()), "give a directory")
 		return
 	}
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
@@ -388,7 +389,7 @@ func checkOutput(r *report, name, path string) {
 	case err != nil:
 		r.fail(name, err.Error(), "")
 	case !fi.Mode().IsRegular():
-		r.fail(name, "not a regular file but "+describeMode(fi.Mode()), "give a file")
+		r.fail(name, "not a regular file but "+pipe.DescribeMode(fi.Mode()), "give a file")
 	case unix.Access(path, unix.W_OK) != nil:
 		r.fail(name, fmt.Sprintf("user %s cannot write it", currentUser()), "chown it to the user that runs pull")
 	case fi.Mode().Perm()&0o004 != 0:
@@ -954,22 +955,4 @@ func existingParent(p string) string {
 		}
 		p = parent
 	}
-}
-
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "a regular file"
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return m.Type().String()
 }

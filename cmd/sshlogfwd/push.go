@@ -66,6 +66,14 @@ func (p *PushCmd) Validate() error {
 	if _, err := p.fifoMode(); err != nil {
 		return usage("--fifo-mode", err)
 	}
+	// Flags that only mean something with another one are refused without
+	// it rather than silently ignored.
+	if p.FIFO == "" && p.FIFOMode != "0620" {
+		return usage("--fifo-mode", errors.New("applies only with --fifo"))
+	}
+	if p.File == "" && p.From != "end" {
+		return usage("--from", errors.New("applies only with --file"))
+	}
 	if p.SpoolMax < 64<<10 {
 		return usage("--spool-max", fmt.Errorf("%s is too small (at least 64KiB)", p.SpoolMax))
 	}
@@ -348,6 +356,12 @@ func (p *PushCmd) argv(d execssh.Dest) ([]string, error) {
 	return execssh.Argv(p.SSH, opts, d, cmd)
 }
 
+// readyGated reports whether our ssh children announce their connection
+// (a LocalCommand of the user's own replaces ours).
+func (p *PushCmd) readyGated() bool {
+	return execssh.Options{Extra: p.SSHOption, ReadyMarker: readyMarker}.ReadyGated()
+}
+
 // readyMarker is what ssh prints (LocalCommand) once it is connected and
 // authenticated; random so that nothing else prints it by chance.
 var readyMarker = "sshlogfwd-connected-" + strconv.FormatUint(rand.Uint64(), 36)
@@ -425,7 +439,7 @@ func (p *PushCmd) session(ctx context.Context, c *execssh.Child, d *destination,
 
 	// Hold data back until ssh is connected: what is written into a child
 	// that then fails to connect (host down, key refused) dies with it.
-	if opts := p.options(); (execssh.Options{Extra: opts.Extra, ReadyMarker: readyMarker}).ReadyGated() {
+	if p.readyGated() {
 		select {
 		case <-c.Ready():
 		case <-c.Done():

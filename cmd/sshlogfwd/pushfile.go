@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 )
@@ -23,7 +24,7 @@ func checkFollowable(path string) error {
 	case err != nil:
 		return err
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file (%s)", path, fi.Mode().Type())
+		return fmt.Errorf("%s is not a regular file but %s", path, pipe.DescribeMode(fi.Mode()))
 	}
 	return nil
 }

@@ -27,6 +27,17 @@ type ReliableFlags struct {
 }
 
 func (r *ReliableFlags) validate() error {
+	if !r.Reliable {
+		for flag, set := range map[string]bool{
+			"--remote-sshlogfwd": r.RemoteBinary != "sshlogfwd",
+			"--fsync":            r.Fsync != time.Second,
+			"--ack-timeout":      r.AckTimeout != 30*time.Second,
+		} {
+			if set {
+				return usage(flag, errors.New("applies only with --reliable"))
+			}
+		}
+	}
 	if r.RemoteBinary == "" || strings.ContainsAny(r.RemoteBinary, "\n\x00") {
 		return usage("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", r.RemoteBinary))
 	}

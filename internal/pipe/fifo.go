@@ -29,7 +29,7 @@ func Ensure(path string, mode fs.FileMode) (created bool, err error) {
 	switch {
 	case err == nil:
 		if fi.Mode().Type() != fs.ModeNamedPipe {
-			return false, fmt.Errorf("fifo %s: exists and is not a named pipe (%s); refusing to touch it", path, describe(fi.Mode()))
+			return false, fmt.Errorf("fifo %s: exists and is not a named pipe (%s); refusing to touch it", path, DescribeMode(fi.Mode()))
 		}
 		return false, nil
 	case !errors.Is(err, fs.ErrNotExist):
@@ -44,7 +44,9 @@ func Ensure(path string, mode fs.FileMode) (created bool, err error) {
 	return true, nil
 }
 
-func describe(m fs.FileMode) string {
+// DescribeMode names a file type in words for error messages: "a regular
+// file", "a directory", "a FIFO"...
+func DescribeMode(m fs.FileMode) string {
 	switch {
 	case m.IsRegular():
 		return "a regular file"
@@ -54,6 +56,8 @@ func describe(m fs.FileMode) string {
 		return "a symbolic link"
 	case m&fs.ModeSocket != 0:
 		return "a socket"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
 	case m&fs.ModeDevice != 0:
 		return "a device"
 	}

@@ -380,22 +380,23 @@ func (s *Spool) newSegment(inMemory bool) *segment {
 func (s *Spool) enforceBound() {
 	for s.tail-s.head > s.opts.Max && len(s.segs) > 0 {
 		g := s.segs[0]
-		lines := int64(-1) // counted lazily
+		lines, err := s.countLines(g, 0)
+		if err != nil {
+			s.log.Warn("spool: counting dropped lines failed", "err", err)
+		}
 		for _, c := range s.consumers {
 			if c.read < g.end() {
-				from := max(c.read, g.start)
-				n, err := s.countLines(g, from-g.start)
-				if err != nil {
-					s.log.Warn("spool: counting dropped lines failed", "err", err)
+				// Only a consumer in the middle of the segment needs a
+				// count of its own.
+				n := lines
+				if c.read > g.start {
+					n, _ = s.countLines(g, c.read-g.start)
 				}
 				c.gapLines += n
-				c.gapBytes += g.end() - from
+				c.gapBytes += g.end() - max(c.read, g.start)
 				c.read = g.end()
 			}
 			c.acked = max(c.acked, g.end())
-		}
-		if lines < 0 {
-			lines, _ = s.countLines(g, 0)
 		}
 		s.stats.DroppedBytes += g.size
 		s.stats.DroppedLines += lines
