@@ -22,7 +22,9 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/stream"
 )
 
@@ -135,7 +137,7 @@ func (c *CheckPushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		case c.Reliable:
 			cmd = c.receiveCommand(dest.Path)
 		default:
-			cmd = execssh.AppendCommand(dest.Path)
+			cmd = request.Append(dest.Path)
 		}
 		if c.Reliable {
 			p.receive(r, cmd)
@@ -678,7 +680,7 @@ func (p *prober) restricted(r *report, role, mode, path string) {
 		if strings.TrimSpace(line) == p.probeSum {
 			r.fail(name, "this key gives a shell on the "+role+": the far side ran a command of our choosing, so anyone who steals the key can run anything there",
 				fmt.Sprintf("on the %s, replace the key's line in authorized_keys with the one printed by: sshlogfwd authorized-key %s --from <this host's address> --key <key>.pub %s",
-					role, mode, execssh.ShellQuote(path)))
+					role, mode, forcedcmd.ShellQuote(path)))
 			return
 		}
 	}
@@ -688,7 +690,7 @@ func (p *prober) restricted(r *report, role, mode, path string) {
 	if strings.Contains(stderr, "expr") && !strings.Contains(stderr, "refusing request") {
 		r.fail(name, "the far side seems to run commands of the client's choosing: it tried to run our probe command and failed ("+res.stderr[len(res.stderr)-1]+")",
 			fmt.Sprintf("on the %s, make sure the key's line has a forced command: sshlogfwd authorized-key %s --from <this host's address> --key <key>.pub %s",
-				role, mode, execssh.ShellQuote(path)))
+				role, mode, forcedcmd.ShellQuote(path)))
 		return
 	}
 	how := "it ended with status 0 without running it"

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/stream"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 )
@@ -156,22 +158,19 @@ func (p *PullCmd) cursorPath(dest execssh.Dest) (string, error) {
 func (p *PullCmd) remoteCommand(dest execssh.Dest, st *pullState) string {
 	if p.Compat {
 		// -c +N could resume a byte offset, but not across rotation.
-		return execssh.ShellJoin("tail", "-F", "-n", "0", "--", dest.Path)
+		return request.Tail(dest.Path)
 	}
-	words := []string{p.RemoteBinary, "serve"}
+	req := request.ServeRequest{From: p.From}
 	c, have := st.position()
 	switch {
 	case have && !c.IsZero():
-		words = append(words, "--cursor", c.String())
+		req.Cursor = &c
 	case have:
 		// The file did not exist when we first asked: read it from its
 		// first byte now.
-		words = append(words, "--from", "start")
-	default:
-		words = append(words, "--from", p.From)
+		req.From = "start"
 	}
-	words = append(words, "--", dest.Path)
-	return execssh.ShellJoin(words...)
+	return request.Serve(p.RemoteBinary, dest.Path, req)
 }
 
 // reliableSession reads the stream of one serve connection and writes it.
@@ -220,7 +219,7 @@ func (p *PullCmd) reliableSession(st *pullState, log *slog.Logger) execssh.Sessi
 
 		// A large pipe lets ssh write in big pieces: with 64 KiB it spent
 		// its time shuffling its buffer (benchmarks: 4-6x ssh's CPU).
-		growPipe(c.Stdout)
+		pipe.Grow(c.Stdout, 1<<20)
 		dec := stream.NewDecoder(c.Stdout)
 		started := false
 		var got int64
@@ -276,7 +275,7 @@ func (p *PullCmd) compatSession(st *pullState, log *slog.Logger) execssh.Session
 				c.Kill()
 			}
 		}()
-		growPipe(c.Stdout)
+		pipe.Grow(c.Stdout, 1<<20)
 		r := bufio.NewReaderSize(c.Stdout, 64<<10)
 		var got int64
 		buf := make([]byte, 64<<10)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
 
@@ -349,7 +350,7 @@ func (p *PushCmd) argv(d execssh.Dest) ([]string, error) {
 	case p.Reliable:
 		cmd = p.receiveCommand(d.Path)
 	default:
-		cmd = execssh.AppendCommand(d.Path)
+		cmd = request.Append(d.Path)
 	}
 	opts := p.options()
 	opts.ReadyMarker = readyMarker

@@ -8,13 +8,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
 
@@ -53,7 +52,7 @@ func (r *ReliableFlags) validate() error {
 // receiveCommand is the remote command of a reliable push, quoted for the
 // remote shell in the one form `receive` accepts in SSH_ORIGINAL_COMMAND.
 func (r *ReliableFlags) receiveCommand(path string) string {
-	return execssh.ShellJoin(r.RemoteBinary, "receive", "--", path)
+	return request.Receive(r.RemoteBinary, path)
 }
 
 // Frame and window sizes of the reliable session: big frames keep the
@@ -123,8 +122,8 @@ func (p *PushCmd) reliableSession(ctx context.Context, c *execssh.Child, d *dest
 		}
 	}()
 
-	growPipe(c.Stdin)
-	growPipe(c.Stdout)
+	pipe.Grow(c.Stdin, 1<<20)
+	pipe.Grow(c.Stdout, 1<<20)
 	stream := sp.StreamID()
 	if _, err := c.Stdin.Write(ackproto.AppendHello(nil, ackproto.Hello{Version: ackproto.Version, Stream: stream})); err != nil {
 		return false
@@ -417,31 +416,4 @@ func gapNotice(d *destination, missing int64) []byte {
 		s = s[:ackproto.MaxNotice-1] + "\n"
 	}
 	return []byte(s)
-}
-
-// growPipe enlarges the pipe behind f (one end of a pipe to or from ssh)
-// to 1 MiB when the system allows: with the default 64 KiB, every 256 KiB
-// frame costs several wake-ups of both processes.
-func growPipe(f any) {
-	sc, ok := f.(interface {
-		SyscallConn() (syscall.RawConn, error)
-	})
-	if !ok {
-		return
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(fd uintptr) { setPipeSize(int(fd)) })
-}
-
-// setPipeSize sets the pipe buffer of fd to 1 MiB, or to less where
-// /proc/sys/fs/pipe-max-size is lower; errors leave it as it is.
-func setPipeSize(fd int) {
-	for n := 1 << 20; n >= 64<<10; n /= 2 {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, n); err == nil {
-			return
-		}
-	}
 }

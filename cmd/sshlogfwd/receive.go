@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
-	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/receiver"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 )
 
 // ReceiveCmd is the log host's side of a reliable push. It is meant to be
@@ -32,13 +33,6 @@ type ReceiveCmd struct {
 	Fsync   time.Duration `name:"fsync" env:"-" help:"Longest time received data waits for its fsync and acknowledgement while data keeps coming; it is synced at once when the input pauses." default:"1s"`
 }
 
-// receiveSpec is the one request receive accepts in SSH_ORIGINAL_COMMAND:
-// what push --reliable sends, "sshlogfwd receive -- PATH". No flags: the
-// bound and the fsync policy belong to authorized_keys.
-func receiveSpec(path string) forcedcmd.Spec {
-	return forcedcmd.Spec{Program: "sshlogfwd", Command: "receive", Path: path}
-}
-
 // Validate checks the command line given in authorized_keys.
 func (r *ReceiveCmd) Validate() error {
 	if r.Path == "" {
@@ -56,7 +50,7 @@ func (r *ReceiveCmd) Validate() error {
 // Run serves one session, until the sender closes it or goes away.
 func (r *ReceiveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if orig, forced := os.LookupEnv("SSH_ORIGINAL_COMMAND"); forced && !isBlank(orig) {
-		if _, err := receiveSpec(r.Path).Parse(orig); err != nil {
+		if err := request.ParseReceive(r.Path, orig); err != nil {
 			// Said on both channels: push logs the error frame, a
 			// person running ssh by hand sees stderr.
 			os.Stdout.Write(ackproto.AppendError(nil, ackproto.CodeRefused, err.Error()))
@@ -66,11 +60,11 @@ func (r *ReceiveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	// A write to a vanished sender must fail with EPIPE, not kill us
 	// before the state is saved.
 	signal.Ignore(syscall.SIGPIPE)
-	setPipeSize(0) // sshd's pipes: see growPipe
-	setPipeSize(1)
+	pipe.Grow(os.Stdin, 1<<20) // sshd's pipes: see pipe.Grow
+	pipe.Grow(os.Stdout, 1<<20)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go receiver.WatchHangup(ctx, 1, cancel)
+	go pipe.WatchHangup(ctx, 1, cancel)
 	err := receiver.Serve(ctx, os.Stdin, os.Stdout, receiver.Options{
 		Path:    r.Path,
 		MaxSize: int64(r.MaxSize),

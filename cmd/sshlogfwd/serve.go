@@ -13,9 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/stream"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 )
@@ -33,30 +32,6 @@ type ServeCmd struct {
 	From      string        `help:"Without a cursor: start at the file's current start or end. A request without --from, or no request at all, starts at the end, like tail -f." enum:"start,end" default:"end"`
 	Poll      bool          `help:"Poll the file with stat instead of inotify (for NFS and other file systems without inotify)."`
 	Heartbeat time.Duration `help:"While the file is idle, send a heartbeat this often: it keeps the link checked and lets serve notice a client that went away." default:"500ms" hidden:""`
-}
-
-// serveRequest is what the client asked for.
-type serveRequest struct {
-	cursor *tailer.Cursor // nil: a fresh start
-	from   string         // "start" or "end", for a fresh start
-}
-
-// serveSpec is the one request serve accepts in SSH_ORIGINAL_COMMAND.
-func serveSpec(path string) forcedcmd.Spec {
-	return forcedcmd.Spec{
-		Program: "sshlogfwd",
-		Command: "serve",
-		Flags: []forcedcmd.Flag{
-			{Name: "cursor", Value: "DEV:INO:OFF", Check: func(v string) error { _, err := tailer.ParseCursor(v); return err }},
-			{Name: "from", Value: "start|end", Check: func(v string) error {
-				if v != "start" && v != "end" {
-					return fmt.Errorf("%q is not start or end", v)
-				}
-				return nil
-			}},
-		},
-		Path: path,
-	}
 }
 
 // Validate checks the command line given in authorized_keys.
@@ -77,29 +52,21 @@ func (s *ServeCmd) Validate() error {
 
 // request reads the client's request: from SSH_ORIGINAL_COMMAND when sshd
 // set it (serve runs as a forced command), else from our own flags.
-func (s *ServeCmd) request() (serveRequest, error) {
+func (s *ServeCmd) request() (request.ServeRequest, error) {
 	orig, forced := os.LookupEnv("SSH_ORIGINAL_COMMAND")
 	if !forced || isBlank(orig) {
 		// No request: our own command line decides (a forced command may
 		// carry --from; a plain key runs "sshlogfwd serve --cursor C PATH").
-		req := serveRequest{from: s.From}
+		req := request.ServeRequest{From: s.From}
 		if s.Cursor != "" {
 			c, _ := tailer.ParseCursor(s.Cursor)
-			req.cursor = &c
+			req.Cursor = &c
 		}
 		return req, nil
 	}
-	r, err := serveSpec(s.Path).Parse(orig)
+	req, err := request.ParseServe(s.Path, orig)
 	if err != nil {
-		return serveRequest{}, usage("SSH_ORIGINAL_COMMAND", err)
-	}
-	req := serveRequest{from: "end"}
-	if v, ok := r.Flags["from"]; ok {
-		req.from = v
-	}
-	if v, ok := r.Flags["cursor"]; ok {
-		c, _ := tailer.ParseCursor(v)
-		req.cursor = &c
+		return request.ServeRequest{}, usage("SSH_ORIGINAL_COMMAND", err)
 	}
 	return req, nil
 }
@@ -126,7 +93,7 @@ func (s *ServeCmd) Run(ctx context.Context, log *slog.Logger) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go watchStdin(os.Stdin, cancel)
-	go watchStdout(ctx, 1, cancel)
+	go pipe.WatchHangup(ctx, 1, cancel)
 
 	t, start, how, err := s.openTailer(req, log)
 	if err != nil {
@@ -192,23 +159,23 @@ func clientGone(err error, log *slog.Logger) error {
 // frame can tell pull the exact position: pull stores it, and a restart of
 // pull resumes there instead of starting at the end once more and skipping
 // what was written in between.
-func (s *ServeCmd) openTailer(req serveRequest, log *slog.Logger) (*tailer.Tailer, tailer.Cursor, stream.How, error) {
+func (s *ServeCmd) openTailer(req request.ServeRequest, log *slog.Logger) (*tailer.Tailer, tailer.Cursor, stream.How, error) {
 	opts := tailer.Options{Path: s.Path, Poll: s.Poll, Logger: log, IfLost: tailer.LostFail}
-	if req.cursor != nil && !req.cursor.IsZero() {
-		opts.Start = req.cursor
+	if req.Cursor != nil && !req.Cursor.IsZero() {
+		opts.Start = req.Cursor
 		t, err := tailer.Open(opts)
 		if err == nil {
-			return t, *req.cursor, stream.HowResume, nil
+			return t, *req.Cursor, stream.HowResume, nil
 		}
 		if !errors.Is(err, tailer.ErrCursorLost) {
 			return nil, tailer.Cursor{}, "", err
 		}
 		log.Warn("the file of the requested position is gone (rotated away, compressed or deleted); serving the current file from its beginning: what was between the position and the rotation is lost",
-			"cursor", req.cursor.String())
+			"cursor", req.Cursor.String())
 		t, start, _, err := s.fresh(opts, "start")
 		return t, start, stream.HowLost, err
 	}
-	return s.fresh(opts, req.from)
+	return s.fresh(opts, req.From)
 }
 
 // fresh opens the tailer at the start or end of the file as it is now.
@@ -258,29 +225,6 @@ func watchStdin(r io.Reader, cancel func()) {
 	buf := make([]byte, 512)
 	for {
 		if _, err := r.Read(buf); err != nil {
-			cancel()
-			return
-		}
-	}
-}
-
-// watchStdout cancels when the reader of fd goes away. sshd does not kill a
-// forced command whose client died (no pty, no SIGHUP); it only closes the
-// pipes. A write would then fail, but an idle file means no writes, so the
-// descriptor is polled for POLLERR/POLLHUP, the way GNU tail notices it.
-// The heartbeat writes are the second line of defence.
-func watchStdout(ctx context.Context, fd int, cancel func()) {
-	fds := []unix.PollFd{{Fd: int32(fd)}}
-	for ctx.Err() == nil {
-		fds[0].Revents = 0
-		n, err := unix.Poll(fds, 250)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return // cannot poll (not a pipe or socket): rely on writes
-		}
-		if n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
 			cancel()
 			return
 		}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 )
 
 // Role is what a key is for, and so which forced command it gets.
@@ -82,18 +82,17 @@ func Command(role Role, p string, o CommandOptions) (string, error) {
 	var cmd string
 	switch role {
 	case PushCompat:
-		cmd = execssh.AppendCommand(p)
+		cmd = request.Append(p)
 	case PushReliable:
-		words := []string{bin, "receive"}
+		var flags []string
 		if o.MaxSize != "" {
-			words = append(words, "--max-size", o.MaxSize)
+			flags = []string{"--max-size", o.MaxSize}
 		}
-		cmd = execssh.ShellJoin(append(words, "--", p)...)
+		cmd = request.Receive(bin, p, flags...)
 	case PullCompat:
-		// "--": a path beginning with '-' must not become an option of tail.
-		cmd = execssh.ShellJoin("tail", "-F", "-n", "0", "--", p)
+		cmd = request.Tail(p)
 	case PullReliable:
-		cmd = execssh.ShellJoin(bin, "serve", "--", p)
+		cmd = request.Serve(bin, p, request.ServeRequest{})
 	default:
 		return "", fmt.Errorf("unknown role %d", int(role))
 	}

@@ -10,6 +10,6 @@
 // will read it: sshd's option parser (auth-options.c: inside "..." only \"
 // is an escape, every other backslash is literal; a newline cannot be
 // written at all) and the POSIX shell that runs the command (each word is
-// quoted by execssh.ShellQuote). What cannot be expressed is refused, never
+// quoted by forcedcmd.ShellQuote). What cannot be expressed is refused, never
 // approximated.
 package authkeys

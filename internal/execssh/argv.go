@@ -44,7 +44,7 @@ var Defaults = []string{
 //	ssh -C -T -e none [user -o...] [-i F] [-p N] [-F F] [defaults -o...] -- [user@]host 'remote command'
 //
 // The remote command is passed as one argument that the caller has already
-// quoted for the remote shell (see ShellQuote); ssh would join several
+// quoted for the remote shell (see forcedcmd.ShellQuote); ssh would join several
 // arguments with spaces anyway.
 func Argv(sshPath string, opts Options, d Dest, remoteCommand string) ([]string, error) {
 	if err := d.Validate(); err != nil {

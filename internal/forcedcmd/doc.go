@@ -13,7 +13,7 @@
 // ` " \ ( ) < > * ?, control characters, an over-long string) is refused
 // with an error that says what was wrong.
 //
-// Words may be single-quoted exactly the way execssh.ShellQuote quotes them,
+// Words may be single-quoted exactly the way ShellQuote quotes them,
 // so a client can send a path holding spaces or quotes:
 //
 //	sshlogfwd serve -- '/var/log/my app/it'\''s.log'

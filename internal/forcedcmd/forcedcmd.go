@@ -189,7 +189,7 @@ func (s Spec) Parse(original string) (Request, error) {
 }
 
 // safeUnquoted are the characters a word may hold outside quotes: those that
-// no POSIX shell gives a meaning to (the set execssh.ShellQuote leaves
+// no POSIX shell gives a meaning to (the set ShellQuote leaves
 // unquoted).
 func safeUnquoted(c byte) bool {
 	switch {
@@ -202,7 +202,7 @@ func safeUnquoted(c byte) bool {
 // Split splits a request into words. Words are separated by spaces; a word
 // is made of characters from a small safe set, of single-quoted strings
 // ('...', any printable text but a quote) and of \' (a quote outside quotes),
-// which is exactly what execssh.ShellQuote and ShellJoin produce. Everything
+// which is exactly what ShellQuote and ShellJoin produce. Everything
 // else a shell would interpret is an error rather than guessed at.
 func Split(s string) ([]string, error) {
 	if !utf8.ValidString(s) {

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 )
 
 func checkFrom(v string) error {
@@ -34,7 +32,7 @@ var serveSpec = Spec{
 
 func TestParse(t *testing.T) {
 	t.Parallel()
-	p := execssh.ShellQuote(serveSpec.Path)
+	p := ShellQuote(serveSpec.Path)
 	for _, tc := range []struct {
 		in     string
 		flags  map[string]string
@@ -128,7 +126,7 @@ func TestSplitShellJoin(t *testing.T) {
 		{"sshlogfwd", "serve", "--", "/var/log/it's here.log"},
 		{"", "x", "''", `\`, "a b", "$(x)", "ü"},
 	} {
-		got, err := Split(execssh.ShellJoin(words...))
+		got, err := Split(ShellJoin(words...))
 		if err != nil || !slices.Equal(got, words) {
 			t.Errorf("Split(ShellJoin(%q)) = %q, %v", words, got, err)
 		}
@@ -136,7 +134,7 @@ func TestSplitShellJoin(t *testing.T) {
 }
 
 // FuzzParse checks that Parse never panics, that what it accepts obeys the
-// spec, and that Split inverts execssh.ShellJoin.
+// spec, and that Split inverts ShellJoin.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"sshlogfwd serve --cursor 1:2:3",
@@ -178,7 +176,7 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		if words, err := Split(in); err == nil {
-			again, err := Split(execssh.ShellJoin(words...))
+			again, err := Split(ShellJoin(words...))
 			if err != nil || !slices.Equal(again, words) {
 				t.Fatalf("Split(ShellJoin(%q)) = %q, %v", words, again, err)
 			}

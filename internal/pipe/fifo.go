@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -89,35 +87,10 @@ func Open(path string, mode fs.FileMode) (*FIFO, error) {
 		return nil, fmt.Errorf("open fifo %s: not a named pipe after opening (replaced meanwhile?)", path)
 	}
 	p := &FIFO{Path: path, f: f}
-	p.size = p.grow()
+	// As large as the system allows, so that a writer that does not
+	// block (rsyslog) gets as much room as possible.
+	p.size = Grow(p.f, MaxSize())
 	return p, nil
-}
-
-// grow enlarges the pipe buffer to the system maximum
-// (/proc/sys/fs/pipe-max-size), halving on EPERM, so a writer that does not
-// block (rsyslog) gets as much room as possible. It returns the final size.
-func (p *FIFO) grow() int {
-	want := 1 << 20
-	if b, err := os.ReadFile("/proc/sys/fs/pipe-max-size"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
-			want = n
-		}
-	}
-	size := 0
-	rc, err := p.f.SyscallConn()
-	if err != nil {
-		return 0
-	}
-	_ = rc.Control(func(fd uintptr) {
-		for n := want; n >= 4096; n /= 2 {
-			if got, err := unix.FcntlInt(fd, unix.F_SETPIPE_SZ, n); err == nil {
-				size = got
-				return
-			}
-		}
-		size, _ = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0)
-	})
-	return size
 }
 
 // Size is the pipe buffer size in bytes after enlarging it.

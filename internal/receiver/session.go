@@ -10,8 +10,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
 )
 
@@ -340,27 +338,5 @@ func (r *replier) close(timeout time.Duration) {
 	select {
 	case <-r.done:
 	case <-time.After(timeout):
-	}
-}
-
-// WatchHangup calls cancel when the reader of fd (our standard output, a
-// pipe to sshd) goes away. sshd does not kill a forced command whose client
-// vanished; it closes the pipes, and an idle receiver would never write to
-// notice it. Polling for POLLERR/POLLHUP finds it, as GNU tail does.
-func WatchHangup(ctx context.Context, fd int, cancel func()) {
-	fds := []unix.PollFd{{Fd: int32(fd)}}
-	for ctx.Err() == nil {
-		fds[0].Revents = 0
-		n, err := unix.Poll(fds, 250)
-		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			return
-		}
-		if n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
-			cancel()
-			return
-		}
 	}
 }

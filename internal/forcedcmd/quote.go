@@ -1,4 +1,4 @@
-package execssh
+package forcedcmd
 
 import "strings"
 
@@ -29,6 +29,3 @@ func ShellJoin(words ...string) string {
 	}
 	return strings.Join(q, " ")
 }
-
-// AppendCommand is the remote command of the classic push: cat >> PATH.
-func AppendCommand(path string) string { return "cat >> " + ShellQuote(path) }

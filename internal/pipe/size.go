@@ -1,0 +1,50 @@
+package pipe
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxSize is the largest pipe buffer an unprivileged process may ask for
+// (/proc/sys/fs/pipe-max-size; 1 MiB when unreadable).
+func MaxSize() int {
+	if b, err := os.ReadFile("/proc/sys/fs/pipe-max-size"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 1 << 20
+}
+
+// Grow enlarges the pipe behind f (a FIFO, or one end of a pipe to or from
+// a child such as ssh) to want bytes, halving on EPERM down to 4 KiB, and
+// returns the size it has then (0 if f is not a pipe). With the default
+// 64 KiB, every 256 KiB frame costs several wake-ups of both processes,
+// and a writer that must not block (rsyslog) has little room.
+func Grow(f any, want int) int {
+	sc, ok := f.(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	if !ok {
+		return 0
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	size := 0
+	_ = rc.Control(func(fd uintptr) {
+		for n := want; n >= 4096; n /= 2 {
+			if got, err := unix.FcntlInt(fd, unix.F_SETPIPE_SZ, n); err == nil {
+				size = got
+				return
+			}
+		}
+		size, _ = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0)
+	})
+	return size
+}
