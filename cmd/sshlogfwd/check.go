@@ -99,11 +99,9 @@ func oneLine(s string) string {
 func (c *CheckPushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	r := &report{w: os.Stdout}
 	var dests []execssh.Dest
-	var keys []string
 	for _, d := range c.Dests {
 		dest, _ := execssh.ParseDest(d) // Validate checked them
 		dests = append(dests, dest)
-		keys = append(keys, fileKey(dest.String()))
 	}
 	switch {
 	case c.FIFO != "":
@@ -114,11 +112,11 @@ func (c *CheckPushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	spool := c.Spool
 	if spool == "" {
-		base, err := stateDir()
+		dir, err := defaultSpoolDir(dests)
 		if err != nil {
 			r.fail("--spool", err.Error(), "give --spool DIR")
 		} else {
-			spool = filepath.Join(base, strings.Join(keys, "+"))
+			spool = dir
 		}
 	}
 	if spool != "" {

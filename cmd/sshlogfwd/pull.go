@@ -142,14 +142,14 @@ func (p *PullCmd) cursorPath(dest execssh.Dest) (string, error) {
 	if p.Output != "" {
 		return p.Output + ".cursor", nil
 	}
-	dir, err := stateDir()
+	path, err := defaultCursorPath(dest)
 	if err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "pull-"+fileKey(dest.String())+".cursor"), nil
+	return path, nil
 }
 
 // remoteCommand is the command ssh asks the far side to run. A forced

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,19 +195,18 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 
 	var dests []*destination
-	var keys []string
+	var parsed []execssh.Dest
 	for _, d := range p.Dests {
 		dest, _ := execssh.ParseDest(d)
 		dests = append(dests, &destination{dest: dest, name: "ssh[" + dest.Target() + "]"})
-		keys = append(keys, fileKey(dest.String()))
+		parsed = append(parsed, dest)
 	}
 	dir := p.Spool
 	if dir == "" {
-		base, err := stateDir()
-		if err != nil {
+		var err error
+		if dir, err = defaultSpoolDir(parsed); err != nil {
 			return usage("--spool", err)
 		}
-		dir = filepath.Join(base, strings.Join(keys, "+"))
 	}
 	unlock, err := lockDir(dir)
 	if err != nil {

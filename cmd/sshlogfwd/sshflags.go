@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -98,34 +97,6 @@ func (b ByteSize) String() string {
 		}
 	}
 	return strconv.FormatInt(int64(b), 10)
-}
-
-// stateDir is where we keep spools and cursors: $STATE_DIRECTORY (set by
-// systemd's StateDirectory=), else $XDG_STATE_HOME/sshlogfwd, else
-// ~/.local/state/sshlogfwd.
-func stateDir() (string, error) {
-	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
-		first, _, _ := strings.Cut(d, ":")
-		return first, nil
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "sshlogfwd"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no state directory: set --spool, $STATE_DIRECTORY or $HOME: %w", err)
-	}
-	return filepath.Join(home, ".local", "state", "sshlogfwd"), nil
-}
-
-// fileKey turns a destination into a file name.
-func fileKey(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '@' {
-			return r
-		}
-		return '_'
-	}, s)
 }
 
 // hostname is the short host name used in our own lines (marks, gap
