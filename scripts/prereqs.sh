@@ -1,5 +1,8 @@
 # Sourced by test.sh and demo.sh: installs the real components the tests and
-# the demo use, when they are missing and we are root.
+# the demo use, when they are missing and we are root: sshd and the ssh
+# client, rsyslogd and logger, ip (network namespaces), logrotate, systemd's
+# systemd-analyze and journalctl, and systemd-journal-remote (writes real
+# journal files without a running journald).
 ensure_prereqs() {
 	missing=""
 	[ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
@@ -7,6 +10,10 @@ ensure_prereqs() {
 	[ -x /usr/sbin/rsyslogd ] || missing="$missing rsyslog"
 	command -v logger >/dev/null 2>&1 || missing="$missing bsdutils"
 	command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
+	[ -x /usr/sbin/logrotate ] || missing="$missing logrotate"
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
+	[ -x /lib/systemd/systemd-journal-remote ] || missing="$missing systemd-journal-remote"
+	command -v journalctl >/dev/null 2>&1 || missing="$missing systemd"
 	if [ -n "$missing" ]; then
 		if [ "$(id -u)" -ne 0 ]; then
 			echo "missing:$missing — install them (as root: apt-get update && apt-get install -y$missing)" >&2

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the whole test suite: unit tests, the end-to-end tests against a real
 # sshd and rsyslogd on loopback, and the fault-injection runs.
-# Installs what is missing (openssh-server, rsyslog, iproute2) when run as root.
+# Installs what is missing (see scripts/prereqs.sh) when run as root.
 set -eu
 cd "$(dirname "$0")/.."
 . scripts/prereqs.sh
