@@ -5,16 +5,13 @@
 // sshd runs the forced command whatever the client asked for and puts the
 // client's own command line in SSH_ORIGINAL_COMMAND. That string comes from
 // whoever holds the key, which on the far side of a log link may be an
-// intruder, so it is read here as data with a deliberately small grammar:
-// the program name, one fixed subcommand, flags from a fixed list whose
-// values are checked, and at most one operand that must equal the path the
-// administrator fixed in authorized_keys. Nothing is ever passed to a shell,
-// and anything else (another path, extra words, shell syntax such as ; | $
-// ` " \ ( ) < > * ?, control characters, an over-long string) is refused
-// with an error that says what was wrong.
+// intruder, so Spec.Parse reads it as data with a deliberately small
+// grammar (program, one subcommand, checked flags, at most the one path
+// fixed in authorized_keys) and refuses everything else with a
+// *forcedcmd.Error that says what was wrong. Nothing is passed to a shell.
 //
-// Words may be single-quoted exactly the way ShellQuote quotes them,
-// so a client can send a path holding spaces or quotes:
-//
-//	sshlogfwd serve -- '/var/log/my app/it'\''s.log'
+// ShellQuote and ShellJoin quote words for the far side's shell; Split is
+// their exact inverse and accepts nothing else. The accepted word syntax
+// and the list of refusals are written out in docs/protocol.md
+// ("Requests"), the one place that defines them.
 package forcedcmd
