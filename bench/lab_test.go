@@ -110,14 +110,15 @@ func (l *lab) startConfig(sshConfig string, args ...string) *proc {
 		l.tb.Fatal(err)
 	}
 	defer lf.Close()
-	full := append([]string{args[0], "--log", logPath, "--log-level", "debug", "-F", sshConfig}, args[1:]...)
-	cmd := exec.Command(l.bin, full...)
+	full := []string{args[0], "--log", logPath, "--log-level", "debug", "-F", sshConfig}
 	if *flagProfile != "" {
-		// Profiles of the binary (cmd/sshlogfwd/profile.go), one pair per
-		// process, named like its log.
+		// Profiles of the binary (its hidden --cpuprofile and --memprofile,
+		// cmd/sshlogfwd/profile.go), one pair per process, named like its log.
 		base := filepath.Join(*flagProfile, strings.TrimSuffix(filepath.Base(logPath), ".log"))
-		cmd.Env = append(os.Environ(), "SSHLOGFWD_CPUPROFILE="+base+".cpu.prof", "SSHLOGFWD_MEMPROFILE="+base+".mem.prof")
+		full = append(full, "--cpuprofile", base+".cpu.prof", "--memprofile", base+".mem.prof")
 	}
+	full = append(full, args[1:]...)
+	cmd := exec.Command(l.bin, full...)
 	cmd.Stdout = lf
 	cmd.Stderr = lf
 	if err := cmd.Start(); err != nil {

@@ -34,7 +34,7 @@ var (
 	flagRender     = flag.Bool("render", false, "do not measure: render -json into -out and -plot")
 	flagCommand    = flag.String("command", "", "the command line to record in the report")
 	flagBin        = flag.String("bin", "", "run this sshlogfwd binary instead of building cmd/sshlogfwd (e.g. one built for profiling)")
-	flagProfile    = flag.String("profile", "", "directory: every sshlogfwd started writes CPU and heap profiles there (SSHLOGFWD_CPUPROFILE, SSHLOGFWD_MEMPROFILE)")
+	flagProfile    = flag.String("profile", "", "directory: every sshlogfwd started writes CPU and heap profiles there (--cpuprofile, --memprofile)")
 )
 
 func TestMain(m *testing.M) {

@@ -52,7 +52,7 @@ func (l *logFile) Reopen() error {
 	// instead. On a regular file the flag has no effect.
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NONBLOCK, 0o640)
 	if errors.Is(err, syscall.ENXIO) {
-		return fmt.Errorf("%s is a FIFO or socket that nobody reads; give a regular file", l.path)
+		return fmt.Errorf("%s is a FIFO or socket that nobody reads; give a regular file: %w", l.path, err)
 	}
 	if err != nil {
 		return err // an *fs.PathError naming the path

@@ -10,9 +10,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -21,6 +24,7 @@ var version = "dev"
 // CLI is the whole command line.
 type CLI struct {
 	LogFlags
+	ProfileFlags
 
 	Push          PushCmd          `cmd:"" help:"Forward lines from a FIFO (or standard input) to a file on another host."`
 	Pull          PullCmd          `cmd:"" help:"Follow a file on another host and append it here, resuming exactly after breaks and restarts."`
@@ -43,17 +47,26 @@ const description = `Ship log lines to another host through the system OpenSSH c
 
 Lines wait in a bounded spool (memory, then disk) while the link is down, so the
 syslog daemon never finds the FIFO full. Every flag can also be set with an
-environment variable SSHLOGFWD_<FLAG> (e.g. SSHLOGFWD_FIFO=/run/sshlogfwd/push.fifo).`
+environment variable SSHLOGFWD_<FLAG> (e.g. SSHLOGFWD_FIFO=/run/sshlogfwd/push.fifo),
+except under sshd and in receive and serve: there only the command line counts.
+
+Exit status: 0 done, 1 failed (the cause is logged), 2 usage error or refused
+request.`
 
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-// exitUsage is the exit status for usage errors (bad flags, bad paths).
-const exitUsage = 2
+// Exit statuses: 0 done, 1 a runtime failure (I/O, a full disk, a lock
+// held, the far side gone), exitUsage a usage error.
+const (
+	exitFailure = 1
+	// exitUsage is for what the command line (or, for a forced command,
+	// the client's request) got wrong: fix it, running again will not help.
+	exitUsage = 2
+)
 
 func run(args []string) int {
-	defer startProfile()()
 	// Signals first: a SIGTERM that arrives while we start must still
 	// mean "stop in order", not death by the default action.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -63,30 +76,27 @@ func run(args []string) int {
 	defer signal.Stop(hup)
 
 	var cli CLI
-	parser, err := kong.New(&cli,
-		kong.Name("sshlogfwd"),
-		kong.Description(description),
-		kong.UsageOnError(),
-		kong.DefaultEnvars("SSHLOGFWD"),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Exit(func(code int) { os.Exit(code) }),
-	)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sshlogfwd:", err)
-		return 1
-	}
-	kctx, err := parser.Parse(args)
+	kctx, err := parse(&cli, args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sshlogfwd:", err)
 		return exitUsage
 	}
 	logOut, err := openLog(cli.Log)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "sshlogfwd: --log: %v\n", err)
-		return exitUsage
+		return exitStatus(nil, pathError("--log", err))
 	}
 	defer logOut.Close()
 	log := newLogger(logOut, cli.LogFormat, cli.LogLevel)
+	if !envarsAllowed(kctx.Command(), os.LookupEnv) {
+		if names := ignoredEnvars(os.Environ()); len(names) > 0 {
+			log.Warn("environment variables ignored: under sshd, and always in receive and serve, every setting comes from the command line", "vars", strings.Join(names, ","))
+		}
+	}
+	stopProfile, err := cli.ProfileFlags.start(underSSHD(os.LookupEnv))
+	if err != nil {
+		return exitStatus(log, err)
+	}
+	defer stopProfile()
 
 	reopen := &reopener{hup: hup, log: log}
 	reopen.add("--log", logOut)
@@ -95,18 +105,58 @@ func run(args []string) int {
 	kctx.Bind(reopen)
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(log)
-	err = kctx.Run()
+	return exitStatus(log, kctx.Run())
+}
+
+// parse builds the command line parser and parses args into cli. Every
+// flag may come from a SSHLOGFWD_<FLAG> variable, except where
+// envarsAllowed says no (see CLI.BeforeReset).
+func parse(cli *CLI, args []string) (*kong.Context, error) {
+	parser, err := kong.New(cli,
+		kong.Name("sshlogfwd"),
+		kong.Description(description),
+		kong.UsageOnError(),
+		kong.DefaultEnvars(envPrefix),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Exit(func(code int) { os.Exit(code) }),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return parser.Parse(args)
+}
+
+// exitStatus logs err and returns the exit status for it. A usage error,
+// or a request refused by a forced command, is also said on standard error
+// when the log goes elsewhere: whoever ran us must see it; with no logger
+// yet, every error is.
+func exitStatus(log *slog.Logger, err error) int {
+	code := exitCode(err)
+	if log != nil && err != nil {
+		log.Error(err.Error())
+	}
+	if code == exitUsage || (log == nil && err != nil) {
+		fmt.Fprintln(os.Stderr, "sshlogfwd:", err)
+	}
+	return code
+}
+
+// exitCode is the exit status for the error a command returned.
+func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, new(*usageError)):
-		log.Error(err.Error())
-		fmt.Fprintln(os.Stderr, "sshlogfwd:", err)
+	case isUsage(err):
 		return exitUsage
-	default:
-		log.Error(err.Error())
-		return 1
 	}
+	return exitFailure
+}
+
+// isUsage reports whether err is a usage error: a mistake in the command
+// line (*usageError) or a request a forced command refused
+// (*forcedcmd.Error), wherever it was wrapped.
+func isUsage(err error) bool {
+	return errors.As(err, new(*usageError)) || errors.As(err, new(*forcedcmd.Error))
 }
 
 // usageError is a mistake in the command line or in a path it names: exit 2.
@@ -119,6 +169,23 @@ func (e *usageError) Error() string { return e.flag + ": " + e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
 func usage(flag string, err error) error { return &usageError{flag, err} }
+
+// pathError is the error for a file named by flag that could not be
+// opened or created. A path that cannot be what the flag wants (a missing
+// directory, a directory or a FIFO where a file belongs, a file that
+// exists where a new one is wanted, a symlink where none may be, no
+// permission) is a usage error: the command line, or the permissions it
+// relies on, must change. Anything else (a full or read-only disk, an I/O
+// error, no file descriptors left) is a runtime failure with its cause.
+func pathError(flag string, err error) error {
+	for _, errno := range []syscall.Errno{syscall.ENOENT, syscall.ENOTDIR, syscall.EISDIR, syscall.ENXIO,
+		syscall.EEXIST, syscall.ELOOP, syscall.ENAMETOOLONG, syscall.EACCES, syscall.EPERM} {
+		if errors.Is(err, errno) {
+			return usage(flag, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", flag, err)
+}
 
 // VersionCmd prints the version.
 type VersionCmd struct{}

@@ -52,6 +52,11 @@ type SSHDOptions struct {
 	// command sshd runs, and root's .bashrc on these machines adds
 	// 0.1-0.3 s to each connection.
 	KeepHome bool
+	// AcceptEnv are the patterns of client environment variables sshd
+	// passes to sessions (sshd_config AcceptEnv), e.g. "SSHLOGFWD_*": a
+	// log host whose administrator lets clients set variables, which a
+	// forced command must not take orders from.
+	AcceptEnv []string
 }
 
 // SSHD is a private OpenSSH server started by StartSSHD. Its fields are
@@ -220,6 +225,9 @@ KexAlgorithms curve25519-sha256
 `)
 	if !s.opts.KeepHome {
 		fmt.Fprintf(&c, "SetEnv HOME=%s\n", s.Home)
+	}
+	if len(s.opts.AcceptEnv) > 0 {
+		fmt.Fprintf(&c, "AcceptEnv %s\n", strings.Join(s.opts.AcceptEnv, " "))
 	}
 	for _, l := range post {
 		c.WriteString(l + "\n")
