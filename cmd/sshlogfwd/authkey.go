@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -16,10 +15,10 @@ import (
 // thing only: append to one file (push) or read one file (pull).
 type AuthorizedKeyCmd struct {
 	Role string `arg:"" enum:"push,pull" help:"push: the line goes on the log host and lets the watched host append to PATH. pull: the line goes on the watched host and lets the log host read PATH."`
-	Path string `arg:"" name:"PATH" help:"The one file the key may append to (push) or read (pull), as an absolute path on the host where the line goes."`
+	Path string `arg:"" name:"PATH" help:"The one file the key may append to (push) or read (pull), as an absolute path on the host where the line goes. Refused: places where appended lines become code or keys (/etc, /root, crontabs, /usr, hidden files such as ~/.ssh, the files this host's sshd reads keys from)."`
 
 	Key           string   `name:"key" default:"-" help:"The public key (.pub file) of the key that will connect; - reads it from standard input. A private key is refused." placeholder:"FILE"`
-	From          []string `name:"from" help:"Addresses (or CIDR blocks, or patterns) the key is accepted from: for push the watched host, for pull the log host. Repeatable or comma-separated. Required unless --any-source." placeholder:"ADDR"`
+	From          []string `name:"from" help:"Addresses (or CIDR blocks, or patterns) the key is accepted from: for push the watched host, for pull the log host. Repeatable or comma-separated. Required unless --any-source, which alone may mean every address (patterns such as ?* or 0.0.0.0/0 are refused)." placeholder:"ADDR"`
 	AnySource     bool     `name:"any-source" help:"Accept the key from any address (no from=). Only when the connecting host has no fixed address: a stolen key then works from anywhere."`
 	Reliable      bool     `name:"reliable" xor:"mode" help:"The forced command is sshlogfwd receive PATH (push) or sshlogfwd serve PATH (pull). Default for pull."`
 	Compat        bool     `name:"compat" xor:"mode" help:"The forced command is cat >> PATH (push) or tail -F -n 0 PATH (pull); the far side needs no sshlogfwd. Default for push."`
@@ -66,17 +65,18 @@ func (a *AuthorizedKeyCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	opts := authkeys.CommandOptions{SSHLogFwd: a.SSHLogFwdPath}
+	// The line usually goes on this host: its sshd's key files are off
+	// limits as the forced command's file.
+	opts := authkeys.CommandOptions{SSHLogFwd: a.SSHLogFwdPath, KeyFiles: authkeys.SSHDKeyFiles()}
 	if a.MaxSize != 0 {
 		opts.MaxSize = a.MaxSize.String()
 	}
 	cmd, err := authkeys.Command(a.role(), a.Path, opts)
+	if errors.Is(err, authkeys.ErrSSHLogFwdPath) {
+		return usage("--sshlogfwd-path", err)
+	}
 	if err != nil {
-		flag := "PATH"
-		if strings.HasPrefix(err.Error(), "sshlogfwd path") {
-			flag = "--sshlogfwd-path"
-		}
-		return usage(flag, err)
+		return usage("PATH", err)
 	}
 	from := a.From // kong splits --from a,b
 	if len(from) > 0 {
@@ -107,11 +107,11 @@ func (a *AuthorizedKeyCmd) readKey() (authkeys.PublicKey, error) {
 			return authkeys.PublicKey{}, usage("--key", errors.New("give the public key file with --key FILE.pub, or pipe it in"))
 		}
 		data, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
-	} else {
-		data, err = os.ReadFile(a.Key)
-	}
-	if err != nil {
-		return authkeys.PublicKey{}, usage("--key", err)
+		if err != nil {
+			return authkeys.PublicKey{}, fmt.Errorf("read the key from standard input: %w", err)
+		}
+	} else if data, err = os.ReadFile(a.Key); err != nil {
+		return authkeys.PublicKey{}, pathError("--key", err)
 	}
 	k, err := authkeys.ParsePublicKey(data)
 	if errors.Is(err, authkeys.ErrPrivateKey) {

@@ -6,10 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/netip"
-	"path"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
 )
@@ -57,14 +54,20 @@ type CommandOptions struct {
 	// MaxSize is passed to receive as --max-size (PushReliable only); it
 	// must already be a valid size such as 10GiB.
 	MaxSize string
+	// KeyFiles are the key file patterns of the sshd that will read the
+	// line (SSHDKeyFiles): the file may not be one of them.
+	KeyFiles []string
 }
 
+// ErrSSHLogFwdPath wraps the refusal of CommandOptions.SSHLogFwd, so that
+// the caller can name its own flag.
+var ErrSSHLogFwdPath = errors.New("sshlogfwd path")
+
 // Command returns the forced command for role on file p, with every word
-// quoted for the remote shell. p must be absolute: the command runs in the
-// account's home directory, and a relative name there is rarely what was
-// meant.
+// quoted for the remote shell. p must pass CheckTarget (a *PathError
+// otherwise); a refused sshlogfwd path is wrapped in ErrSSHLogFwdPath.
 func Command(role Role, p string, o CommandOptions) (string, error) {
-	if err := CheckPath(p); err != nil {
+	if err := CheckTarget(p, o.KeyFiles); err != nil {
 		return "", err
 	}
 	bin := o.SSHLogFwd
@@ -73,7 +76,7 @@ func Command(role Role, p string, o CommandOptions) (string, error) {
 	}
 	if role == PushReliable || role == PullReliable {
 		if err := CheckPath(bin); err != nil {
-			return "", fmt.Errorf("sshlogfwd path: %w", err)
+			return "", fmt.Errorf("%w: %w", ErrSSHLogFwdPath, err)
 		}
 	}
 	if o.MaxSize != "" && role != PushReliable {
@@ -100,35 +103,6 @@ func Command(role Role, p string, o CommandOptions) (string, error) {
 		return "", err
 	}
 	return cmd, nil
-}
-
-// CheckPath accepts an absolute path naming a file (not ending in '/') with
-// no control characters and valid UTF-8: authorized_keys is a text file
-// that people read and edit, and sshlogfwd's forced commands refuse such
-// bytes in what the client sends.
-func CheckPath(p string) error {
-	switch {
-	case p == "":
-		return errors.New("empty path")
-	case !utf8.ValidString(p):
-		return fmt.Errorf("path %q is not valid UTF-8", p)
-	case strings.ContainsFunc(p, func(r rune) bool { return r < ' ' || r == 0x7f }):
-		return fmt.Errorf("path %q contains a control character (newline, tab, NUL...); authorized_keys cannot hold it safely", p)
-	case !path.IsAbs(p):
-		return fmt.Errorf("path %q is not absolute; the forced command runs in the account's home directory, give the full path", p)
-	case strings.HasSuffix(p, "/"):
-		return fmt.Errorf("path %q names a directory; give the file", p)
-	}
-	// Whoever holds the key chooses what is appended: a file that sshd or
-	// the account's shell reads (authorized_keys, ~/.bashrc, which Debian's
-	// bash reads for every command sshd runs) would turn appended lines
-	// into a new key or into code.
-	for _, part := range strings.Split(p, "/") {
-		if part == ".ssh" || (strings.HasPrefix(part, ".") && part != "." && part != "..") {
-			return fmt.Errorf("path %q names a hidden file or directory (%s): appended lines must never land where sshd or a shell reads them; use a log directory", p, part)
-		}
-	}
-	return nil
 }
 
 // QuoteOption quotes s as the value of an authorized_keys option such as
@@ -324,75 +298,4 @@ func Build(l Line) (string, error) {
 		}
 	}
 	return l.format()
-}
-
-// CheckFrom validates a from= pattern list (addresses, CIDR blocks, host
-// name patterns with * and ?, each optionally negated with !) and returns
-// warnings for patterns that are valid but probably not what was meant.
-//
-// Refused: empty or blank entries, characters sshd does not use in
-// patterns, CIDR blocks with host bits set (sshd treats the whole list as
-// invalid and refuses the key), a list of negations only (it matches
-// nothing), and patterns matching every address (say --any-source instead).
-func CheckFrom(patterns []string) (warnings []string, err error) {
-	if len(patterns) == 0 {
-		return nil, errors.New("empty from list")
-	}
-	positive := 0
-	for _, p := range patterns {
-		if p == "" {
-			return nil, errors.New("empty entry in the from list")
-		}
-		if bad := strings.IndexFunc(p, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".:-_*?!/%", r))
-		}); bad >= 0 {
-			return nil, fmt.Errorf("from %q: character %q is not allowed in an address or host pattern", p, p[bad:bad+1])
-		}
-		neg := strings.HasPrefix(p, "!")
-		body := strings.TrimPrefix(p, "!")
-		if body == "" || strings.Contains(body, "!") {
-			return nil, fmt.Errorf("from %q: '!' may only prefix a pattern", p)
-		}
-		if !neg {
-			positive++
-		}
-		switch {
-		case strings.Contains(body, "/"):
-			pre, err := netip.ParsePrefix(body)
-			if err != nil {
-				return nil, fmt.Errorf("from %q: not a CIDR block such as 192.0.2.0/24: %v", p, err)
-			}
-			if pre.Masked() != pre {
-				return nil, fmt.Errorf("from %q: host bits set; sshd would refuse the whole list (did you mean %s?)", p, pre.Masked())
-			}
-			if pre.Bits() == 0 && !neg {
-				return nil, fmt.Errorf("from %q matches every address; use --any-source to say so", p)
-			}
-		case body == "*" && !neg:
-			return nil, fmt.Errorf("from %q matches every address; use --any-source to say so", p)
-		case isAddrPattern(body):
-		default:
-			warnings = append(warnings, fmt.Sprintf("from %q is a host name: sshd matches names only with UseDNS yes (the default is no, and then this key is refused from everywhere); prefer the address", p))
-		}
-	}
-	if positive == 0 {
-		return nil, errors.New("the from list holds only negations ('!...'), which match nothing: the key would be refused from everywhere")
-	}
-	return warnings, nil
-}
-
-// isAddrPattern reports whether p is an IP address or an address pattern
-// (digits, dots, hex and colons with * and ?).
-func isAddrPattern(p string) bool {
-	if _, err := netip.ParseAddr(p); err == nil {
-		return true
-	}
-	if strings.Count(p, ":") >= 2 {
-		return !strings.ContainsFunc(p, func(r rune) bool {
-			return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F' || r == ':' || r == '*' || r == '?')
-		})
-	}
-	return !strings.ContainsFunc(p, func(r rune) bool {
-		return !(r >= '0' && r <= '9' || r == '.' || r == '*' || r == '?')
-	})
 }
