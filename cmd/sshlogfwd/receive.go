@@ -24,9 +24,10 @@ import (
 // It appends what push sends to PATH and acknowledges what is on disk (see
 // internal/ackproto and internal/receiver).
 //
-// Its flags have no environment variables, unlike every other flag: a
-// client may be allowed to pass variables (sshd's AcceptEnv), and the bound
-// and the fsync policy are the log host's to set, in authorized_keys only.
+// Like serve, it reads no SSHLOGFWD_* variable, the global flags' included
+// (env.go): a client may be allowed to pass variables (sshd's AcceptEnv),
+// and the bound, the fsync policy and the log are the log host's to set, in
+// authorized_keys only. The env:"-" tags below say so where it matters most.
 type ReceiveCmd struct {
 	Path    string        `arg:"" name:"PATH" help:"The one file this key may append to. A state file (.NAME.sshlogfwd) and a lock file beside it hold the position."`
 	MaxSize ByteSize      `name:"max-size" env:"-" help:"Refuse data that would make PATH larger than SIZE (0 = no bound); the sender keeps it until PATH is rotated or the bound raised." default:"0" placeholder:"SIZE"`
