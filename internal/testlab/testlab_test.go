@@ -1,6 +1,7 @@
 package testlab
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -512,5 +513,59 @@ func TestProcessCPUAndRSS(t *testing.T) {
 	}
 	if _, err := ProcessCPU(1 << 30); err == nil {
 		t.Error("ProcessCPU of a missing pid: no error")
+	}
+}
+
+// TestJournalWriter writes entries with text, multi-line, binary and long
+// messages into a real journal file and reads them back with journalctl:
+// every entry arrives, byte-exact, and --follow (which implies the current
+// boot) sees them.
+func TestJournalWriter(t *testing.T) {
+	t.Parallel()
+	RequireBinary(t, JournalctlPath)
+	dir := t.TempDir()
+	msgs := []string{"plain", "two\nlines", "bad \xff\xfe utf-8", "nul\x00inside", strings.Repeat("x", 64<<10)}
+	w := StartJournalWriter(t, filepath.Join(dir, "a.journal"))
+	for i, m := range msgs {
+		w.Write(JournalEntry{"MESSAGE": m, "N": strconv.Itoa(i)})
+	}
+	w.Close()
+
+	if n := len(ReadJournalCursors(t, dir)); n != len(msgs) {
+		t.Fatalf("journal has %d entries, want %d", n, len(msgs))
+	}
+	// -b (this boot) is what --follow implies.
+	out, err := exec.Command(JournalctlPath, "--directory="+dir, "-b", "--output=json", "--all", "--output-fields=MESSAGE").Output()
+	if err != nil {
+		t.Fatalf("journalctl: %v", err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var e struct{ MESSAGE json.RawMessage }
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("journalctl json %q: %v", line, err)
+		}
+		// Binary values come as arrays of byte values.
+		var s string
+		var bs []byte
+		var ints []int
+		if json.Unmarshal(e.MESSAGE, &s) != nil {
+			if err := json.Unmarshal(e.MESSAGE, &ints); err != nil {
+				t.Fatalf("MESSAGE %s: %v", e.MESSAGE, err)
+			}
+			for _, b := range ints {
+				bs = append(bs, byte(b))
+			}
+			s = string(bs)
+		}
+		got = append(got, s)
+	}
+	if len(got) != len(msgs) {
+		t.Fatalf("read back %d messages, want %d", len(got), len(msgs))
+	}
+	for i := range msgs {
+		if got[i] != msgs[i] {
+			t.Errorf("message %d read back as %d bytes %.40q, want %d bytes %.40q", i, len(got[i]), got[i], len(msgs[i]), msgs[i])
+		}
 	}
 }
