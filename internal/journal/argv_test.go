@@ -1,0 +1,95 @@
+package journal
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestArgv(t *testing.T) {
+	t.Parallel()
+	const follow = "journalctl --no-pager --merge --output=export"
+	const fields = " --follow --output-fields=" + outputFields
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		want string // argv joined by spaces
+		err  string // part of the error
+	}{
+		{name: "system journal, everything, from the oldest",
+			spec: Spec{},
+			want: follow + fields + " --no-tail"},
+		{name: "system journal keeps to this machine",
+			spec: Spec{MachineID: "m1", Matches: []string{"A=1", "+", "B=2", "C=3"}},
+			want: follow + fields + " --no-tail -- A=1 _MACHINE_ID=m1 + B=2 C=3 _MACHINE_ID=m1"},
+		{name: "machine id alone when there are no matches",
+			spec: Spec{MachineID: "m1"},
+			want: follow + fields + " --no-tail -- _MACHINE_ID=m1"},
+		{name: "a group naming a machine keeps it",
+			spec: Spec{MachineID: "m1", Matches: []string{"_MACHINE_ID=m2", "+", "B=2"}},
+			want: follow + fields + " --no-tail -- _MACHINE_ID=m2 + B=2 _MACHINE_ID=m1"},
+		{name: "a directory is not this machine's journal",
+			spec: Spec{Directory: "/j", MachineID: "m1", Matches: []string{"A=1"}},
+			want: follow + " --directory=/j" + fields + " --no-tail -- A=1"},
+		{name: "files, cursor, priority, units, program",
+			spec: Spec{Program: "/usr/bin/journalctl", Files: []string{"/j/a.journal", "/j/b*.journal"}, Cursor: "s=x;i=1", Priority: "crit", Units: []string{"ssh.service", "-x"}},
+			want: "/usr/bin/journalctl --no-pager --merge --output=export --file=/j/a.journal --file=/j/b*.journal" + fields + " --cursor=s=x;i=1 --priority=crit --unit=ssh.service --unit=-x"},
+		{name: "the article's default",
+			spec: Spec{Directory: "/j", Matches: DefaultMatches},
+			want: follow + " --directory=/j" + fields + " --no-tail -- SYSLOG_FACILITY=0 SYSLOG_FACILITY=4 SYSLOG_FACILITY=10 + _TRANSPORT=kernel + PRIORITY=0 PRIORITY=1 PRIORITY=2"},
+		{name: "a match value may hold anything",
+			spec: Spec{Directory: "/j", Matches: []string{"MESSAGE=-- a=b +"}},
+			want: follow + " --directory=/j" + fields + " --no-tail -- MESSAGE=-- a=b +"},
+		{name: "priority range", spec: Spec{Priority: "emerg..3"}, want: follow + fields + " --no-tail --priority=emerg..3"},
+		{name: "probe",
+			spec: Spec{Directory: "/j", Cursor: "s=x;i=1", Probe: true, Matches: []string{"A=1"}, Priority: "crit", MachineID: "m1"},
+			want: follow + " --directory=/j --output-fields=__CURSOR --lines=1 --cursor=s=x;i=1"},
+
+		{name: "probe needs a cursor", spec: Spec{Probe: true}, err: "probe without a cursor"},
+		{name: "directory and files", spec: Spec{Directory: "/j", Files: []string{"f"}}, err: "both"},
+		{name: "empty file", spec: Spec{Files: []string{""}}, err: "empty file"},
+		{name: "empty unit", spec: Spec{Units: []string{""}}, err: "empty unit"},
+		{name: "lower-case field", spec: Spec{Matches: []string{"message=x"}}, err: "FIELD=value"},
+		{name: "a path is not a match", spec: Spec{Matches: []string{"/usr/sbin/sshd"}}, err: "FIELD=value"},
+		{name: "an option is not a match", spec: Spec{Matches: []string{"--since=today"}}, err: "FIELD=value"},
+		{name: "field starting with a digit", spec: Spec{Matches: []string{"1A=x"}}, err: "FIELD=value"},
+		{name: "empty field", spec: Spec{Matches: []string{"=x"}}, err: "FIELD=value"},
+		{name: "leading +", spec: Spec{Matches: []string{"+", "A=1"}}, err: "empty match group"},
+		{name: "trailing +", spec: Spec{Matches: []string{"A=1", "+"}}, err: "empty match group"},
+		{name: "double +", spec: Spec{Matches: []string{"A=1", "+", "+", "B=1"}}, err: "empty match group"},
+		{name: "bad priority", spec: Spec{Priority: "critical"}, err: "priority"},
+		{name: "bad priority range", spec: Spec{Priority: "crit..8"}, err: "priority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			argv, err := Argv(tc.spec)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("Argv = %q, %v; want an error about %q", argv, err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Argv: %v", err)
+			}
+			if got := strings.Join(argv, " "); got != tc.want {
+				t.Errorf("Argv =\n %s\nwant\n %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestArgvKeepsCallersMatches: adding the machine id must not write into
+// the caller's slice (DefaultMatches is shared).
+func TestArgvKeepsCallersMatches(t *testing.T) {
+	t.Parallel()
+	m := slices.Clone(DefaultMatches)
+	if _, err := Argv(Spec{MachineID: "m1", Matches: m[:len(m):len(m)]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Argv(Spec{MachineID: "m1", Matches: m[:2]}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(m, DefaultMatches) {
+		t.Errorf("matches changed to %q", m)
+	}
+}

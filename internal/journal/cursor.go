@@ -1,0 +1,62 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// cursorPos is the part of a journal cursor that orders entries: a cursor
+// is "s=SEQNUM_ID;i=SEQNUM;b=BOOT_ID;m=MONOTONIC;t=REALTIME;x=HASH", the
+// numbers in hex. Seqnums count every entry written under one seqnum id
+// (one journald, across its file rotations), whatever any match selects.
+type cursorPos struct {
+	seqnumID string
+	seqnum   uint64
+}
+
+var errCursor = errors.New("not a journal cursor")
+
+// parseCursor reads the seqnum id and seqnum of a cursor.
+func parseCursor(c string) (cursorPos, error) {
+	var p cursorPos
+	var haveSeq bool
+	for _, kv := range strings.Split(c, ";") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || v == "" {
+			return cursorPos{}, fmt.Errorf("cursor %q: %w", c, errCursor)
+		}
+		switch k {
+		case "s":
+			if len(v) != 32 || strings.Trim(v, "0123456789abcdef") != "" {
+				return cursorPos{}, fmt.Errorf("cursor %q: %w", c, errCursor)
+			}
+			p.seqnumID = v
+		case "i":
+			n, err := strconv.ParseUint(v, 16, 64)
+			if err != nil {
+				return cursorPos{}, fmt.Errorf("cursor %q: %w", c, errCursor)
+			}
+			p.seqnum, haveSeq = n, true
+		}
+	}
+	if p.seqnumID == "" || !haveSeq {
+		return cursorPos{}, fmt.Errorf("cursor %q: %w", c, errCursor)
+	}
+	return p, nil
+}
+
+// lostBetween counts the entries that were written after the entry at
+// missing and before next and are gone now, or -1 when that is unknowable:
+// next was written under another seqnum id (the journal was wiped, or
+// journald started afresh), there is no next entry, or a cursor is not
+// one. The count is of all entries, before any match.
+func lostBetween(missing, next string) int64 {
+	m, err1 := parseCursor(missing)
+	n, err2 := parseCursor(next)
+	if err1 != nil || err2 != nil || m.seqnumID != n.seqnumID || n.seqnum <= m.seqnum {
+		return -1
+	}
+	return int64(n.seqnum - m.seqnum - 1)
+}

@@ -1,0 +1,35 @@
+// Package journal reads the systemd journal as a stream of one-line log
+// entries, each with its cursor, resuming exactly after the last entry the
+// caller accepted.
+//
+// It shells out to journalctl, as the rest of sshlogfwd shells out to ssh:
+// no cgo, no libsystemd. Follow runs
+//
+//	journalctl --no-pager --merge --output=export --follow \
+//	    --output-fields=MESSAGE,… (--cursor=C | --no-tail) [--directory=D | --file=F…] -- MATCHES
+//
+// and restarts it with backoff when it ends. Choices, each measured with
+// systemd 252 (Debian 12):
+//
+//   - export, not json: export is binary-safe by construction (a value with
+//     a newline or control byte is length-prefixed), while json prints
+//     non-UTF-8 values as arrays of numbers and replaces any value over
+//     4096 bytes by null unless given --all. On 200,000 entries json cost
+//     journalctl 3.6 times the CPU of export, before our decoding.
+//   - --merge: --follow otherwise implies the current boot, and entries of
+//     an earlier boot after the saved cursor are never shown, even with
+//     --cursor. For the system journal --merge also opens other machines'
+//     journals, so every match group gets a _MACHINE_ID term.
+//   - --cursor, never --after-cursor: when the cursor's entry is gone,
+//     --after-cursor skips the first entry that survived. Follow starts at
+//     the cursor and drops that entry itself if it is the cursor's.
+//   - A missing cursor is detected by a one-shot probe (`--cursor=C
+//     --lines=1`, no matches): if the entry it prints is not C, C is gone.
+//     Follow reports a Gap (with the count of lost entries when both
+//     cursors share a seqnum id) and continues at the oldest entry.
+//
+// Lines: FormatShort is journalctl's short-iso-precise shape with an RFC
+// 3339 timestamp; FormatRFC5424 a syslog message whose structured data
+// carries the journal seqnum. Newlines inside an entry are written "#012",
+// as rsyslog does; every other byte passes unchanged.
+package journal

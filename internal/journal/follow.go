@@ -1,0 +1,356 @@
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+)
+
+// DefaultMaxMessage is the longest MESSAGE forwarded whole (the spool's
+// longest line is the same); the rest of a longer one is cut and the line
+// says how many bytes.
+const DefaultMaxMessage = 16 << 20
+
+// machineIDPath names this machine for the system journal (see
+// Spec.MachineID).
+var machineIDPath = "/etc/machine-id"
+
+// Options configure Follow.
+type Options struct {
+	Journalctl string   // the journalctl binary; "" = "journalctl" in PATH
+	Directory  string   // read the journal files in this directory
+	Files      []string // or these files; neither = the system journal
+	// Matches select entries (FIELD=value, "+" between OR groups; see
+	// DefaultMatches). Empty selects every entry.
+	Matches  []string
+	Priority string   // journalctl --priority, ANDed with Matches
+	Units    []string // journalctl --unit, ANDed with Matches
+	// Cursor is the cursor of the last entry already delivered (stored by
+	// the caller): Follow starts after it. "" starts at the oldest entry.
+	Cursor     string
+	Format     Format
+	Location   *time.Location // time zone of the line's timestamp; nil = Local
+	MaxMessage int            // 0 = DefaultMaxMessage
+
+	// Backoff paces restarts of journalctl after it ended; zero = 250 ms
+	// doubling up to 30 s. It starts over after a run that delivered an
+	// entry or lasted HealthyAfter (default 30 s).
+	Backoff      execssh.Backoff
+	HealthyAfter time.Duration
+	// StopGrace is how long journalctl gets after SIGTERM before SIGKILL
+	// (default 2 s).
+	StopGrace time.Duration
+	Clock     clock.Clock
+	Logger    *slog.Logger
+}
+
+// Entry is one journal entry, rendered.
+type Entry struct {
+	// Line is the entry as one line in Options.Format, without the final
+	// newline (newlines inside are "#012"). It is valid only until the
+	// handler returns.
+	Line []byte
+	// Cursor names the entry: store it (with the spooled line, atomically)
+	// and pass it as Options.Cursor to resume right after this entry.
+	Cursor string
+	Time   time.Time // __REALTIME_TIMESTAMP: when journald received it
+}
+
+// Gap reports that Options.Cursor (or the cursor of the last entry
+// delivered, after a restart of journalctl) names an entry that no longer
+// exists: the journal was vacuumed or rotated away, or wiped, while we were
+// not reading. Follow continues at the oldest entry.
+type Gap struct {
+	Cursor string // the cursor that is gone
+	Next   string // cursor of the entry now at its place; "" when none
+	// Lost is how many entries were written after Cursor's and are gone,
+	// counted before any match (so an upper bound of the lines lost); -1
+	// when unknowable (another seqnum id: the journal was started afresh).
+	// 0: the cursor's own entry was removed, nothing after it.
+	Lost int64
+}
+
+// String says what happened, for a log line or a notice on the log host.
+func (g Gap) String() string {
+	switch {
+	case g.Lost < 0:
+		return "journal cursor no longer exists (journal vacuumed, rotated away or wiped): an unknown number of entries were lost; continuing at the oldest entry"
+	case g.Lost == 0:
+		return "journal cursor no longer exists (its entry was vacuumed), but no entry after it was lost"
+	}
+	return fmt.Sprintf("journal cursor no longer exists (journal vacuumed or rotated away): %d entries were lost (counted before matching); continuing at the oldest entry", g.Lost)
+}
+
+// Handler receives what Follow reads, in its goroutine, one call at a
+// time. An error from either function stops Follow, which returns it.
+type Handler struct {
+	Entry func(Entry) error
+	Gap   func(Gap) error // nil: gaps are only logged
+}
+
+// Follow runs `journalctl --follow --output=export`, delivers every selected
+// entry after Options.Cursor exactly once and in order to h, and restarts
+// journalctl with backoff whenever it ends, resuming after the last entry
+// h accepted. It returns nil when ctx is done, the handler's error, or an
+// error when journalctl cannot be run at all (missing binary, invalid
+// matches).
+func Follow(ctx context.Context, opts Options, h Handler) error {
+	f, err := newFollower(opts, h)
+	if err != nil {
+		return err
+	}
+	return f.run(ctx)
+}
+
+// follower is one Follow: the options, the position, the restart loop.
+type follower struct {
+	spec    Spec
+	h       Handler
+	format  Format
+	loc     *time.Location
+	maxMsg  int
+	backoff execssh.Backoff
+	healthy time.Duration
+	grace   time.Duration
+	clk     clock.Clock
+	log     *slog.Logger
+
+	cursor  string // last entry delivered; "" = start at the oldest
+	prev    uint64 // its seqnum, for FormatRFC5424
+	hasPrev bool
+	line    []byte
+}
+
+func newFollower(o Options, h Handler) (*follower, error) {
+	if h.Entry == nil {
+		return nil, errors.New("journal: no entry handler")
+	}
+	f := &follower{
+		spec: Spec{Program: o.Journalctl, Directory: o.Directory, Files: o.Files,
+			Matches: o.Matches, Priority: o.Priority, Units: o.Units},
+		h: h, format: o.Format, loc: o.Location, maxMsg: o.MaxMessage,
+		backoff: o.Backoff, healthy: o.HealthyAfter, grace: o.StopGrace,
+		clk: clock.OrReal(o.Clock), log: o.Logger, cursor: o.Cursor,
+	}
+	if f.loc == nil {
+		f.loc = time.Local
+	}
+	if f.maxMsg <= 0 {
+		f.maxMsg = DefaultMaxMessage
+	}
+	if f.backoff.Min <= 0 && f.backoff.Max <= 0 {
+		f.backoff.Min, f.backoff.Max = 250*time.Millisecond, 30*time.Second
+	}
+	if f.healthy <= 0 {
+		f.healthy = 30 * time.Second
+	}
+	if f.grace <= 0 {
+		f.grace = 2 * time.Second
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	if f.spec.Directory == "" && len(f.spec.Files) == 0 {
+		if b, err := os.ReadFile(machineIDPath); err == nil {
+			f.spec.MachineID = strings.TrimSpace(string(b))
+		} else {
+			f.log.Warn("journal: cannot read the machine id; journals of other machines (containers, journal-remote) are read too", "err", err)
+		}
+	}
+	if _, err := Argv(f.spec); err != nil {
+		return nil, err
+	}
+	if p, err := parseCursor(f.cursor); err == nil {
+		f.prev, f.hasPrev = p.seqnum, true
+	}
+	return f, nil
+}
+
+// stopError carries a handler's error out of the restart loop.
+type stopError struct{ err error }
+
+func (e *stopError) Error() string { return e.err.Error() }
+
+func (f *follower) run(ctx context.Context) error {
+	for {
+		start := f.clk.Now()
+		delivered, err := f.once(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var stop *stopError
+		if errors.As(err, &stop) {
+			return stop.err
+		}
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		up := clock.Since(f.clk, start).Round(time.Millisecond)
+		if err == nil {
+			err = errors.New("journalctl exited with status 0")
+		}
+		f.log.Warn("journal reader ended: "+err.Error(), "uptime", up, "delivered", delivered)
+		if delivered > 0 || up >= f.healthy {
+			f.backoff.Reset()
+		}
+		d := f.backoff.Next()
+		f.log.Info("restarting journalctl", "in", d.Round(time.Millisecond))
+		if clock.Sleep(ctx, f.clk, d) != nil {
+			return nil
+		}
+	}
+}
+
+// once checks the cursor, then runs one follower journalctl until it ends,
+// and returns how many entries it delivered.
+func (f *follower) once(ctx context.Context) (int, error) {
+	if f.cursor != "" {
+		if err := f.probe(ctx); err != nil {
+			return 0, err
+		}
+	}
+	spec := f.spec
+	spec.Cursor = f.cursor
+	argv, err := Argv(spec)
+	if err != nil {
+		return 0, err
+	}
+	// --cursor starts at the cursor's entry: drop it, once, if it is there.
+	skip := f.cursor
+	n := 0
+	err = f.runChild(ctx, argv, func(r *exportReader) error {
+		for {
+			e, err := r.next()
+			if err != nil {
+				return err
+			}
+			if skip != "" {
+				same := string(e.cursor) == skip
+				skip = ""
+				if same {
+					continue
+				}
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err := f.deliver(e); err != nil {
+				return &stopError{err}
+			}
+			n++
+		}
+	})
+	return n, err
+}
+
+// deliver renders e and hands it to the handler; entries without MESSAGE
+// are skipped, as journalctl's own short formats skip them.
+func (f *follower) deliver(e *entry) error {
+	if !e.hasMessage {
+		return nil
+	}
+	var seq seqInfo
+	if f.format == FormatRFC5424 {
+		seq.cur, _ = parseCursor(string(e.cursor))
+		seq.prev, seq.hasPrev = f.prev, f.hasPrev
+	}
+	f.line = appendLine(f.line[:0], e, f.format, f.loc, seq)
+	cur := string(e.cursor)
+	if err := f.h.Entry(Entry{Line: f.line, Cursor: cur, Time: time.UnixMicro(e.realtime)}); err != nil {
+		return err
+	}
+	f.cursor = cur
+	if f.format == FormatRFC5424 {
+		f.prev, f.hasPrev = seq.cur.seqnum, true
+	}
+	if cap(f.line) > 1<<20 {
+		f.line = nil // do not keep one huge message's buffer for ever
+	}
+	return nil
+}
+
+// probe asks a one-shot journalctl whether the cursor's entry still
+// exists. When it does not, it reports a Gap and moves the position to the
+// oldest entry. Only a probe that exited normally decides: a killed one,
+// or one cut short by ctx, is an error and the next attempt probes again.
+func (f *follower) probe(ctx context.Context) error {
+	if _, err := parseCursor(f.cursor); err != nil {
+		return f.gap(Gap{Cursor: f.cursor, Lost: -1})
+	}
+	spec := f.spec
+	spec.Probe, spec.Cursor = true, f.cursor
+	argv, err := Argv(spec)
+	if err != nil {
+		return err
+	}
+	var first string
+	err = f.runChild(ctx, argv, func(r *exportReader) error {
+		for {
+			e, err := r.next()
+			if err != nil {
+				return err
+			}
+			if first == "" {
+				first = string(e.cursor)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if first == f.cursor {
+		return nil
+	}
+	return f.gap(Gap{Cursor: f.cursor, Next: first, Lost: lostBetween(f.cursor, first)})
+}
+
+func (f *follower) gap(g Gap) error {
+	f.log.Warn("journal: "+g.String(), "cursor", g.Cursor, "next", g.Next, "lost", g.Lost)
+	if f.h.Gap != nil {
+		if err := f.h.Gap(g); err != nil {
+			return &stopError{err}
+		}
+	}
+	f.cursor = ""
+	return nil
+}
+
+// runChild starts argv, hands its stdout to read, and reaps it. A stream
+// torn by journalctl's death ends read quietly; journalctl's exit status is
+// the result unless read failed.
+func (f *follower) runChild(ctx context.Context, argv []string, read func(*exportReader) error) error {
+	c, err := startChild(argv, f.log, f.clk.Now())
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { c.terminate(f.clk, f.grace) })
+	defer stop()
+	rerr := read(newExportReader(c.stdout, f.maxMsg))
+	switch {
+	case rerr == nil, errors.Is(rerr, io.EOF):
+		rerr = nil
+	case errors.Is(rerr, errTorn):
+		f.log.Debug("journalctl ended inside an entry; it is read again after the restart")
+		rerr = nil
+	default:
+		c.terminate(f.clk, f.grace)
+	}
+	werr := c.wait()
+	if rerr != nil {
+		return rerr
+	}
+	return werr
+}
