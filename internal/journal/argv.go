@@ -85,12 +85,13 @@ func Argv(s Spec) ([]string, error) {
 		}
 		return append(argv, "--output-fields=__CURSOR", "--lines=1", "--cursor="+s.Cursor), nil
 	}
-	argv = append(argv, "--follow", "--output-fields="+outputFields)
+	// --no-tail always: --follow implies --lines=10, which without a
+	// cursor starts at the last 10 entries and with one prints only 10
+	// entries from it, the rest not before the journal changes again
+	// (measured: stuck with 1,182 entries unread).
+	argv = append(argv, "--follow", "--no-tail", "--output-fields="+outputFields)
 	if s.Cursor != "" {
 		argv = append(argv, "--cursor="+s.Cursor)
-	} else {
-		// --follow alone would start with the last 10 entries.
-		argv = append(argv, "--no-tail")
 	}
 	if s.Priority != "" {
 		if err := checkPriority(s.Priority); err != nil {

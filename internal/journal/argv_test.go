@@ -9,7 +9,7 @@ import (
 func TestArgv(t *testing.T) {
 	t.Parallel()
 	const follow = "journalctl --no-pager --merge --output=export"
-	const fields = " --follow --output-fields=" + outputFields
+	const fields = " --follow --no-tail --output-fields=" + outputFields
 	for _, tc := range []struct {
 		name string
 		spec Spec
@@ -18,29 +18,29 @@ func TestArgv(t *testing.T) {
 	}{
 		{name: "system journal, everything, from the oldest",
 			spec: Spec{},
-			want: follow + fields + " --no-tail"},
+			want: follow + fields + ""},
 		{name: "system journal keeps to this machine",
 			spec: Spec{MachineID: "m1", Matches: []string{"A=1", "+", "B=2", "C=3"}},
-			want: follow + fields + " --no-tail -- A=1 _MACHINE_ID=m1 + B=2 C=3 _MACHINE_ID=m1"},
+			want: follow + fields + " -- A=1 _MACHINE_ID=m1 + B=2 C=3 _MACHINE_ID=m1"},
 		{name: "machine id alone when there are no matches",
 			spec: Spec{MachineID: "m1"},
-			want: follow + fields + " --no-tail -- _MACHINE_ID=m1"},
+			want: follow + fields + " -- _MACHINE_ID=m1"},
 		{name: "a group naming a machine keeps it",
 			spec: Spec{MachineID: "m1", Matches: []string{"_MACHINE_ID=m2", "+", "B=2"}},
-			want: follow + fields + " --no-tail -- _MACHINE_ID=m2 + B=2 _MACHINE_ID=m1"},
+			want: follow + fields + " -- _MACHINE_ID=m2 + B=2 _MACHINE_ID=m1"},
 		{name: "a directory is not this machine's journal",
 			spec: Spec{Directory: "/j", MachineID: "m1", Matches: []string{"A=1"}},
-			want: follow + " --directory=/j" + fields + " --no-tail -- A=1"},
+			want: follow + " --directory=/j" + fields + " -- A=1"},
 		{name: "files, cursor, priority, units, program",
 			spec: Spec{Program: "/usr/bin/journalctl", Files: []string{"/j/a.journal", "/j/b*.journal"}, Cursor: "s=x;i=1", Priority: "crit", Units: []string{"ssh.service", "-x"}},
 			want: "/usr/bin/journalctl --no-pager --merge --output=export --file=/j/a.journal --file=/j/b*.journal" + fields + " --cursor=s=x;i=1 --priority=crit --unit=ssh.service --unit=-x"},
 		{name: "the article's default",
 			spec: Spec{Directory: "/j", Matches: DefaultMatches},
-			want: follow + " --directory=/j" + fields + " --no-tail -- SYSLOG_FACILITY=0 SYSLOG_FACILITY=4 SYSLOG_FACILITY=10 + _TRANSPORT=kernel + PRIORITY=0 PRIORITY=1 PRIORITY=2"},
+			want: follow + " --directory=/j" + fields + " -- SYSLOG_FACILITY=0 SYSLOG_FACILITY=4 SYSLOG_FACILITY=10 + _TRANSPORT=kernel + PRIORITY=0 PRIORITY=1 PRIORITY=2"},
 		{name: "a match value may hold anything",
 			spec: Spec{Directory: "/j", Matches: []string{"MESSAGE=-- a=b +"}},
-			want: follow + " --directory=/j" + fields + " --no-tail -- MESSAGE=-- a=b +"},
-		{name: "priority range", spec: Spec{Priority: "emerg..3"}, want: follow + fields + " --no-tail --priority=emerg..3"},
+			want: follow + " --directory=/j" + fields + " -- MESSAGE=-- a=b +"},
+		{name: "priority range", spec: Spec{Priority: "emerg..3"}, want: follow + fields + " --priority=emerg..3"},
 		{name: "probe",
 			spec: Spec{Directory: "/j", Cursor: "s=x;i=1", Probe: true, Matches: []string{"A=1"}, Priority: "crit", MachineID: "m1"},
 			want: follow + " --directory=/j --output-fields=__CURSOR --lines=1 --cursor=s=x;i=1"},

@@ -5,8 +5,8 @@
 // It shells out to journalctl, as the rest of sshlogfwd shells out to ssh:
 // no cgo, no libsystemd. Follow runs
 //
-//	journalctl --no-pager --merge --output=export --follow \
-//	    --output-fields=MESSAGE,… (--cursor=C | --no-tail) [--directory=D | --file=F…] -- MATCHES
+//	journalctl --no-pager --merge --output=export --follow --no-tail \
+//	    --output-fields=MESSAGE,… [--cursor=C] [--directory=D | --file=F…] -- MATCHES
 //
 // and restarts it with backoff when it ends. Choices, each measured with
 // systemd 252 (Debian 12):
@@ -20,6 +20,8 @@
 //     an earlier boot after the saved cursor are never shown, even with
 //     --cursor. For the system journal --merge also opens other machines'
 //     journals, so every match group gets a _MACHINE_ID term.
+//   - --no-tail: --follow implies --lines=10, and with --cursor journalctl
+//     then prints 10 entries and the rest only once the journal changes.
 //   - --cursor, never --after-cursor: when the cursor's entry is gone,
 //     --after-cursor skips the first entry that survived. Follow starts at
 //     the cursor and drops that entry itself if it is the cursor's.

@@ -117,7 +117,7 @@ func TestExportReaderRejectsGarbage(t *testing.T) {
 		"MESSAGE=no cursor\n\n",
 		"__CURSOR=c\n__REALTIME_TIMESTAMP=soon\n\n",
 		"__CURSOR=c\nMESSAGE\n\x03\x00\x00\x00\x00\x00\x00\x00abcX\n\n", // no newline after the value
-		"__CURSOR=c\nMESSAGE\n\xff\xff\xff\xff\xff\xff\xff\xff",       // absurd length
+		"__CURSOR=c\nMESSAGE\n\xff\xff\xff\xff\xff\xff\xff\xff",         // absurd length
 	} {
 		_, err := readAll(t, []byte(in), DefaultMaxMessage)
 		if err == nil || errors.Is(err, io.EOF) || errors.Is(err, errTorn) {
