@@ -27,9 +27,12 @@ var machineIDPath = "/etc/machine-id"
 
 // Options configure Follow.
 type Options struct {
-	Journalctl string   // the journalctl binary; "" = "journalctl" in PATH
-	Directory  string   // read the journal files in this directory
-	Files      []string // or these files; neither = the system journal
+	Journalctl string // the journalctl binary; "" = "journalctl" in PATH
+	Directory  string // read the journal files in this directory
+	// Files are journal files to read instead (globs allowed); neither
+	// means the system journal. journalctl does not follow a file's
+	// rotation: for a journal that is still written, give its Directory.
+	Files []string
 	// Matches select entries (FIELD=value, "+" between OR groups; see
 	// DefaultMatches). Empty selects every entry.
 	Matches  []string
