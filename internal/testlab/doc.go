@@ -5,15 +5,15 @@
 // be stopped to simulate the log host going down, a private rsyslogd
 // (StartRsyslog) fed through its own socket, real systemd journal files
 // written by systemd-journal-remote (StartJournalWriter, WriteJournal) for
-// journalctl to follow, a once-per-process build of
-// cmd/sshlogfwd (Binary), throwaway keys, and /proc readers for child
-// processes, CPU time and memory. Everything it starts is stopped and reaped
+// journalctl to follow, a once-per-process build of cmd/sshlogfwd (Binary),
+// throwaway keys, and /proc readers for child processes, CPU time and
+// memory. Everything it starts is stopped and reaped
 // by t.Cleanup, and daemon output reaches t.Log only while the test runs.
 //
 // It is an ordinary package so that _test.go files elsewhere can import it;
 // it must never be imported by non-test code.
 //
 // Tests that need sshd, rsyslogd, ssh-keygen, journalctl or
-// systemd-journal-remote call RequireBinary first: the
-// test is skipped where the program is missing, but fails when CI=true.
+// systemd-journal-remote call RequireBinary first: the test is skipped where
+// the program is missing, but fails when CI=true.
 package testlab
