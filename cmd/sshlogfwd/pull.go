@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -117,7 +118,7 @@ func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *reopener) e
 		Argv:       func() ([]string, error) { return execssh.Argv(p.SSH, p.options(), dest, p.remoteCommand(dest, st)) },
 		WantStdout: true,
 		Logger:     log,
-		Backoff:    execssh.Backoff{Min: 250 * time.Millisecond, Max: p.BackoffMax},
+		Backoff:    backoff.Backoff{Min: 250 * time.Millisecond, Max: p.BackoffMax},
 		StopGrace:  2 * time.Second,
 	}
 	session := p.reliableSession(st, log)

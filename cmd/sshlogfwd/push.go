@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -265,7 +266,7 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 			ReadyMarker: readyMarker,
 			WantStdout:  p.Reliable,
 			Logger:      log,
-			Backoff:     execssh.Backoff{Min: 250 * time.Millisecond, Max: p.BackoffMax},
+			Backoff:     backoff.Backoff{Min: 250 * time.Millisecond, Max: p.BackoffMax},
 			OnExit: func(err error) {
 				d.reconnects.Add(1)
 				d.childExited(err)

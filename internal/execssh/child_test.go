@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"io"
 	"log/slog"
 	"os"
@@ -171,7 +172,7 @@ func TestSupervisorRestartsWithBackoff(t *testing.T) {
 		Argv:    func() ([]string, error) { starts++; return fakeArgv(t), nil },
 		Env:     []string{"EXECSSH_FAKE=exit:255"},
 		Logger:  log,
-		Backoff: Backoff{Min: 250 * time.Millisecond, Max: time.Second, Jitter: func() float64 { return 0.5 }},
+		Backoff: backoff.Backoff{Min: 250 * time.Millisecond, Max: time.Second, Jitter: func() float64 { return 0.5 }},
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
 			defer mu.Unlock()

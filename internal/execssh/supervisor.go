@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"io/fs"
 	"log/slog"
 	"os/exec"
@@ -27,7 +28,7 @@ type Supervisor struct {
 	// ReadyMarker: see StartOptions.ReadyMarker.
 	ReadyMarker string
 	Logger      *slog.Logger
-	Backoff     Backoff
+	Backoff     backoff.Backoff
 	// StopGrace bounds how long a child may take to exit after its stdin
 	// is closed before it is killed (default 5 s).
 	StopGrace time.Duration

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -13,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
-	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 )
 
 // DefaultMaxMessage is the longest MESSAGE forwarded whole (the spool's
@@ -48,7 +48,7 @@ type Options struct {
 	// Backoff paces restarts of journalctl after it ended; zero = 250 ms
 	// doubling up to 30 s. It starts over after a run that delivered an
 	// entry or lasted HealthyAfter (default 30 s).
-	Backoff      execssh.Backoff
+	Backoff      backoff.Backoff
 	HealthyAfter time.Duration
 	// StopGrace is how long journalctl gets after SIGTERM before SIGKILL
 	// (default 2 s).
@@ -122,7 +122,7 @@ type follower struct {
 	format  Format
 	loc     *time.Location
 	maxMsg  int
-	backoff execssh.Backoff
+	backoff backoff.Backoff
 	healthy time.Duration
 	grace   time.Duration
 	clk     clock.Clock

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
@@ -103,7 +103,7 @@ func follow(t *testing.T, opts Options) (c *collector, stop func() error) {
 		opts.Location = time.UTC
 	}
 	if opts.Backoff.Min == 0 && opts.Backoff.Max == 0 {
-		opts.Backoff = execssh.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond}
+		opts.Backoff = backoff.Backoff{Min: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 	}
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)

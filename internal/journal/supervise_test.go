@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
-	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
@@ -155,7 +155,7 @@ func (m *multiWriter) Write(p []byte) (int, error) {
 func TestFollowBackoffGrows(t *testing.T) {
 	t.Parallel()
 	_, clk, logs, _ := fakeFollow(t, "fail", Options{
-		Backoff: execssh.Backoff{Min: 100 * time.Millisecond, Max: 400 * time.Millisecond, Jitter: func() float64 { return 0.5 }},
+		Backoff: backoff.Backoff{Min: 100 * time.Millisecond, Max: 400 * time.Millisecond, Jitter: func() float64 { return 0.5 }},
 	})
 	for i, d := range []time.Duration{100, 200, 400, 400} {
 		d *= time.Millisecond
@@ -180,7 +180,7 @@ func TestFollowBackoffGrows(t *testing.T) {
 func TestFollowResumesAfterEachDeath(t *testing.T) {
 	t.Parallel()
 	c, clk, logs, _ := fakeFollow(t, "journal-1-25-7", Options{
-		Backoff: execssh.Backoff{Min: time.Hour, Max: time.Hour, Jitter: func() float64 { return 0.5 }},
+		Backoff: backoff.Backoff{Min: time.Hour, Max: time.Hour, Jitter: func() float64 { return 0.5 }},
 	})
 	testlab.WaitFor(t, hangTimeout, func() bool {
 		if clk.Waiters() > 0 {

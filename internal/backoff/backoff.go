@@ -1,4 +1,6 @@
-package execssh
+// Package backoff computes reconnect delays for supervised children (ssh,
+// journalctl): exponential with jitter, reset after a healthy run.
+package backoff
 
 import (
 	"math/rand/v2"
