@@ -36,9 +36,7 @@ func WriteAtomic(path string, data []byte, perm fs.FileMode, sync bool) error {
 		return &fs.PathError{Op: "rename into place", Path: path, Err: err}
 	}
 	if sync {
-		if err := unix.Fsync(dfd); err != nil {
-			return &fs.PathError{Op: "fsync directory", Path: dir, Err: err}
-		}
+		return syncDirFD(dfd, dir)
 	}
 	return nil
 }

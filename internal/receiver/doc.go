@@ -21,5 +21,15 @@
 //     (sshd does not notice a silently dropped link), so a new one takes
 //     over from it; a receiver for another stream is refused.
 //   - A size bound (quota) and a full disk refuse the frame that does not
-//     fit, with an error frame; the sender keeps the data.
+//     fit, with an error frame; the sender keeps the data. A failed write
+//     is cut back to the size the file had right before it, never cutting
+//     what someone else appended.
+//   - The hidden files beside the file (state, its temporary, lock) may be
+//     in a directory other local users can write: they are never opened
+//     through a symlink (internal/fsutil), and a state file that is not
+//     ours or not a state file is refused with "damaged state file, see
+//     the log host's log": the sender is never shown a byte of it.
+//   - A hostile sender is cheap to serve: frames that change nothing (a
+//     gap to the position, data below it) cost no fsync, no state rewrite
+//     and no log line, and warnings it can repeat are rate-limited.
 package receiver

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 )
 
 // StatePath is the state file kept beside path. It is hidden so that
@@ -57,6 +59,22 @@ func (e *QuotaError) Error() string {
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("receiver: file closed")
 
+// ErrDamagedState is a state file that cannot be trusted: a symlink, a
+// file not ours, or not a state file at all. Why is logged on the log
+// host; the sender is told no more than this, so that a state file planted
+// as a link to another file never shows the client a byte of that file.
+var ErrDamagedState = errors.New("damaged state file, see the log host's log")
+
+// stateLimit bounds what is read of a state file (ours are ~150 bytes).
+const stateLimit = 64 << 10
+
+// The data file's writes and fsyncs go through these, so that tests can
+// count them and make them fail.
+var (
+	writeFile = (*os.File).Write
+	fsyncFile = (*os.File).Sync
+)
+
 // Appender appends one stream to one file and keeps the position durable.
 // Its methods may be called concurrently (Sync runs beside writes).
 type Appender struct {
@@ -64,6 +82,8 @@ type Appender struct {
 	max             int64
 	stateEvery      time.Duration
 	log             *slog.Logger
+	clock           clock.Clock
+	warns           *warnLimiter // warnings a sender can repeat
 
 	mu        sync.Mutex
 	f         *os.File
@@ -87,6 +107,7 @@ type AppenderOptions struct {
 	// StateEvery is how often Sync also rewrites the state file (default
 	// 1 s). Between saves the position is recovered from the file size.
 	StateEvery time.Duration
+	Clock      clock.Clock // default the wall clock
 	Logger     *slog.Logger
 }
 
@@ -95,10 +116,11 @@ type AppenderOptions struct {
 // lock. Everything the file holds is synced before the position is
 // reported, so the position is durable.
 func OpenAppender(path string, opts AppenderOptions) (*Appender, error) {
-	a := &Appender{path: path, statePath: StatePath(path), max: opts.MaxSize, stateEvery: opts.StateEvery, log: opts.Logger}
+	a := &Appender{path: path, statePath: StatePath(path), max: opts.MaxSize, stateEvery: opts.StateEvery, log: opts.Logger, clock: clock.OrReal(opts.Clock)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
+	a.warns = newWarnLimiter(a.log, a.clock)
 	if a.stateEvery <= 0 {
 		a.stateEvery = time.Second
 	}
@@ -113,7 +135,7 @@ func OpenAppender(path string, opts AppenderOptions) (*Appender, error) {
 		a.stream = st.Stream
 		a.pos = a.recover(st)
 	}
-	if err := a.f.Sync(); err != nil {
+	if err := fsyncFile(a.f); err != nil {
 		a.f.Close()
 		return nil, fmt.Errorf("fsync %s: %w", a.path, err)
 	}
@@ -125,22 +147,50 @@ func OpenAppender(path string, opts AppenderOptions) (*Appender, error) {
 	return a, nil
 }
 
+// loadState reads the saved mapping; nil if there is none. A state file
+// that is not ours or not a state file is refused rather than guessed
+// around (a wrong position loses or repeats data): the administrator
+// decides, and the reason goes to the log only (see ErrDamagedState).
 func (a *Appender) loadState() (*state, error) {
-	b, err := os.ReadFile(a.statePath)
-	if errors.Is(err, fs.ErrNotExist) {
+	b, err := fsutil.ReadOwned(a.statePath, stateLimit)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
-	}
-	if err != nil {
+	case errors.Is(err, fsutil.ErrUnsafe):
+		return nil, a.damaged(err.Error())
+	case err != nil:
 		return nil, fmt.Errorf("read state %s: %w", a.statePath, err)
 	}
 	var st state
-	if err := json.Unmarshal(b, &st); err != nil || st.Version != 1 || (st.Stream != "" && ackproto.CheckStream(st.Stream) != nil) || st.Size < 0 || st.Offset < 0 {
-		// Refuse rather than guess: a wrong position either loses or
-		// repeats data. The administrator decides (delete the file to
-		// start the stream over).
-		return nil, fmt.Errorf("state file %s is damaged (%v); move it away to accept the stream as new (the sender then resends what it still holds)", a.statePath, err)
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, a.damaged(describeJSONError(err))
+	}
+	if st.Version != 1 || (st.Stream != "" && ackproto.CheckStream(st.Stream) != nil) || st.Size < 0 || st.Offset < 0 {
+		return nil, a.damaged("not a version 1 state, or a field out of range")
 	}
 	return &st, nil
+}
+
+// damaged logs why the state file is refused and returns the error the
+// sender may see.
+func (a *Appender) damaged(reason string) error {
+	a.log.Error("the state file is damaged or not ours; refusing to guess the position: move it away to accept the stream as new (the sender then resends what it still holds)",
+		"path", a.path, "state", a.statePath, "reason", reason)
+	return fmt.Errorf("%s: %w", a.statePath, ErrDamagedState)
+}
+
+// describeJSONError says what is wrong with a state file without quoting
+// any of it (the file may be a link to someone else's data).
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("not JSON (syntax error at byte %d)", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q has the wrong type", typ.Field)
+	}
+	return "not JSON"
 }
 
 // openFile opens the path for appending and records its identity.
@@ -228,45 +278,10 @@ func (a *Appender) saveState(st *state) error {
 		st = &state{Version: 1, Stream: a.stream, Dev: a.dev, Ino: a.ino, Size: a.size, Offset: a.pos}
 	}
 	b, _ := json.Marshal(st)
-	if err := writeFileAtomic(a.statePath, append(b, '\n')); err != nil {
+	if err := fsutil.WriteAtomic(a.statePath, append(b, '\n'), 0o600, true); err != nil {
 		return fmt.Errorf("save receive state: %w", err)
 	}
-	a.saved, a.lastSave = *st, time.Now()
-	return nil
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
+	a.saved, a.lastSave = *st, a.clock.Now()
 	return nil
 }
 
@@ -335,13 +350,19 @@ func (a *Appender) Write(stream string, off int64, p []byte) error {
 
 // Gap writes notice in place of the stream bytes up to to, which the
 // sender no longer has, and continues the stream at to.
+//
+// A gap to the position itself changes nothing (nothing is missing; it
+// is a repeat, or empty) and costs nothing: no fsync, no state rewrite, no
+// log line, whatever a sender sends. Only as the first frame of a new
+// stream does its notice count (the new stream's head was dropped).
 func (a *Appender) Gap(stream string, to int64, notice []byte) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.usable(); err != nil {
 		return err
 	}
-	if stream != a.stream {
+	switched := stream != a.stream
+	if switched {
 		if err := a.switchStream(stream, to); err != nil {
 			return err
 		}
@@ -349,24 +370,37 @@ func (a *Appender) Gap(stream string, to int64, notice []byte) error {
 	if to < a.pos {
 		return fmt.Errorf("%w: gap to offset %d is behind the position %d", ackproto.ErrProtocol, to, a.pos)
 	}
+	if to == a.pos && (!switched || len(notice) == 0) {
+		return nil
+	}
 	if err := a.checkRotated(); err != nil {
 		return err
 	}
-	a.log.Warn("the sender no longer has part of the stream (its spool bound dropped it)", "path", a.path, "from", a.pos, "to", to, "bytes", to-a.pos)
-	// Durable before and after: while the notice is being written the
-	// state says where the stream continues, so that a crash in between
-	// neither counts the notice as stream bytes nor loses the jump.
+	if to > a.pos {
+		a.warns.warn("the sender no longer has part of the stream (its spool bound dropped it)", "path", a.path, "from", a.pos, "to", to, "bytes", to-a.pos)
+	}
+	return a.jump(to, notice)
+}
+
+// jump continues the stream at to, with notice in the file in place of
+// what is missing. Durable before and after: while the notice is being
+// written the state says where the stream continues, so that a crash in
+// between neither counts the notice as stream bytes nor loses the jump.
+func (a *Appender) jump(to int64, notice []byte) error {
 	if err := a.syncLocked(); err != nil {
 		return err
+	}
+	if len(notice) == 0 {
+		// Nothing to write: one state save makes the jump durable.
+		a.pos, a.synced = to, to
+		return a.saveState(nil)
 	}
 	pending := state{Version: 1, Stream: a.stream, Dev: a.dev, Ino: a.ino, Size: a.size, Offset: a.pos, GapTo: &to}
 	if err := a.saveState(&pending); err != nil {
 		return err
 	}
-	if len(notice) > 0 {
-		if err := a.append(notice); err != nil {
-			return err
-		}
+	if err := a.append(notice); err != nil {
+		return err
 	}
 	a.pos = to
 	if err := a.syncLocked(); err != nil {
@@ -390,7 +424,7 @@ func (a *Appender) switchStream(stream string, off int64) error {
 	} else {
 		a.log.Info("stream starts", "path", a.path, "stream", stream, "offset", off)
 	}
-	if err := a.f.Sync(); err != nil {
+	if err := fsyncFile(a.f); err != nil {
 		return fmt.Errorf("fsync %s: %w", a.path, err)
 	}
 	a.stream, a.pos, a.synced, a.unsynced = stream, off, off, 0
@@ -412,7 +446,7 @@ func (a *Appender) checkRotated() error {
 	}
 	// Everything written to the old file must be durable before the
 	// state points at the new one.
-	if err := a.f.Sync(); err != nil {
+	if err := fsyncFile(a.f); err != nil {
 		return fmt.Errorf("fsync rotated %s: %w", a.path, err)
 	}
 	oldIno := a.ino
@@ -421,7 +455,7 @@ func (a *Appender) checkRotated() error {
 		a.broken = err
 		return err
 	}
-	if err := syncDir(filepath.Dir(a.path)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(a.path)); err != nil {
 		return fmt.Errorf("fsync directory of %s: %w", a.path, err)
 	}
 	a.synced, a.unsynced = a.pos, 0
@@ -432,15 +466,23 @@ func (a *Appender) checkRotated() error {
 }
 
 // append writes p whole, or not at all: a partial write (disk full) is cut
-// off again, so that no torn line stays behind.
+// off again, so that no torn line stays behind. It cuts back to the size
+// the file had right before the write, not to the size we last knew:
+// bytes someone else appended meanwhile (an administrator's echo >>) are
+// not ours to cut.
 func (a *Appender) append(p []byte) error {
 	if a.max > 0 && a.size+int64(len(p)) > a.max {
 		return &QuotaError{Path: a.path, Max: a.max, Size: a.size, Need: len(p)}
 	}
-	n, err := a.f.Write(p)
+	fi, err := a.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", a.path, err)
+	}
+	before := fi.Size()
+	n, err := writeFile(a.f, p)
 	if err != nil {
 		if n > 0 {
-			if terr := a.f.Truncate(a.size); terr != nil {
+			if terr := a.f.Truncate(before); terr != nil {
 				a.broken = fmt.Errorf("write %s failed (%v) and cutting the partial write failed: %w", a.path, err, terr)
 				return a.broken
 			}
@@ -454,7 +496,7 @@ func (a *Appender) append(p []byte) error {
 
 // syncLocked fsyncs the file; mu is held.
 func (a *Appender) syncLocked() error {
-	if err := a.f.Sync(); err != nil {
+	if err := fsyncFile(a.f); err != nil {
 		return fmt.Errorf("fsync %s: %w", a.path, err)
 	}
 	a.synced, a.unsynced = a.pos, 0
@@ -473,7 +515,7 @@ func (a *Appender) Sync() (int64, error) {
 	a.unsynced = 0
 	a.mu.Unlock()
 
-	err := f.Sync()
+	err := fsyncFile(f)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -490,7 +532,7 @@ func (a *Appender) Sync() (int64, error) {
 	if err := a.checkForeign(); err != nil {
 		return a.synced, err
 	}
-	if (a.saved.Offset != pos || a.saved.Size != size) && time.Since(a.lastSave) >= a.stateEvery {
+	if (a.saved.Offset != pos || a.saved.Size != size) && clock.Since(a.clock, a.lastSave) >= a.stateEvery {
 		st := state{Version: 1, Stream: a.stream, Dev: a.dev, Ino: a.ino, Size: size, Offset: pos}
 		if err := a.saveState(&st); err != nil {
 			return a.synced, err
@@ -508,7 +550,7 @@ func (a *Appender) SaveIfStale() error {
 	if a.closed || a.broken != nil || a.unsynced > 0 || a.synced != a.pos {
 		return nil
 	}
-	if (a.saved.Offset == a.pos && a.saved.Size == a.size) || time.Since(a.lastSave) < a.stateEvery {
+	if (a.saved.Offset == a.pos && a.saved.Size == a.size) || clock.Since(a.clock, a.lastSave) < a.stateEvery {
 		return nil
 	}
 	return a.saveState(nil)
@@ -522,12 +564,12 @@ func (a *Appender) checkForeign() error {
 		return nil
 	}
 	if fi.Size() < a.size {
-		a.log.Warn("the file was truncated (copytruncate?); lines written since the copy are lost from it", "path", a.path, "size", fi.Size(), "expected", a.size)
+		a.warns.warn("the file was truncated (copytruncate?); lines written since the copy are lost from it", "path", a.path, "size", fi.Size(), "expected", a.size)
 	} else {
-		a.log.Warn("something else appended to the file", "path", a.path, "bytes", fi.Size()-a.size)
+		a.warns.warn("something else appended to the file", "path", a.path, "bytes", fi.Size()-a.size)
 	}
 	a.size = fi.Size()
-	if err := a.f.Sync(); err != nil {
+	if err := fsyncFile(a.f); err != nil {
 		return fmt.Errorf("fsync %s: %w", a.path, err)
 	}
 	a.synced = a.pos
@@ -543,8 +585,9 @@ func (a *Appender) Close() error {
 		return nil
 	}
 	a.closed = true
+	a.warns.flush()
 	var errs []error
-	if err := a.f.Sync(); err != nil {
+	if err := fsyncFile(a.f); err != nil {
 		errs = append(errs, fmt.Errorf("fsync %s: %w", a.path, err))
 	} else {
 		a.synced = a.pos

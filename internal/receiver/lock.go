@@ -2,7 +2,6 @@ package receiver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,7 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 )
 
 // BusyError is a lock held by a receiver of another stream.
@@ -31,19 +31,23 @@ func (e *BusyError) Error() string {
 
 // Lock is the exclusive right to append to one file.
 type Lock struct {
-	f *os.File
+	l *fsutil.Lock
 }
 
 // Unlock releases the lock.
-func (l *Lock) Unlock() error { return l.f.Close() }
+func (l *Lock) Unlock() error { return l.l.Close() }
 
 // LockOptions configure AcquireLock.
 type LockOptions struct {
 	// Takeover bounds the wait for a leftover receiver of the same stream
 	// to exit after it was asked to (default 10 s); it is killed halfway.
 	Takeover time.Duration
+	Clock    clock.Clock // default the wall clock
 	Logger   *slog.Logger
 }
+
+// lockPoll is how often a contended lock is tried again.
+const lockPoll = 20 * time.Millisecond
 
 // AcquireLock takes the lock of path for stream. If a receiver of the same
 // stream holds it, that one is a leftover of a connection the sender has
@@ -51,89 +55,90 @@ type LockOptions struct {
 // is asked to stop (SIGTERM; it syncs and saves its position), killed if it
 // does not, and the lock taken over. A receiver of another stream is never
 // disturbed: that is a *BusyError.
+//
+// The lock file is never followed through a symlink nor taken if it is not
+// a regular file of ours (fsutil.ErrUnsafe): it is rewritten with our pid,
+// and a planted link would have us overwrite its target.
 func AcquireLock(ctx context.Context, path, stream string, opts LockOptions) (*Lock, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	t := &takeover{path: path, stream: stream, wait: opts.Takeover, clock: clock.OrReal(opts.Clock), log: opts.Logger}
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
 	}
-	wait := opts.Takeover
-	if wait <= 0 {
-		wait = 10 * time.Second
+	if t.wait <= 0 {
+		t.wait = 10 * time.Second
 	}
-	lp := LockPath(path)
-	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o600)
+	t.start = t.clock.Now()
+	fl, err := fsutil.OpenLock(LockPath(path))
 	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", lp, err)
+		return nil, err
 	}
-	tryLock := func() (bool, error) {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return true, nil
-		}
-		if errors.Is(err, unix.EWOULDBLOCK) || errors.Is(err, unix.EINTR) {
-			return false, nil
-		}
-		return false, fmt.Errorf("lock %s: %w", lp, err)
-	}
-	start := time.Now()
-	var signalled, killed bool
 	for {
-		ok, err := tryLock()
+		ok, err := fl.TryLock()
+		if err == nil && !ok {
+			err = t.step()
+			if err == nil {
+				err = clock.Sleep(ctx, t.clock, lockPoll)
+			}
+		}
 		if err != nil {
-			f.Close()
+			fl.Close()
 			return nil, err
 		}
 		if ok {
 			break
 		}
-		pid, holder := readHolder(lp)
-		waited := time.Since(start)
-		switch {
-		case holder != "" && holder != stream:
-			f.Close()
-			return nil, &BusyError{Path: path, Pid: pid, Stream: holder}
-		case holder == "" && waited > time.Second:
-			// Holder unknown (it is just starting, or an older program
-			// holds it): do not disturb it.
-			f.Close()
-			return nil, &BusyError{Path: path, Pid: pid}
-		case holder == stream && pid > 0 && !signalled && sameProgram(pid):
-			log.Info("a receiver of the same stream is still running, left over from a connection that is gone; taking over", "path", path, "pid", pid)
-			// SIGTERM makes it sync and save its position; SIGCONT
-			// lets a stopped one act on it.
-			syscall.Kill(pid, syscall.SIGTERM)
-			syscall.Kill(pid, syscall.SIGCONT)
-			signalled = true
-		case holder == stream && signalled && !killed && waited > wait/2 && sameProgram(pid):
-			log.Warn("the leftover receiver did not stop; killing it", "path", path, "pid", pid)
-			syscall.Kill(pid, syscall.SIGKILL)
-			killed = true
-		case waited > wait:
-			f.Close()
-			return nil, &BusyError{Path: path, Pid: pid, Stream: holder}
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
 	}
 	// Tell a later receiver who holds the lock.
-	info := strconv.Itoa(os.Getpid()) + " " + stream + "\n"
-	if err := f.Truncate(0); err == nil {
-		f.WriteAt([]byte(info), 0)
+	if err := fl.SetHolder(strconv.Itoa(os.Getpid()) + " " + stream); err != nil {
+		fl.Close()
+		return nil, err
 	}
-	return &Lock{f: f}, nil
+	return &Lock{l: fl}, nil
+}
+
+// takeover is the wait for a lock another receiver holds.
+type takeover struct {
+	path, stream      string
+	wait              time.Duration
+	clock             clock.Clock
+	log               *slog.Logger
+	start             time.Time
+	signalled, killed bool
+}
+
+// step looks at the holder once more: a receiver of another stream, or
+// one unknown for too long, is a *BusyError; a leftover of our stream is
+// asked to stop, then killed halfway through the wait.
+func (t *takeover) step() error {
+	pid, holder := readHolder(LockPath(t.path))
+	waited := clock.Since(t.clock, t.start)
+	switch {
+	case holder != "" && holder != t.stream:
+		return &BusyError{Path: t.path, Pid: pid, Stream: holder}
+	case holder == "" && waited > time.Second:
+		// Holder unknown (it is just starting, or an older program
+		// holds it): do not disturb it.
+		return &BusyError{Path: t.path, Pid: pid}
+	case holder == t.stream && pid > 0 && !t.signalled && sameProgram(pid):
+		t.log.Info("a receiver of the same stream is still running, left over from a connection that is gone; taking over", "path", t.path, "pid", pid)
+		// SIGTERM makes it sync and save its position; SIGCONT lets a
+		// stopped one act on it.
+		syscall.Kill(pid, syscall.SIGTERM)
+		syscall.Kill(pid, syscall.SIGCONT)
+		t.signalled = true
+	case holder == t.stream && t.signalled && !t.killed && waited > t.wait/2 && sameProgram(pid):
+		t.log.Warn("the leftover receiver did not stop; killing it", "path", t.path, "pid", pid)
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.killed = true
+	case waited > t.wait:
+		return &BusyError{Path: t.path, Pid: pid, Stream: holder}
+	}
+	return nil
 }
 
 // readHolder reads "pid stream" from the lock file.
 func readHolder(lp string) (int, string) {
-	b, err := os.ReadFile(lp)
-	if err != nil {
-		return 0, ""
-	}
-	pidS, stream, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+	pidS, stream, ok := strings.Cut(fsutil.Holder(lp), " ")
 	if !ok {
 		return 0, ""
 	}

@@ -383,7 +383,7 @@ func TestRefusesGarbageHello(t *testing.T) {
 func TestDamagedStateRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "remote.log")
 	os.WriteFile(StatePath(path), []byte("{garbage"), 0o600)
-	if _, err := OpenAppender(path, AppenderOptions{}); err == nil || !strings.Contains(err.Error(), "damaged") {
+	if _, err := OpenAppender(path, AppenderOptions{}); !errors.Is(err, ErrDamagedState) {
 		t.Errorf("OpenAppender with a damaged state: %v", err)
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 )
 
 // Options configure Serve.
@@ -29,6 +31,7 @@ type Options struct {
 	HelloTimeout time.Duration
 	// Takeover: see LockOptions.
 	Takeover time.Duration
+	Clock    clock.Clock // default the wall clock
 	Logger   *slog.Logger
 }
 
@@ -43,9 +46,8 @@ const minSyncGap = 5 * time.Millisecond
 // (SIGTERM, the peer went away); every other end is an error, also sent to
 // the sender as an error frame.
 func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Fsync <= 0 {
 		opts.Fsync = time.Second
@@ -56,25 +58,37 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 	if opts.HelloTimeout <= 0 {
 		opts.HelloTimeout = 60 * time.Second
 	}
-	rep := newReplier(out)
-	defer rep.close(time.Second)
-	fail := func(code ackproto.Code, err error) error {
-		rep.error(code, err.Error())
-		return err
-	}
+	opts.Clock = clock.OrReal(opts.Clock)
+	s := &receiveSession{opts: opts, log: opts.Logger, rep: newReplier(out), dec: ackproto.NewDecoder(in), kick: make(chan struct{}, 1)}
+	defer s.rep.close(time.Second)
+	return s.run(ctx)
+}
 
-	dec := ackproto.NewDecoder(in)
-	hello, err := readHello(ctx, dec, opts.HelloTimeout)
+// receiveSession is one run of Serve.
+type receiveSession struct {
+	opts   Options
+	log    *slog.Logger
+	rep    *replier
+	dec    *ackproto.Decoder
+	stream string // the sender's
+	a      *Appender
+	kick   chan struct{} // asks the syncer to sync now
+}
+
+// run greets the sender, takes the file and serves its frames.
+func (s *receiveSession) run(ctx context.Context) error {
+	hello, err := readHello(ctx, s.dec, s.opts.Clock, s.opts.HelloTimeout)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fail(ackproto.CodeProtocol, fmt.Errorf("sender hello: %w", err))
+		return s.fail(ackproto.CodeProtocol, fmt.Errorf("sender hello: %w", err))
 	}
+	s.stream = hello.Stream
 	// Every version so far speaks version 1 as well.
 	version := min(hello.Version, ackproto.Version)
 
-	lock, err := AcquireLock(ctx, opts.Path, hello.Stream, LockOptions{Takeover: opts.Takeover, Logger: log})
+	lock, err := AcquireLock(ctx, s.opts.Path, s.stream, LockOptions{Takeover: s.opts.Takeover, Clock: s.opts.Clock, Logger: s.log})
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -83,124 +97,168 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 		if errors.As(err, new(*BusyError)) {
 			code = ackproto.CodeBusy
 		}
-		return fail(code, err)
+		return s.fail(code, err)
 	}
 	defer lock.Unlock()
-	a, err := OpenAppender(opts.Path, AppenderOptions{MaxSize: opts.MaxSize, StateEvery: opts.Fsync, Logger: log})
+	s.a, err = OpenAppender(s.opts.Path, AppenderOptions{MaxSize: s.opts.MaxSize, StateEvery: s.opts.Fsync, Clock: s.opts.Clock, Logger: s.log})
 	if err != nil {
-		return fail(ackproto.CodeIO, err)
+		return s.fail(ackproto.CodeIO, err)
 	}
-	defer a.Close()
-	stream, pos := a.Position()
-	rep.hello(ackproto.ReceiverHello{Version: version, Stream: stream, Offset: pos}, stream == hello.Stream)
-	// ackSynced acknowledges what is on disk of the sender's stream (the
-	// file may still hold another stream until the first frame).
-	ackSynced := func() {
-		if held, synced := a.Position(); held == hello.Stream {
-			rep.ack(synced)
-		}
-	}
-	log.Debug("session", "path", opts.Path, "stream", hello.Stream, "held_stream", stream, "offset", pos, "version", version)
+	defer s.a.Close()
+	stream, pos := s.a.Position()
+	s.rep.hello(ackproto.ReceiverHello{Version: version, Stream: stream, Offset: pos}, stream == s.stream)
+	s.log.Debug("session", "path", s.opts.Path, "stream", s.stream, "held_stream", stream, "offset", pos, "version", version)
+	return s.serveFrames(ctx)
+}
 
-	// The syncer fsyncs and acknowledges beside the frame loop.
-	kick := make(chan struct{}, 1)
-	syncErr := make(chan error, 1)
+// serveFrames applies frames and, beside them, syncs and acknowledges,
+// until the input ends, ctx ends or either fails.
+func (s *receiveSession) serveFrames(ctx context.Context) error {
 	stopSync := make(chan struct{})
+	syncErr := make(chan error, 1)
 	syncDone := make(chan struct{})
 	go func() {
 		defer close(syncDone)
-		t := time.NewTicker(opts.Fsync)
-		defer t.Stop()
-		last := time.Time{}
-		for {
-			select {
-			case <-stopSync:
-				return
-			case <-t.C:
-			case <-kick:
-				if wait := minSyncGap - time.Since(last); wait > 0 && a.Unsynced() < opts.SyncBytes {
-					select {
-					case <-stopSync:
-						return
-					case <-time.After(wait):
-					}
-				}
-			}
-			if a.Unsynced() == 0 {
-				if err := a.SaveIfStale(); err != nil {
-					syncErr <- err
-					return
-				}
-				continue
-			}
-			last = time.Now()
-			if _, err := a.Sync(); err != nil {
-				syncErr <- err
-				return
-			}
-			ackSynced()
+		if err := s.syncLoop(stopSync); err != nil {
+			syncErr <- err
 		}
 	}()
 	finish := func() error {
 		close(stopSync)
 		<-syncDone
-		if err := a.Close(); err != nil {
+		if err := s.a.Close(); err != nil {
 			return err
 		}
-		ackSynced()
+		s.ackSynced()
 		return nil
 	}
-
 	loopErr := make(chan error, 1)
-	go func() {
-		for {
-			f, err := dec.Next()
-			if err != nil {
-				loopErr <- err
-				return
-			}
-			switch f.Type {
-			case ackproto.Data:
-				err = a.Write(hello.Stream, f.Offset, f.Data)
-			case ackproto.Gap:
-				err = a.Gap(hello.Stream, f.Offset, f.Data)
-			}
-			if err != nil {
-				loopErr <- err
-				return
-			}
-			if dec.Buffered() == 0 || a.Unsynced() >= opts.SyncBytes {
-				select {
-				case kick <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}()
+	go func() { loopErr <- s.readFrames() }()
 
 	select {
 	case <-ctx.Done():
-		log.Debug("stopping: signal or the sender went away", "path", opts.Path)
+		s.log.Debug("stopping: signal or the sender went away", "path", s.opts.Path)
 		return finish()
 	case err := <-syncErr:
 		ferr := finish()
-		return fail(codeOf(err), errors.Join(err, ferr))
+		return s.fail(codeOf(err), errors.Join(err, ferr))
 	case err := <-loopErr:
 		switch {
-		case errors.Is(err, io.EOF):
+		case errors.Is(err, io.EOF), errors.Is(err, ErrClosed):
 			return finish()
 		case errors.Is(err, ackproto.ErrTruncated):
-			log.Info("the input ended inside a frame (the link died); it was discarded and will be sent again", "path", opts.Path)
-			return finish()
-		case errors.Is(err, ErrClosed):
+			s.log.Info("the input ended inside a frame (the link died); it was discarded and will be sent again", "path", s.opts.Path)
 			return finish()
 		}
-		ferr := finish()
-		if ferr != nil {
-			log.Error("closing after an error failed", "path", opts.Path, "err", ferr)
+		if ferr := finish(); ferr != nil {
+			s.log.Error("closing after an error failed", "path", s.opts.Path, "err", ferr)
 		}
-		return fail(codeOf(err), err)
+		return s.fail(codeOf(err), err)
 	}
+}
+
+// readFrames applies the sender's frames until one fails or the input
+// ends, and kicks the syncer whenever the input pauses or SyncBytes wait.
+func (s *receiveSession) readFrames() error {
+	for {
+		f, err := s.dec.Next()
+		if err != nil {
+			return err
+		}
+		switch f.Type {
+		case ackproto.Data:
+			err = s.a.Write(s.stream, f.Offset, f.Data)
+		case ackproto.Gap:
+			err = s.a.Gap(s.stream, f.Offset, f.Data)
+		}
+		if err != nil {
+			return err
+		}
+		if s.dec.Buffered() == 0 || s.a.Unsynced() >= s.opts.SyncBytes {
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// syncLoop fsyncs and acknowledges what was written, when kicked and at
+// least every Fsync, until stop. With nothing written since the last
+// sync it costs no fsync (only a state save, when one is due).
+func (s *receiveSession) syncLoop(stop <-chan struct{}) error {
+	t := s.opts.Clock.NewTicker(s.opts.Fsync)
+	defer t.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-stop:
+			return nil
+		case <-t.C():
+		case <-s.kick:
+			if !s.spaceSyncs(stop, last) {
+				return nil
+			}
+		}
+		if s.a.Unsynced() == 0 {
+			if err := s.a.SaveIfStale(); err != nil {
+				return err
+			}
+			continue
+		}
+		last = s.opts.Clock.Now()
+		if _, err := s.a.Sync(); err != nil {
+			return err
+		}
+		s.ackSynced()
+	}
+}
+
+// spaceSyncs waits until minSyncGap has passed since the last sync, unless
+// there is nothing or a lot (SyncBytes) to sync; false if stopped
+// meanwhile.
+func (s *receiveSession) spaceSyncs(stop <-chan struct{}, last time.Time) bool {
+	n := s.a.Unsynced()
+	wait := minSyncGap - clock.Since(s.opts.Clock, last)
+	if n == 0 || n >= s.opts.SyncBytes || wait <= 0 {
+		return true
+	}
+	t := s.opts.Clock.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-stop:
+		return false
+	case <-t.C():
+		return true
+	}
+}
+
+// ackSynced acknowledges what is on disk of the sender's stream (the file
+// may still hold another stream until the first frame).
+func (s *receiveSession) ackSynced() {
+	if held, synced := s.a.Position(); held == s.stream {
+		s.rep.ack(synced)
+	}
+}
+
+// fail sends err to the sender as an error frame and returns it.
+func (s *receiveSession) fail(code ackproto.Code, err error) error {
+	s.rep.error(code, clientText(err))
+	return err
+}
+
+// clientText is what the sender is told of err. Trouble with our own
+// hidden files is told only as such: which file and why is in the log
+// host's log, and never a byte of what such a file holds (it may be a
+// link to someone else's data).
+func clientText(err error) string {
+	switch {
+	case errors.Is(err, ErrDamagedState):
+		return ErrDamagedState.Error()
+	case errors.Is(err, fsutil.ErrUnsafe):
+		return "unsafe lock or state file, see the log host's log"
+	}
+	return err.Error()
 }
 
 // codeOf classifies an error for the error frame.
@@ -216,7 +274,7 @@ func codeOf(err error) ackproto.Code {
 	return ackproto.CodeIO
 }
 
-func readHello(ctx context.Context, dec *ackproto.Decoder, timeout time.Duration) (ackproto.Hello, error) {
+func readHello(ctx context.Context, dec *ackproto.Decoder, c clock.Clock, timeout time.Duration) (ackproto.Hello, error) {
 	type result struct {
 		h   ackproto.Hello
 		err error
@@ -226,12 +284,12 @@ func readHello(ctx context.Context, dec *ackproto.Decoder, timeout time.Duration
 		h, err := dec.Hello()
 		ch <- result{h, err}
 	}()
-	t := time.NewTimer(timeout)
+	t := c.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case r := <-ch:
 		return r.h, r.err
-	case <-t.C:
+	case <-t.C():
 		return ackproto.Hello{}, fmt.Errorf("none within %v", timeout)
 	case <-ctx.Done():
 		return ackproto.Hello{}, ctx.Err()
