@@ -16,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 )
 
 // Options configure a Spool.
@@ -106,8 +109,8 @@ func Open(opts Options) (*Spool, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Dir != "" {
-		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-			return nil, fmt.Errorf("spool directory %s: %w", opts.Dir, err)
+		if err := s.ensureDir(); err != nil {
+			return nil, err
 		}
 		if err := s.load(); err != nil {
 			return nil, err
@@ -123,6 +126,38 @@ func Open(opts Options) (*Spool, error) {
 		}
 	}
 	return s, nil
+}
+
+// ErrForeignDir is a spool directory owned by another user: its owner
+// could replace or read the lines waiting in it.
+var ErrForeignDir = errors.New("owned by another user")
+
+// ensureDir creates the spool directory, or checks an existing one: it
+// must be ours, and others may neither read nor write it (lines waiting
+// there are log lines; a stranger who can write there could plant links
+// or replace them). One that others may access is tightened to 0700 and
+// the log says so, rather than refused: it is ours to fix, and a log
+// forwarder that does not start loses lines. Files planted while it was
+// open are not trusted either (see load).
+func (s *Spool) ensureDir() error {
+	dir := s.opts.Dir
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("spool directory %s: %w", dir, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("spool directory %s: %w", dir, err)
+	}
+	if uid, ok := fsutil.Owner(fi); ok && uid != os.Geteuid() {
+		return fmt.Errorf("spool directory %s: %w (uid %d, not %d): chown it to the user push runs as, or give another --spool", dir, ErrForeignDir, uid, os.Geteuid())
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("spool directory %s: tighten mode %04o to 0700: %w", dir, perm, err)
+		}
+		s.log.Warn("spool directory was open to other users; tightened it", "dir", dir, "mode", fmt.Sprintf("%04o", perm), "now", "0700")
+	}
+	return nil
 }
 
 // newStreamID returns 128 random bits in hex.
@@ -172,66 +207,28 @@ type state struct {
 	StreamID  string `json:"stream_id,omitempty"`
 }
 
+// load takes up what an earlier run left in the directory. Only regular
+// files of ours count (fsutil.ReadOwned, OpenOwned): a symlink or a
+// stranger's file planted there is neither read into the stream (it would
+// be sent to the log host) nor written through.
 func (s *Spool) load() error {
-	var st state
-	if b, err := os.ReadFile(filepath.Join(s.opts.Dir, stateFile)); err == nil {
-		if err := json.Unmarshal(b, &st); err != nil {
-			s.log.Warn("spool state file unreadable; starting positions at the oldest data", "file", filepath.Join(s.opts.Dir, stateFile), "err", err)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("spool state %s: %w", filepath.Join(s.opts.Dir, stateFile), err)
-	}
-	names, err := filepath.Glob(filepath.Join(s.opts.Dir, "*.seg"))
+	st, err := s.loadState()
 	if err != nil {
 		return err
 	}
-	type found struct {
-		start int64
-		path  string
+	segs, err := s.segmentFiles()
+	if err != nil {
+		return err
 	}
-	var segs []found
-	for _, p := range names {
-		n, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(p), ".seg"), 10, 64)
-		if err != nil || n < 0 {
-			s.log.Warn("ignoring unexpected file in spool directory", "file", p)
-			continue
-		}
-		segs = append(segs, found{n, p})
-	}
-	sort.Slice(segs, func(i, j int) bool { return segs[i].start < segs[j].start })
 	s.inputMark, s.inputTail = st.InputMark, st.InputTail
 	s.head, s.tail = st.Tail, st.Tail
 	for i, fo := range segs {
-		f, err := os.OpenFile(fo.path, os.O_RDWR|os.O_APPEND, 0)
+		f, size, err := s.openSegment(fo)
 		if err != nil {
-			return fmt.Errorf("open spool segment %s: %w", fo.path, err)
+			return err
 		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("stat spool segment %s: %w", fo.path, err)
-		}
-		size := fi.Size()
-		if s.inputMark != "" && fo.start+size > s.inputTail {
-			// Written after the last saved input position: the reader
-			// reads it again from its input, so it must not stay here
-			// too.
-			size = max(0, s.inputTail-fo.start)
-			if err := f.Truncate(size); err != nil {
-				f.Close()
-				return fmt.Errorf("truncate spool segment %s to the saved input position: %w", fo.path, err)
-			}
-		}
-		// A crash may have torn the last write: keep whole lines only.
-		if size > 0 {
-			if whole, err := wholeLines(f, size); err == nil && whole < size {
-				s.log.Warn("spool segment ends in a torn line; cutting it", "file", fo.path, "bytes", size-whole)
-				if err := f.Truncate(whole); err != nil {
-					f.Close()
-					return fmt.Errorf("truncate torn spool segment %s: %w", fo.path, err)
-				}
-				size = whole
-			}
+		if f == nil {
+			continue
 		}
 		if i > 0 && fo.start != s.tail {
 			s.log.Warn("spool segments are not contiguous; the gap is treated as dropped data", "file", fo.path, "expected_offset", s.tail)
@@ -266,6 +263,96 @@ func (s *Spool) load() error {
 		s.log.Info("spool holds data from an earlier run; sending it first", "dir", s.opts.Dir, "bytes", n, "segments", len(s.segs))
 	}
 	return nil
+}
+
+// stateLimit bounds what is read of the state file.
+const stateLimit = 1 << 20
+
+// loadState reads the state file. One that is unreadable or not ours is
+// ignored, with a warning: positions then start at the oldest data.
+func (s *Spool) loadState() (state, error) {
+	var st state
+	path := filepath.Join(s.opts.Dir, stateFile)
+	b, err := fsutil.ReadOwned(path, stateLimit)
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fsutil.ErrUnsafe), errors.As(err, new(*json.SyntaxError)), errors.As(err, new(*json.UnmarshalTypeError)):
+		s.log.Warn("spool state file unreadable or not ours; ignoring it, positions start at the oldest data", "file", path, "err", err)
+		return state{}, nil
+	case err != nil:
+		return state{}, fmt.Errorf("spool state %s: %w", path, err)
+	}
+	return st, nil
+}
+
+// segFile is a segment file found in the directory.
+type segFile struct {
+	start int64
+	path  string
+}
+
+// segmentFiles lists the segment files in the directory, oldest first.
+func (s *Spool) segmentFiles() ([]segFile, error) {
+	names, err := filepath.Glob(filepath.Join(s.opts.Dir, "*.seg"))
+	if err != nil {
+		return nil, err
+	}
+	var segs []segFile
+	for _, p := range names {
+		n, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(p), ".seg"), 10, 64)
+		if err != nil || n < 0 {
+			s.log.Warn("ignoring unexpected file in spool directory", "file", p)
+			continue
+		}
+		segs = append(segs, segFile{n, p})
+	}
+	sort.Slice(segs, func(i, j int) bool { return segs[i].start < segs[j].start })
+	return segs, nil
+}
+
+// openSegment opens a segment file of an earlier run and returns it with
+// the size it counts for: cut to the saved input position and to whole
+// lines. A file that is not a segment of ours is ignored (nil file).
+func (s *Spool) openSegment(fo segFile) (*os.File, int64, error) {
+	f, err := fsutil.OpenOwned(fo.path, os.O_RDWR|os.O_APPEND)
+	if errors.Is(err, fsutil.ErrUnsafe) {
+		s.log.Warn("ignoring a file in the spool directory that is not a segment of ours", "file", fo.path, "err", err)
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("open spool segment %s: %w", fo.path, err)
+	}
+	fail := func(format string, err error) (*os.File, int64, error) {
+		f.Close()
+		return nil, 0, fmt.Errorf(format, fo.path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail("stat spool segment %s: %w", err)
+	}
+	size := fi.Size()
+	if s.inputMark != "" && fo.start+size > s.inputTail {
+		// Written after the last saved input position: the reader reads
+		// it again from its input, so it must not stay here too.
+		size = max(0, s.inputTail-fo.start)
+		if err := f.Truncate(size); err != nil {
+			return fail("truncate spool segment %s to the saved input position: %w", err)
+		}
+	}
+	// A crash may have torn the last write: keep whole lines only.
+	if size > 0 {
+		if whole, err := wholeLines(f, size); err == nil && whole < size {
+			s.log.Warn("spool segment ends in a torn line; cutting it", "file", fo.path, "bytes", size-whole)
+			if err := f.Truncate(whole); err != nil {
+				return fail("truncate torn spool segment %s: %w", err)
+			}
+			size = whole
+		}
+	}
+	return f, size, nil
 }
 
 // wholeLines returns the length of the prefix of f that ends with '\n'.
@@ -361,7 +448,7 @@ func (s *Spool) newSegment(inMemory bool) *segment {
 		}
 	} else {
 		g.path = filepath.Join(s.opts.Dir, fmt.Sprintf("%020d.seg", s.tail))
-		f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+		f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 		if err != nil {
 			if s.diskErr == nil {
 				s.log.Error("spool: cannot create segment file; keeping data in memory", "err", err)
@@ -517,38 +604,7 @@ func (s *Spool) writeState(st state, sync bool) error {
 		return nil
 	}
 	b, _ := json.Marshal(st)
-	return writeFileAtomic(filepath.Join(s.opts.Dir, stateFile), b, sync)
-}
-
-func writeFileAtomic(path string, b []byte, sync bool) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if sync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("fsync %s: %w", tmp, err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	if sync {
-		if d, err := os.Open(filepath.Dir(path)); err == nil {
-			d.Sync()
-			d.Close()
-		}
-	}
-	return nil
+	return fsutil.WriteAtomic(filepath.Join(s.opts.Dir, stateFile), b, 0o600, sync)
 }
 
 // SetInputMark records that the stream up to the current tail holds the
