@@ -19,9 +19,11 @@ type FIFO struct {
 }
 
 // Ensure creates the FIFO at path with exactly mode (the umask does not
-// apply) if nothing exists there. An existing FIFO is left alone: a syslog
-// daemon that holds it open would otherwise write into a deleted pipe that
-// nobody reads. Anything else at path is an error.
+// apply) if nothing exists there; a mode wider than MaxMode is refused
+// (ErrUnsafe). An existing FIFO is left alone: a syslog daemon that holds
+// it open would otherwise write into a deleted pipe that nobody reads. But
+// it must be ours or root's and closed to others (ErrUnsafe otherwise, see
+// checkExisting). Anything else at path is an error.
 func Ensure(path string, mode fs.FileMode) (created bool, err error) {
 	fi, err := os.Lstat(path)
 	switch {
@@ -29,9 +31,12 @@ func Ensure(path string, mode fs.FileMode) (created bool, err error) {
 		if fi.Mode().Type() != fs.ModeNamedPipe {
 			return false, fmt.Errorf("fifo %s: exists and is not a named pipe (%s); refusing to touch it", path, DescribeMode(fi.Mode()))
 		}
-		return false, nil
+		return false, checkExisting(path, fi)
 	case !errors.Is(err, fs.ErrNotExist):
 		return false, fmt.Errorf("fifo %s: %w", path, err)
+	}
+	if err := CheckMode(mode); err != nil {
+		return false, fmt.Errorf("create fifo %s: %w", path, err)
 	}
 	if err := unix.Mkfifo(path, uint32(mode.Perm())); err != nil {
 		return false, fmt.Errorf("create fifo %s: %w", path, err)
@@ -85,6 +90,11 @@ func Open(path string, mode fs.FileMode) (*FIFO, error) {
 	if err != nil || fi.Mode().Type() != fs.ModeNamedPipe {
 		f.Close()
 		return nil, fmt.Errorf("open fifo %s: not a named pipe after opening (replaced meanwhile?)", path)
+	}
+	// Checked again on what was opened: it may have been replaced since.
+	if err := checkExisting(path, fi); err != nil {
+		f.Close()
+		return nil, err
 	}
 	p := &FIFO{Path: path, f: f}
 	// As large as the system allows, so that a writer that does not

@@ -121,3 +121,72 @@ func TestCloseUnblocksRead(t *testing.T) {
 		t.Fatal("Close did not unblock Read")
 	}
 }
+
+// TestRefusesFIFOOthersCanUse: an existing FIFO that other users may read
+// (they would see the log lines) or write (they could forge lines) is
+// refused, with the fix in the error, and left as it was.
+func TestRefusesFIFOOthersCanUse(t *testing.T) {
+	for _, mode := range []fs.FileMode{0o666, 0o622, 0o604, 0o602} {
+		path := filepath.Join(t.TempDir(), "log.fifo")
+		syscall.Mkfifo(path, 0)
+		os.Chmod(path, mode)
+		_, err := Open(path, 0o620)
+		if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "chmod") {
+			t.Errorf("mode %04o: Open = %v, want ErrUnsafe naming the path and the fix", mode, err)
+		}
+		if fi, _ := os.Lstat(path); fi.Mode().Perm() != mode || fi.Mode().Type() != fs.ModeNamedPipe {
+			t.Errorf("mode %04o: the FIFO was changed: %v", mode, fi.Mode())
+		}
+	}
+	// Owner and group only: fine (the syslog daemon writes as its group).
+	for _, mode := range []fs.FileMode{0o600, 0o620, 0o640, 0o660} {
+		path := filepath.Join(t.TempDir(), "log.fifo")
+		syscall.Mkfifo(path, 0)
+		os.Chmod(path, mode)
+		p, err := Open(path, 0o620)
+		if err != nil {
+			t.Errorf("mode %04o: %v", mode, err)
+			continue
+		}
+		p.Close()
+	}
+}
+
+// TestRefusesFIFOOfAnotherUser: a FIFO owned by another user (not root)
+// is refused: its owner can read or forge lines whatever its mode says.
+func TestRefusesFIFOOfAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a FIFO to another user")
+	}
+	path := filepath.Join(t.TempDir(), "log.fifo")
+	syscall.Mkfifo(path, 0o600)
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(path, 0o620)
+	if !errors.Is(err, ErrUnsafe) || !strings.Contains(err.Error(), "65534") || !strings.Contains(err.Error(), "chown") {
+		t.Errorf("Open = %v, want ErrUnsafe naming the owner and the fix", err)
+	}
+}
+
+// TestRefusesWideModeForNewFIFO: a mode that would let others read or
+// write a FIFO we create is refused before anything is created.
+func TestRefusesWideModeForNewFIFO(t *testing.T) {
+	for _, mode := range []fs.FileMode{0o666, 0o662, 0o664, 0o700, 0o1620} {
+		if err := CheckMode(mode); !errors.Is(err, ErrUnsafe) {
+			t.Errorf("CheckMode(%04o) = %v, want ErrUnsafe", mode, err)
+		}
+		path := filepath.Join(t.TempDir(), "log.fifo")
+		if _, err := Ensure(path, mode); !errors.Is(err, ErrUnsafe) {
+			t.Errorf("Ensure(%04o) = %v, want ErrUnsafe", mode, err)
+		}
+		if _, err := os.Lstat(path); err == nil {
+			t.Errorf("Ensure(%04o) created the FIFO", mode)
+		}
+	}
+	for _, mode := range []fs.FileMode{0o600, 0o620, 0o640, 0o660} {
+		if err := CheckMode(mode); err != nil {
+			t.Errorf("CheckMode(%04o) = %v", mode, err)
+		}
+	}
+}
