@@ -11,8 +11,9 @@
 // dropped; every consumer that had not read it is told how many lines and
 // bytes it missed, so the gap can be made visible on the far side.
 //
-// The directory is ours alone: one owned by another user is refused, one
-// others may enter is tightened to 0700, and only regular files of ours
-// found in it are taken up (no symlinks), so that a stranger can neither
-// read the waiting lines nor slip a file of their choice into the stream.
+// The directory is ours alone: one owned by another user (not root) is
+// refused, one of ours others may enter is tightened to 0700, and only
+// regular files of ours found in it are taken up (no symlinks), so that a
+// stranger can neither read the waiting lines nor slip a file of their
+// choice into the stream.
 package spool

@@ -128,17 +128,17 @@ func Open(opts Options) (*Spool, error) {
 	return s, nil
 }
 
-// ErrForeignDir is a spool directory owned by another user: its owner
-// could replace or read the lines waiting in it.
+// ErrForeignDir is a spool directory owned by a user other than us or
+// root: its owner could replace or read the lines waiting in it.
 var ErrForeignDir = errors.New("owned by another user")
 
-// ensureDir creates the spool directory, or checks an existing one: it
-// must be ours, and others may neither read nor write it (lines waiting
-// there are log lines; a stranger who can write there could plant links
-// or replace them). One that others may access is tightened to 0700 and
-// the log says so, rather than refused: it is ours to fix, and a log
-// forwarder that does not start loses lines. Files planted while it was
-// open are not trusted either (see load).
+// ensureDir creates the spool directory, or checks an existing one. Lines
+// wait there, and a stranger who can write there could plant links or
+// remove them, so it must be ours (or root's) and closed to others. One of
+// ours that others may enter is tightened to 0700, with a warning, rather
+// than refused: it is ours to fix, and a log forwarder that does not start
+// loses lines. One of root's that we cannot tighten is warned about.
+// Files planted while it was open are not trusted either (see load).
 func (s *Spool) ensureDir() error {
 	dir := s.opts.Dir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -148,14 +148,21 @@ func (s *Spool) ensureDir() error {
 	if err != nil {
 		return fmt.Errorf("spool directory %s: %w", dir, err)
 	}
-	if uid, ok := fsutil.Owner(fi); ok && uid != os.Geteuid() {
-		return fmt.Errorf("spool directory %s: %w (uid %d, not %d): chown it to the user push runs as, or give another --spool", dir, ErrForeignDir, uid, os.Geteuid())
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+	uid, _ := fsutil.Owner(fi)
+	me, perm := os.Geteuid(), fi.Mode().Perm()
+	switch {
+	case uid != me && uid != 0:
+		return fmt.Errorf("spool directory %s: %w (uid %d, not %d): chown it to the user push runs as, or give another --spool", dir, ErrForeignDir, uid, me)
+	case perm&0o077 == 0:
+		return nil
+	case uid == me:
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return fmt.Errorf("spool directory %s: tighten mode %04o to 0700: %w", dir, perm, err)
 		}
 		s.log.Warn("spool directory was open to other users; tightened it", "dir", dir, "mode", fmt.Sprintf("%04o", perm), "now", "0700")
+	default:
+		s.log.Warn("spool directory belongs to root and is open to other users, who could remove lines waiting in it; this user cannot tighten it: chown it to this user",
+			"dir", dir, "mode", fmt.Sprintf("%04o", perm), "uid", me)
 	}
 	return nil
 }
