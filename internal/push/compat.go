@@ -1,0 +1,190 @@
+package push
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/spool"
+)
+
+// settle is how long a remote command must keep running after we wrote
+// data before that data counts as delivered. A `cat >> FILE` that cannot
+// open its file fails at once; until then the data is kept, and resent
+// if the remote command fails.
+const settle = time.Second
+
+// settling is the compatible mode's delivery rule for one destination:
+// what was written into the current child but does not count as
+// delivered yet.
+type settling struct {
+	mu      sync.Mutex
+	pending []written
+}
+
+type written struct {
+	end int64 // stream offset after the data
+	at  time.Time
+}
+
+// wrote records data, up to stream offset end, handed to the current
+// child at now.
+func (s *settling) wrote(end int64, now time.Time) {
+	s.mu.Lock()
+	s.pending = append(s.pending, written{end, now})
+	s.mu.Unlock()
+}
+
+// aged acknowledges for d what was written at least settle before now to
+// a child that is still running.
+func (s *settling) aged(d *destination, now time.Time) {
+	s.mu.Lock()
+	var end int64 = -1
+	i := 0
+	for ; i < len(s.pending) && now.Sub(s.pending[i].at) >= settle; i++ {
+		end = s.pending[i].end
+	}
+	s.pending = s.pending[i:]
+	s.mu.Unlock()
+	if end >= 0 {
+		d.ack(end)
+	}
+}
+
+// exited settles what the ended child was given. A remote command that
+// failed (not ssh itself: exit status other than 0 and 255) appended
+// nothing we can count on, so its share is sent again. When ssh died or
+// was killed, the data it had accepted is unknowable: counted as sent
+// (compatible mode cannot tell; reliable mode can).
+func (s *settling) exited(d *destination, err error) {
+	s.mu.Lock()
+	pending := s.pending
+	s.pending = nil
+	s.mu.Unlock()
+	if len(pending) == 0 {
+		return
+	}
+	if code := exitCode(err); code > 0 && code != sshStatus {
+		_, acked := d.consumer.Position()
+		d.consumer.Rewind(acked)
+		return
+	}
+	d.ack(pending[len(pending)-1].end)
+}
+
+// appendSession writes one destination's share of the spool into one
+// child running `cat >> FILE`. In this compatible mode nothing
+// acknowledges delivery: what ssh accepted counts as sent once the child
+// stayed up (see settling), and what was inside a dying ssh is lost.
+type appendSession struct {
+	e    *engine
+	d    *destination
+	link Link
+	// stop is done once the run stops: the session drains. live is done
+	// also when the child exits.
+	stop, live context.Context
+	wrote      int64
+}
+
+// appendTo runs an appendSession for d through one child until the child
+// dies, a write fails, or the run stops and the drain is over. It reports
+// whether the child carried data and stayed up, so that the backoff
+// starts over.
+func (e *engine) appendTo(stop context.Context, d *destination, l Link) (healthy bool) {
+	// alive ends with this function; live also when the child exits.
+	alive, endAlive := context.WithCancel(context.Background())
+	defer endAlive()
+	live, endLive := context.WithCancel(stop)
+	defer endLive()
+	go func() {
+		select {
+		case <-l.Done():
+			endLive()
+		case <-live.Done():
+		}
+	}()
+	e.drain.onExpiry(alive, stop, l.CloseStdin)
+	s := &appendSession{e: e, d: d, link: l, stop: stop, live: live}
+	if !s.ready() {
+		return false
+	}
+	go clock.Every(alive, e.clock, settle/4, func(time.Time) { d.settling.aged(d, e.clock.Now()) })
+	s.copy()
+	return s.wrote > 0 && l.Uptime() > settle
+}
+
+// ready holds data back until ssh is connected: what is written into a
+// child that then fails to connect (host down, key refused) dies with it.
+// A connected child drains even when the run stops right now.
+func (s *appendSession) ready() bool {
+	select {
+	case <-s.link.Ready():
+		return true
+	default:
+	}
+	select {
+	case <-s.link.Ready():
+		return true
+	case <-s.link.Done():
+	case <-s.stop.Done():
+	}
+	return false
+}
+
+// copy writes batches until there are no more for this child.
+func (s *appendSession) copy() {
+	for {
+		b, ok := s.next()
+		if !ok || !s.write(b) {
+			return
+		}
+	}
+}
+
+// next waits for the next batch. Once the run stops it takes only what is
+// there, until the drain timeout or the child's end.
+func (s *appendSession) next() (spool.Batch, bool) {
+	for s.stop.Err() == nil {
+		b, err := s.d.consumer.Next(s.live, int(s.e.frameMax))
+		if err == nil {
+			return b, true
+		}
+		if s.stop.Err() == nil {
+			return b, false // the child ended
+		}
+	}
+	select {
+	case <-s.link.Done():
+		return spool.Batch{}, false
+	default:
+	}
+	if s.d.consumer.Available() == 0 || s.e.drain.isOver() {
+		return spool.Batch{}, false
+	}
+	b, err := s.d.consumer.Next(context.Background(), int(s.e.frameMax))
+	return b, err == nil
+}
+
+// write hands b to the child; a notice stands in for lines the spool bound
+// dropped. A failed write leaves b to the next child.
+func (s *appendSession) write(b spool.Batch) bool {
+	data := b.Data
+	if b.Gap.Bytes > 0 {
+		data = s.e.gapLine(b.Gap, s.d)
+		s.e.log.Warn("spool bound reached: lines were dropped before they could be sent", "dest", s.d.String(), "lines", b.Gap.Lines, "bytes", b.Gap.Bytes)
+	}
+	if _, err := s.link.Stdin().Write(data); err != nil {
+		if b.Gap.Bytes == 0 {
+			s.d.consumer.Rewind(b.Start)
+		} else {
+			s.d.consumer.RestoreGap(b.Gap)
+		}
+		s.e.log.Debug("write to ssh failed", "child", s.link.Name(), "err", err)
+		return false
+	}
+	s.wrote += int64(len(data))
+	s.d.sent.Add(int64(len(b.Data)))
+	s.d.settling.wrote(b.End, s.e.clock.Now())
+	return true
+}

@@ -1,0 +1,168 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/spool"
+)
+
+// next takes the next batch of the test destination at once.
+func (te *testEngine) next(t *testing.T) spool.Batch {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hang)
+	defer cancel()
+	b, err := te.d.consumer.Next(ctx, 1<<20)
+	if err != nil {
+		t.Fatalf("hang: no batch: %v", err)
+	}
+	return b
+}
+
+// TestSettleCountsDataDeliveredOnlyAfterTheChildStayedUp: data written
+// into a child counts as delivered once the child stayed up settle after
+// the write, not before, each write on its own time.
+func TestSettleCountsDataDeliveredOnlyAfterTheChildStayedUp(t *testing.T) {
+	te := newTestEngine(t, Options{}, spool.Options{})
+	te.sp.Append(lines(0, 10))
+	first := te.next(t)
+	te.d.settling.wrote(first.End, t0)
+	te.sp.Append(lines(10, 20))
+	second := te.next(t)
+	te.d.settling.wrote(second.End, t0.Add(500*time.Millisecond))
+
+	for _, step := range []struct {
+		at      time.Duration
+		pending int64
+	}{
+		{settle - time.Nanosecond, 20 * lineLen},
+		{settle, 10 * lineLen},
+		{settle + 500*time.Millisecond - time.Nanosecond, 10 * lineLen},
+		{settle + 500*time.Millisecond, 0},
+	} {
+		te.d.settling.aged(te.d, t0.Add(step.at))
+		if got := te.d.consumer.Pending(); got != step.pending {
+			t.Fatalf("at +%v: %d bytes pending, want %d", step.at, got, step.pending)
+		}
+	}
+}
+
+// TestAppendSessionDeliversOnTheClock: a session writes what is spooled
+// into its child; nothing counts as delivered until the engine's clock
+// has moved on by settle.
+func TestAppendSessionDeliversOnTheClock(t *testing.T) {
+	te := newTestEngine(t, Options{}, spool.Options{})
+	all := lines(0, 100)
+	te.sp.Append(all)
+	l := newPipeLink(t, te.clk)
+	cat := startCat(l)
+	done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
+	waitFor(t, func() bool { return len(cat.bytes()) == len(all) }, "data at the far side")
+	if got := te.d.consumer.Pending(); got != int64(len(all)) {
+		t.Fatalf("%d bytes pending before the clock moved, want all %d", got, len(all))
+	}
+	te.clk.WaitForWaiters(1) // the session's settle ticker
+	waitFor(t, func() bool {
+		te.clk.Advance(settle / 4)
+		return te.d.consumer.Pending() == 0
+	}, "delivery once the child stayed up")
+	if clockMoved := te.clk.Now().Sub(t0); clockMoved < settle {
+		t.Errorf("delivered after %v on the clock, want at least %v", clockMoved, settle)
+	}
+	te.clk.Advance(settle)
+	l.exit(nil)
+	if !result(t, done, "the session") {
+		t.Errorf("a session that delivered data and stayed up %v reported unhealthy", l.Uptime())
+	}
+	if !bytes.Equal(cat.bytes(), all) {
+		t.Errorf("far side got %q", cat.bytes())
+	}
+}
+
+// TestAppendSessionExitDecidesDelivery: a remote command that fails (an
+// exit status other than 0 and 255) appended nothing we can count on, so
+// its share is sent again to the next child; when ssh itself failed (255)
+// or was killed, what it accepted counts as sent.
+func TestAppendSessionExitDecidesDelivery(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		err    error
+		resent bool
+	}{
+		{"cat cannot open the file", exitError(2), true},
+		{"remote command not found", exitError(127), true},
+		{"ssh failed", exitError(255), false},
+		{"ssh killed", exitError(-1), false},
+		{"remote command ended", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			te := newTestEngine(t, Options{}, spool.Options{})
+			all := lines(0, 100)
+			te.sp.Append(all)
+			l := newPipeLink(t, te.clk)
+			cat := startCat(l)
+			done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
+			waitFor(t, func() bool { return len(cat.bytes()) == len(all) }, "data at the far side")
+			l.exit(tt.err)
+			result(t, done, "the session")
+			te.exited(te.d, l.Err())
+
+			if !tt.resent {
+				if p, a := te.d.consumer.Pending(), te.d.consumer.Available(); p != 0 || a != 0 {
+					t.Fatalf("after %v: %d bytes pending, %d to send; want everything counted as sent", tt.err, p, a)
+				}
+				return
+			}
+			if a := te.d.consumer.Available(); a != int64(len(all)) {
+				t.Fatalf("after %v: %d bytes to send again, want all %d", tt.err, a, len(all))
+			}
+			l2 := newPipeLink(t, te.clk)
+			cat2 := startCat(l2)
+			done2 := runSession(func() bool { return te.appendTo(context.Background(), te.d, l2) })
+			waitFor(t, func() bool { return len(cat2.bytes()) == len(all) }, "the data again at the next child")
+			if !bytes.Equal(cat2.bytes(), all) {
+				t.Errorf("next child got %q", cat2.bytes())
+			}
+			l2.exit(nil)
+			result(t, done2, "the second session")
+		})
+	}
+}
+
+// TestAppendSessionDrainsOnStop: once the run stops, a session still
+// writes everything spooled into its child before it ends.
+func TestAppendSessionDrainsOnStop(t *testing.T) {
+	te := newTestEngine(t, Options{DrainTimeout: time.Minute}, spool.Options{})
+	all := lines(0, 50000) // several batches, more than a pipe holds
+	te.sp.Append(all)
+	l := newPipeLink(t, te.clk)
+	cat := startCat(l)
+	stop := te.stopped()
+	result(t, runSession(func() bool { return te.appendTo(stop, te.d, l) }), "the draining session")
+	l.CloseStdin()
+	<-cat.done
+	if got := cat.bytes(); !bytes.Equal(got, all) {
+		t.Errorf("far side got %d of %d bytes after the drain", len(got), len(all))
+	}
+}
+
+// TestAppendSessionDrainTimeoutEndsStuckWrite: a child that takes nothing
+// more (a stuck ssh) does not hold the end of the run beyond the drain
+// timeout: its input is closed, the blocked write fails, and what it did
+// not take stays in the spool.
+func TestAppendSessionDrainTimeoutEndsStuckWrite(t *testing.T) {
+	te := newTestEngine(t, Options{DrainTimeout: 10 * time.Second}, spool.Options{})
+	all := lines(0, 50000) // more than a pipe holds: the write blocks
+	te.sp.Append(all)
+	l := newPipeLink(t, te.clk) // nobody reads the far side
+	stop := te.stopped()
+	done := runSession(func() bool { return te.appendTo(stop, te.d, l) })
+	waitFor(t, func() bool { read, _ := te.d.consumer.Position(); return read > 0 }, "a batch taken for the child")
+	te.clk.Advance(10 * time.Second)
+	result(t, done, "the session stuck in a write after the drain timeout")
+	if a := te.d.consumer.Available(); a == 0 {
+		t.Errorf("nothing left to send: the stuck child's share was counted as written")
+	}
+}

@@ -1,0 +1,29 @@
+// Package push is the engine of `sshlogfwd push`: it reads lines (a FIFO,
+// standard input, or a followed file) into a bounded spool at all times,
+// link up or down, and delivers the spool to every destination through
+// its own supervised ssh child.
+//
+// Its parts, one concern each:
+//   - input.go: the readers. A FIFO or standard input is copied into the
+//     spool as it comes; a followed file (--file) also records, with the
+//     spool, the file position each whole-line chunk corresponds to, so
+//     that a restart neither skips nor repeats.
+//   - compat.go: the compatible mode (`cat >> FILE` on the far side).
+//     Nothing acknowledges delivery; data counts as delivered once the
+//     child stayed up a little while after it was written (see settle),
+//     and the share of a remote command that failed is sent again.
+//   - sender.go: the acknowledged mode (`sshlogfwd receive` on the far
+//     side, internal/ackproto): hello, resume at the receiver's offset, a
+//     window of frames ahead of the acknowledgements, which release the
+//     spool, and an ack timeout that takes a silent link for dead.
+//   - drain.go: the end of a run. On SIGTERM, or once standard input is
+//     finished, sessions keep delivering until everything is delivered or
+//     the drain timeout passes; the rest stays in the spool.
+//   - lines.go: the lines push writes itself (marks, notices of dropped
+//     lines), and the status line.
+//
+// Time comes from Options.Clock, so settle times, ack timeouts, marks,
+// status lines, spool syncs and the drain are tested without sleeping; a
+// session talks to its child through the small Link interface, so tests
+// drive it with pipes.
+package push
