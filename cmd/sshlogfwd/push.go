@@ -183,8 +183,8 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 			return push.Options{}, usage("--spool", err)
 		}
 	}
-	marker := ""
-	if p.readyGated() {
+	marker := "" // a LocalCommand of the user's own replaces ours
+	if (execssh.Options{Extra: p.SSHOption, ReadyMarker: readyMarker}).ReadyGated() {
 		marker = readyMarker
 	}
 	return push.Options{
@@ -196,6 +196,7 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 	}, nil
 }
 
+// argv is the ssh command line that reaches d.
 func (p *PushCmd) argv(d execssh.Dest) ([]string, error) {
 	cmd := p.RemoteCommand
 	switch {
@@ -208,12 +209,6 @@ func (p *PushCmd) argv(d execssh.Dest) ([]string, error) {
 	opts := p.options()
 	opts.ReadyMarker = readyMarker
 	return execssh.Argv(p.SSH, opts, d, cmd)
-}
-
-// readyGated reports whether our ssh children announce their connection
-// (a LocalCommand of the user's own replaces ours).
-func (p *PushCmd) readyGated() bool {
-	return execssh.Options{Extra: p.SSHOption, ReadyMarker: readyMarker}.ReadyGated()
 }
 
 // readyMarker is what ssh prints (LocalCommand) once it is connected and
@@ -277,16 +272,7 @@ func checkFollowable(path string) error {
 // checkSpoolPath accepts a directory we may write, or a name whose
 // nearest existing ancestor is one (the missing directories are created).
 func checkSpoolPath(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case err == nil && !fi.IsDir():
-		return fmt.Errorf("%s is %s, not a directory", path, pipe.DescribeMode(fi.Mode()))
-	case err == nil:
-		return writableDir(path)
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-	dir := filepath.Dir(path)
+	dir := path
 	for {
 		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) || dir == filepath.Dir(dir) {
 			return writableDir(dir)

@@ -21,6 +21,17 @@ func (te *testEngine) next(t *testing.T) spool.Batch {
 	return b
 }
 
+// appendChild runs an append session of the test destination through a
+// new child until the far side (cat) has n bytes.
+func (te *testEngine) appendChild(t *testing.T, n int) (*pipeLink, *catFar, <-chan bool) {
+	t.Helper()
+	l := newPipeLink(t, te.clk)
+	cat := startCat(l)
+	done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
+	waitFor(t, func() bool { return len(cat.bytes()) == n }, "%d bytes at the far side", n)
+	return l, cat, done
+}
+
 // TestSettleCountsDataDeliveredOnlyAfterTheChildStayedUp: data written
 // into a child counts as delivered once the child stayed up settle after
 // the write, not before, each write on its own time.
@@ -56,10 +67,7 @@ func TestAppendSessionDeliversOnTheClock(t *testing.T) {
 	te := newTestEngine(t, Options{}, spool.Options{})
 	all := lines(0, 100)
 	te.sp.Append(all)
-	l := newPipeLink(t, te.clk)
-	cat := startCat(l)
-	done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
-	waitFor(t, func() bool { return len(cat.bytes()) == len(all) }, "data at the far side")
+	l, cat, done := te.appendChild(t, len(all))
 	if got := te.d.consumer.Pending(); got != int64(len(all)) {
 		t.Fatalf("%d bytes pending before the clock moved, want all %d", got, len(all))
 	}
@@ -101,10 +109,7 @@ func TestAppendSessionExitDecidesDelivery(t *testing.T) {
 			te := newTestEngine(t, Options{}, spool.Options{})
 			all := lines(0, 100)
 			te.sp.Append(all)
-			l := newPipeLink(t, te.clk)
-			cat := startCat(l)
-			done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
-			waitFor(t, func() bool { return len(cat.bytes()) == len(all) }, "data at the far side")
+			l, _, done := te.appendChild(t, len(all))
 			l.exit(tt.err)
 			result(t, done, "the session")
 			te.exited(te.d, l.Err())
@@ -118,10 +123,7 @@ func TestAppendSessionExitDecidesDelivery(t *testing.T) {
 			if a := te.d.consumer.Available(); a != int64(len(all)) {
 				t.Fatalf("after %v: %d bytes to send again, want all %d", tt.err, a, len(all))
 			}
-			l2 := newPipeLink(t, te.clk)
-			cat2 := startCat(l2)
-			done2 := runSession(func() bool { return te.appendTo(context.Background(), te.d, l2) })
-			waitFor(t, func() bool { return len(cat2.bytes()) == len(all) }, "the data again at the next child")
+			l2, cat2, done2 := te.appendChild(t, len(all))
 			if !bytes.Equal(cat2.bytes(), all) {
 				t.Errorf("next child got %q", cat2.bytes())
 			}

@@ -14,14 +14,14 @@ import (
 // markLine is the timestamp line written every Options.Mark: it shows the
 // log host we are alive and probes an idle link.
 func (e *engine) markLine(now time.Time) []byte {
-	return fmt.Appendf(nil, "%s %s sshlogfwd: -- MARK --\n", now.Format(time.RFC3339), e.host)
+	return fmt.Appendf(nil, "%s %s sshlogfwd: -- MARK --\n", now.Format(time.RFC3339), e.opts.Hostname)
 }
 
 // gapLine is written in compatible mode in place of lines the spool bound
 // dropped before d had them.
 func (e *engine) gapLine(g spool.Gap, d *destination) []byte {
 	return fmt.Appendf(nil, "%s %s sshlogfwd: dropped %d lines (%d bytes) while %s was unreachable\n",
-		e.clock.Now().Format(time.RFC3339), e.host, g.Lines, g.Bytes, d.String())
+		e.clock.Now().Format(time.RFC3339), e.opts.Hostname, g.Lines, g.Bytes, d.String())
 }
 
 // gapNotice is the line the receiver writes in place of stream bytes it
@@ -32,10 +32,10 @@ func (e *engine) gapNotice(d *destination, missing int64) []byte {
 	var s string
 	if d.gap.lines > 0 {
 		s = fmt.Sprintf("%s %s sshlogfwd: dropped %d lines while %s was unreachable (the spool bound --spool-max was reached)\n",
-			e.clock.Now().Format(time.RFC3339), e.host, d.gap.lines, d.String())
+			e.clock.Now().Format(time.RFC3339), e.opts.Hostname, d.gap.lines, d.String())
 	} else {
 		s = fmt.Sprintf("%s %s sshlogfwd: %d bytes of the stream are missing here: they had left the spool before %s had them\n",
-			e.clock.Now().Format(time.RFC3339), e.host, missing, d.String())
+			e.clock.Now().Format(time.RFC3339), e.opts.Hostname, missing, d.String())
 	}
 	if len(s) > ackproto.MaxNotice {
 		s = s[:ackproto.MaxNotice-1] + "\n"

@@ -97,7 +97,6 @@ type engine struct {
 	opts     Options
 	clock    clock.Clock
 	log      *slog.Logger
-	host     string
 	dests    []*destination
 	sp       *spool.Spool
 	lw       *spool.LineWriter
@@ -186,7 +185,6 @@ func newEngine(opts Options) (*engine, error) {
 		opts:     opts,
 		clock:    clock.OrReal(opts.Clock),
 		log:      opts.Logger,
-		host:     opts.Hostname,
 		progress: make(chan struct{}, 1),
 		frameMax: relFrameMax,
 		window:   relWindow,

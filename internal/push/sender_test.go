@@ -109,9 +109,7 @@ func TestSenderKeepsWithinWindow(t *testing.T) {
 		te := newReliable(t, spool.Options{})
 		te.frameMax, te.window = 1024, 4096
 		all := lines(0, 2000)
-		for i := 0; i < len(all); i += 700 {
-			te.sp.Append(all[i:min(i+700, len(all))])
-		}
+		te.appendChunks(all)
 		l := newMemLink(t, te.clk)
 		r := startFakeReceiver(t, l, holding("=", 0))
 		done := runSession(func() bool { return te.sendTo(context.Background(), te.d, l) })
@@ -147,23 +145,37 @@ func TestSenderKeepsWithinWindow(t *testing.T) {
 func TestSenderGapWhenSpoolLacksWhatReceiverNeeds(t *testing.T) {
 	te := newReliable(t, spool.Options{SegmentSize: 64 << 10})
 	all := lines(0, 10000)
-	for i := 0; i < len(all); i += 100 * lineLen {
-		te.sp.Append(all[i : i+100*lineLen])
-	}
+	te.appendChunks(all)
 	te.d.ack(46 * 100 * lineLen) // the first segment is released
 	head, _ := te.sp.Bounds()
 	if head == 0 {
 		t.Fatal("test setup: the spool released nothing")
 	}
+	te.wantGapThenData(t, 1400, all, head,
+		"2026-12-02T10:00:00Z testhost sshlogfwd: 63000 bytes of the stream are missing here: they had left the spool before loghost:/var/log/remote.log had them\n")
+}
+
+// wantGapThenData runs a session against a receiver that holds our stream
+// up to offset, and wants a gap frame to head with notice, then the data
+// of all from head on.
+func (te *testEngine) wantGapThenData(t *testing.T, offset int64, all []byte, head int64, notice string) {
+	t.Helper()
 	l := newPipeLink(t, te.clk)
-	r := startFakeReceiver(t, l, holding("=", 1400))
+	r := startFakeReceiver(t, l, holding("=", offset))
 	done := runSession(func() bool { return te.sendTo(context.Background(), te.d, l) })
-	notice := "2026-12-02T10:00:00Z testhost sshlogfwd: 63000 bytes of the stream are missing here: they had left the spool before loghost:/var/log/remote.log had them\n"
 	wantFrame(t, r.frame(), ackproto.Gap, head, []byte(notice))
 	f := r.frame()
 	wantFrame(t, f, ackproto.Data, head, all[head:head+int64(len(f.Data))])
 	l.Kill()
 	result(t, done, "the session")
+}
+
+// appendChunks spools all in chunks of 100 lines, so that segments fill
+// up one after the other.
+func (te *testEngine) appendChunks(all []byte) {
+	for i := 0; i < len(all); i += 100 * lineLen {
+		te.sp.Append(all[i:min(i+100*lineLen, len(all))])
+	}
 }
 
 // TestSenderGapNoticeCountsDroppedLines: lines the spool bound dropped
@@ -172,24 +184,14 @@ func TestSenderGapWhenSpoolLacksWhatReceiverNeeds(t *testing.T) {
 func TestSenderGapNoticeCountsDroppedLines(t *testing.T) {
 	te := newReliable(t, spool.Options{Max: 128 << 10, SegmentSize: 64 << 10})
 	all := lines(0, 15000)
-	for i := 0; i < len(all); i += 100 * lineLen {
-		te.sp.Append(all[i : i+100*lineLen])
-	}
+	te.appendChunks(all)
 	dropped := te.sp.Stats().DroppedLines
 	head, _ := te.sp.Bounds()
 	if dropped == 0 || head != dropped*lineLen {
 		t.Fatalf("test setup: %d lines dropped, head %d", dropped, head)
 	}
-	l := newPipeLink(t, te.clk)
-	r := startFakeReceiver(t, l, holding("=", 0))
-	done := runSession(func() bool { return te.sendTo(context.Background(), te.d, l) })
-	notice := "2026-12-02T10:00:00Z testhost sshlogfwd: dropped " + itoa(dropped) +
-		" lines while loghost:/var/log/remote.log was unreachable (the spool bound --spool-max was reached)\n"
-	wantFrame(t, r.frame(), ackproto.Gap, head, []byte(notice))
-	f := r.frame()
-	wantFrame(t, f, ackproto.Data, head, all[head:head+int64(len(f.Data))])
-	l.Kill()
-	result(t, done, "the session")
+	te.wantGapThenData(t, 0, all, head, "2026-12-02T10:00:00Z testhost sshlogfwd: dropped "+itoa(dropped)+
+		" lines while loghost:/var/log/remote.log was unreachable (the spool bound --spool-max was reached)\n")
 }
 
 // TestSenderDropsConnectionOnAckBeyondSent: an ack of data never sent
