@@ -240,7 +240,7 @@ func (e *engine) run(ctx context.Context, in input) error {
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- in.run(readCtx) }()
 	wg, sshErr := e.connectAll(runCtx, endRun)
-	e.startPeriodic(runCtx)
+	periodic := e.startPeriodic(runCtx)
 
 	select {
 	case <-ctx.Done():
@@ -263,6 +263,7 @@ func (e *engine) run(ctx context.Context, in input) error {
 	e.drain.begin(life)
 	endRun()
 	wg.Wait()
+	periodic.Wait()
 	e.report()
 	return nil
 }
@@ -312,24 +313,29 @@ func (e *engine) exited(d *destination, err error) {
 
 // startPeriodic starts the marks, the status lines and (reliable mode)
 // the spool syncs, until ctx ends.
-func (e *engine) startPeriodic(ctx context.Context) {
+func (e *engine) startPeriodic(ctx context.Context) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	every := func(d time.Duration, fn func(time.Time)) {
+		wg.Go(func() { clock.Every(ctx, e.clock, d, fn) })
+	}
 	if e.opts.Mark > 0 {
-		go clock.Every(ctx, e.clock, e.opts.Mark, func(now time.Time) {
+		every(e.opts.Mark, func(now time.Time) {
 			if err := e.lw.WriteLine(e.markLine(now)); err != nil {
 				e.log.Error("spooling mark failed", "err", err)
 			}
 		})
 	}
 	if e.opts.Stats > 0 {
-		go clock.Every(ctx, e.clock, e.opts.Stats, func(time.Time) { e.logStats() })
+		every(e.opts.Stats, func(time.Time) { e.logStats() })
 	}
 	if e.opts.Reliable {
-		go clock.Every(ctx, e.clock, e.opts.Fsync, func(time.Time) {
+		every(e.opts.Fsync, func(time.Time) {
 			if err := e.sp.Sync(); err != nil {
 				e.log.Error("syncing the spool failed", "err", err)
 			}
 		})
 	}
+	return &wg
 }
 
 // awaitReader gives the reader, told to stop, a moment to take what is

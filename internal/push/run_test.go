@@ -170,7 +170,8 @@ func TestMarksAndStatsOnTheClock(t *testing.T) {
 	te := newTestEngine(t, Options{Mark: 20 * time.Minute, Stats: 15 * time.Minute}, spool.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	te.startPeriodic(ctx)
+	defer te.startPeriodic(ctx).Wait()
+	defer cancel()
 	te.clk.WaitForWaiters(2)
 	mark := func(at string) string { return at + " testhost sshlogfwd: -- MARK --\n" }
 
