@@ -61,7 +61,11 @@ func (p *PushCmd) Validate() error {
 		}
 		seen[dest.String()] = true
 	}
-	if _, err := p.fifoMode(); err != nil {
+	mode, err := p.fifoMode()
+	if err == nil {
+		err = pipe.CheckMode(mode)
+	}
+	if err != nil {
 		return usage("--fifo-mode", err)
 	}
 	// Flags that only mean something with another one are refused without
