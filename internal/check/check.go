@@ -1,0 +1,164 @@
+package check
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
+)
+
+// Options are what every check needs: the ssh that push or pull would
+// run, and how long to wait for the far side.
+type Options struct {
+	SSHPath string          // the ssh client (--ssh)
+	SSH     execssh.Options // the user's ssh settings; ReadyMarker makes ssh say when it is in
+	// ProbeWait is how long a probe waits for the far side once ssh has
+	// connected (twice that where a far side that keeps running is the
+	// expected answer).
+	ProbeWait time.Duration
+	Out       io.Writer    // where the report goes (default standard output)
+	Clock     clock.Clock  // default the wall clock
+	Logger    *slog.Logger // our own diagnostics; ssh's complaints go into the report
+}
+
+func (o *Options) defaults() {
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	o.Clock = clock.OrReal(o.Clock)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// PushOptions describe a push setup: the flags push would be given.
+type PushOptions struct {
+	Options
+	Dests      []execssh.Dest
+	FIFO       string      // --fifo, or ""
+	FIFOMode   fs.FileMode // --fifo-mode, for a FIFO push would create
+	File       string      // --file, or ""
+	SyslogUser string      // the user the syslog daemon writes the FIFO as
+	// Spool is the spool directory push would use (--spool or its
+	// default); SpoolErr says why there is none.
+	Spool    string
+	SpoolErr error
+
+	RemoteCommand string // --remote-command, or ""
+	Reliable      bool   // --reliable: the far side runs sshlogfwd receive
+	RemoteBinary  string // --remote-sshlogfwd
+	// Hostname is this host's short name, as syslog writes it in a line;
+	// the append probe's test line carries it.
+	Hostname string
+}
+
+// remoteCommand is the command push asks the far side to run for path.
+func (o *PushOptions) remoteCommand(path string) string {
+	switch {
+	case o.RemoteCommand != "":
+		return o.RemoteCommand
+	case o.Reliable:
+		return request.Receive(o.RemoteBinary, path)
+	default:
+		return request.Append(path)
+	}
+}
+
+// Push checks a push setup: its input, its spool, and for every
+// destination the key, the connection, the key's restriction and push's
+// own remote command. It returns ErrFailed if any check failed.
+func Push(ctx context.Context, o PushOptions) error {
+	o.defaults()
+	r := &report{w: o.Out}
+	switch {
+	case o.FIFO != "":
+		checkFIFO(r, o.FIFO, o.FIFOMode, o.SyslogUser)
+	case o.File != "":
+		checkReadable(r, "--file "+o.File, o.File)
+	}
+	switch {
+	case o.SpoolErr != nil:
+		r.fail("--spool", o.SpoolErr.Error(), "give --spool DIR")
+	case o.Spool != "":
+		checkPrivateDir(r, "--spool "+o.Spool, o.Spool)
+	}
+	for _, dest := range o.Dests {
+		p := newProber(ctx, o.Options, r, dest, roleLogHost)
+		if !p.connect() {
+			continue
+		}
+		p.restricted("push", dest.Path)
+		p.forwarding()
+		if o.Reliable {
+			p.receive(o.remoteCommand(dest.Path))
+		} else {
+			p.append(o.remoteCommand(dest.Path), o.Hostname)
+		}
+	}
+	return r.result()
+}
+
+// PullOptions describe a pull setup: the flags pull would be given.
+type PullOptions struct {
+	Options
+	Src          execssh.Dest
+	Output       string // --output, or "" for standard output
+	Compat       bool   // --compat: the far side runs tail -F
+	CursorFile   string // --cursor-file, or ""
+	From         string // --from: start or end
+	RemoteBinary string // --remote-sshlogfwd
+	// StateDir is where pull keeps its cursor without --output or
+	// --cursor-file; StateDirErr says why there is none.
+	StateDir    string
+	StateDirErr error
+}
+
+// remoteCommand is the command pull asks the far side to run on its
+// first start (no cursor yet).
+func (o *PullOptions) remoteCommand() string {
+	if o.Compat {
+		return request.Tail(o.Src.Path)
+	}
+	return request.Serve(o.RemoteBinary, o.Src.Path, request.ServeRequest{From: o.From})
+}
+
+// Pull checks a pull setup: its output and cursor, the key, the
+// connection, the key's restriction and pull's own remote command. It
+// returns ErrFailed if any check failed.
+func Pull(ctx context.Context, o PullOptions) error {
+	o.defaults()
+	r := &report{w: o.Out}
+	if o.Output != "" {
+		checkOutput(r, "--output "+o.Output, o.Output)
+	}
+	if !o.Compat {
+		switch {
+		case o.CursorFile != "":
+			checkOutput(r, "--cursor-file "+o.CursorFile, o.CursorFile)
+		case o.Output != "":
+			// The cursor is FILE.cursor beside the output.
+		case o.StateDirErr != nil:
+			r.fail("cursor", o.StateDirErr.Error(), "give --cursor-file FILE")
+		default:
+			checkPrivateDir(r, "state directory "+o.StateDir, o.StateDir)
+		}
+	}
+	p := newProber(ctx, o.Options, r, o.Src, roleWatchedHost)
+	if !p.connect() {
+		return r.result()
+	}
+	p.restricted("pull", o.Src.Path)
+	p.forwarding()
+	if o.Compat {
+		p.tail(o.remoteCommand(), o.Src.Path)
+	} else {
+		p.serve(o.remoteCommand(), o.Src.Path)
+	}
+	return r.result()
+}
