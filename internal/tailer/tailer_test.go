@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -168,6 +169,105 @@ func checkSequence(t *testing.T, data []byte, n int) {
 	}
 }
 
+// untilLines reads until lines 0..n-1 have arrived and checks that each
+// came exactly once, in order.
+func (c *collector) untilLines(t *testing.T, n int) {
+	t.Helper()
+	c.untilLen(t, n*len(line(0)))
+	checkSequence(t, c.data, n)
+}
+
+// wantEvents reports whether the events seen so far are exactly want,
+// and fails the test (going on) when they are not.
+func (c *collector) wantEvents(t *testing.T, want ...Event) bool {
+	t.Helper()
+	if got := c.events(); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+		return false
+	}
+	return true
+}
+
+// follow opens a Tailer and reads until n bytes have arrived.
+func follow(t *testing.T, opts Options, poll bool, n int) *collector {
+	t.Helper()
+	c := &collector{tl: open(t, opts, poll)}
+	c.untilLen(t, n)
+	return c
+}
+
+// appender creates name with initial in it and returns a descriptor open
+// for appending, as a daemon holds its log across a rotation; the test's
+// cleanup closes it.
+func appender(t *testing.T, name, initial string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.WriteString(initial); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// rotate moves the generations of name up by one as logrotate does
+// (name.1 to name.2, then name to name.1) and creates name with next in it.
+func rotate(t *testing.T, name, next string) {
+	t.Helper()
+	k := 1
+	for ; fileExists(fmt.Sprintf("%s.%d", name, k)); k++ {
+	}
+	for ; k > 1; k-- {
+		if err := os.Rename(fmt.Sprintf("%s.%d", name, k-1), fmt.Sprintf("%s.%d", name, k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(name, name+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, name, next)
+}
+
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// ageInOrder gives the files modification times a minute apart, from
+// oldest on: file timestamps are coarse (a clock tick on ext4), and the
+// Tailer orders missed generations by them.
+func ageInOrder(t *testing.T, oldest time.Time, names ...string) {
+	t.Helper()
+	for i, n := range names {
+		tm := oldest.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(n, tm, tm); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// writeBehind runs write in a goroutine with name open for appending, as
+// a daemon writes while the Tailer reads. An error it returns fails the
+// test; the test's cleanup waits for it.
+func writeBehind(t *testing.T, name string, write func(f *os.File) error) {
+	t.Helper()
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { <-done })
+	go func() {
+		defer close(done)
+		defer f.Close()
+		if err := write(f); err != nil {
+			t.Error(err)
+		}
+	}()
+}
+
 func writeFile(t *testing.T, name, s string) {
 	t.Helper()
 	if err := os.WriteFile(name, []byte(s), 0o644); err != nil {
@@ -208,32 +308,20 @@ func TestAppend(t *testing.T) {
 		writeFile(t, name, lines(0, before))
 		c := &collector{tl: open(t, Options{Path: name, BufSize: 4096}, poll)}
 
-		done := make(chan struct{})
-		t.Cleanup(func() { <-done })
-		go func() {
-			defer close(done)
-			f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer f.Close()
+		writeBehind(t, name, func(f *os.File) error {
 			// Writes of varying size, so that chunks end mid-line.
 			for i := before; i < total; {
 				k := min(1+i%97, total-i)
 				if _, err := f.WriteString(lines(i, i+k)); err != nil {
-					t.Error(err)
-					return
+					return err
 				}
 				i += k
 			}
-		}()
+			return nil
+		})
 		size := total * len(line(0))
-		c.untilLen(t, size)
-		checkSequence(t, c.data, total)
-		if evs := c.events(); len(evs) != 0 {
-			t.Errorf("events %v, want none", evs)
-		}
+		c.untilLines(t, total)
+		c.wantEvents(t)
 		if got, want := c.last().end, idCursor(t, name, int64(size)); got != want {
 			t.Errorf("last cursor %v, want %v", got, want)
 		}
@@ -265,16 +353,8 @@ func TestRenameRotation(t *testing.T) {
 		writeFile(t, name, "")
 		c := &collector{tl: open(t, Options{Path: name}, poll)}
 
-		done := make(chan struct{})
-		t.Cleanup(func() { <-done })
-		go func() {
-			defer close(done)
-			f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer func() { f.Close() }()
+		writeBehind(t, name, func(f *os.File) error {
+			defer func() { f.Close() }() // the last one it opened
 			for i := 0; i < total; i++ {
 				if len(rotations) > 0 && i == rotations[0] {
 					// Two rotations within one check of the Tailer are out
@@ -283,8 +363,7 @@ func TestRenameRotation(t *testing.T) {
 					want := int32(2 - len(rotations))
 					for deadline := time.Now().Add(testTimeout); c.rotated.Load() < want; time.Sleep(time.Millisecond) {
 						if time.Now().After(deadline) {
-							t.Error("tailer did not finish the previous rotation")
-							return
+							return errors.New("tailer did not finish the previous rotation")
 						}
 					}
 					// The first rotation is logrotate's order: rename,
@@ -295,40 +374,33 @@ func TestRenameRotation(t *testing.T) {
 					rotations = rotations[1:]
 					os.Rename(name+".1", name+".2") // fails the first time
 					if err := os.Rename(name, name+".1"); err != nil {
-						t.Error(err)
-						return
+						return err
 					}
 					if createFirst {
 						if err := os.WriteFile(name, nil, 0o644); err != nil {
-							t.Error(err)
-							return
+							return err
 						}
 					}
 					for end := i + late; i < end; i++ { // late lines into the renamed file
 						if _, err := f.WriteString(line(i)); err != nil {
-							t.Error(err)
-							return
+							return err
 						}
 					}
 					nf, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 					if err != nil {
-						t.Error(err)
-						return
+						return err
 					}
 					f.Close()
 					f = nf
 				}
 				if _, err := f.WriteString(line(i)); err != nil {
-					t.Error(err)
-					return
+					return err
 				}
 			}
-		}()
-		c.untilLen(t, total*len(line(0)))
-		checkSequence(t, c.data, total)
-		if got := c.events(); len(got) != 2 || got[0] != EventRotated || got[1] != EventRotated {
-			t.Errorf("events %v, want two rotations", got)
-		}
+			return nil
+		})
+		c.untilLines(t, total)
+		c.wantEvents(t, EventRotated, EventRotated)
 		if got, want := c.last().end, idCursor(t, name, int64((total-20000-late)*len(line(0)))); got != want {
 			t.Errorf("last cursor %v, want %v", got, want)
 		}
@@ -340,19 +412,10 @@ func TestRenameRotation(t *testing.T) {
 func TestLateWriteAfterSwitch(t *testing.T) {
 	eachMode(t, func(t *testing.T, poll bool) {
 		name := filepath.Join(t.TempDir(), "app.log")
-		old, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer old.Close()
-		old.WriteString("a\n")
-		c := &collector{tl: open(t, Options{Path: name}, poll)}
-		c.untilLen(t, 2)
+		old := appender(t, name, "a\n")
+		c := follow(t, Options{Path: name}, poll, 2)
 
-		if err := os.Rename(name, name+".1"); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, name, "b\n")
+		rotate(t, name, "b\n")
 		c.until(t, "rotation", func() bool { return c.rotated.Load() == 1 && len(c.data) == 4 })
 		newEnd := c.last().end
 
@@ -372,14 +435,8 @@ func TestLateWriteAfterSwitch(t *testing.T) {
 func TestCopyTruncate(t *testing.T) {
 	eachMode(t, func(t *testing.T, poll bool) {
 		name := filepath.Join(t.TempDir(), "app.log")
-		w, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
-		w.WriteString(lines(0, 100))
-		c := &collector{tl: open(t, Options{Path: name}, poll)}
-		c.untilLen(t, 100*len(line(0)))
+		w := appender(t, name, lines(0, 100))
+		c := follow(t, Options{Path: name}, poll, 100*len(line(0)))
 
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -391,10 +448,9 @@ func TestCopyTruncate(t *testing.T) {
 		}
 		w.WriteString(lines(100, 105))
 
-		c.untilLen(t, 105*len(line(0)))
-		checkSequence(t, c.data, 105)
-		if got := c.events(); len(got) != 1 || got[0] != EventTruncated {
-			t.Fatalf("events %v, want one truncation", got)
+		c.untilLines(t, 105)
+		if !c.wantEvents(t, EventTruncated) {
+			t.FailNow()
 		}
 		if got, want := c.last().end, idCursor(t, name, 5*int64(len(line(0)))); got != want {
 			t.Errorf("last cursor %v, want %v", got, want)
@@ -416,16 +472,14 @@ func TestTruncateThenWriteMore(t *testing.T) {
 		name := filepath.Join(t.TempDir(), "app.log")
 		writeFile(t, name, lines(0, 10))
 		logs := &syncBuffer{}
-		c := &collector{tl: open(t, Options{Path: name, Logger: testLogger(t, logs)}, poll)}
-		c.untilLen(t, 10*len(line(0)))
+		c := follow(t, Options{Path: name, Logger: testLogger(t, logs)}, poll, 10*len(line(0)))
 
 		// O_TRUNC, then a longer write, both before the Tailer looks again.
 		writeFile(t, name, lines(10, 40))
 
-		c.untilLen(t, 40*len(line(0)))
-		checkSequence(t, c.data, 40)
-		if got := c.events(); len(got) != 1 || got[0] != EventTruncated {
-			t.Fatalf("events %v, want one truncation", got)
+		c.untilLines(t, 40)
+		if !c.wantEvents(t, EventTruncated) {
+			t.FailNow()
 		}
 		if !strings.Contains(logs.String(), "bytes before the read offset changed") {
 			t.Errorf("truncation not detected by content:\n%s", logs)
@@ -440,36 +494,15 @@ func TestMissedGeneration(t *testing.T) {
 	eachMode(t, func(t *testing.T, poll bool) {
 		name := filepath.Join(t.TempDir(), "app.log")
 		writeFile(t, name, lines(0, 10))
-		c := &collector{tl: open(t, Options{Path: name}, poll)}
-		c.untilLen(t, 10*len(line(0)))
+		c := follow(t, Options{Path: name}, poll, 10*len(line(0)))
 
 		appendFile(t, name, lines(10, 20)) // unread when the rotations happen
-		if err := os.Rename(name, name+".1"); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, name, lines(20, 30))
-		if err := os.Rename(name+".1", name+".2"); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(name, name+".1"); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, name, lines(30, 40))
-		// File timestamps are coarse (a clock tick on ext4): make the
-		// order of the generations unambiguous.
-		now := time.Now()
-		for i, n := range []string{name + ".2", name + ".1"} {
-			tm := now.Add(time.Duration(i-2) * time.Minute)
-			if err := os.Chtimes(n, tm, tm); err != nil {
-				t.Fatal(err)
-			}
-		}
+		rotate(t, name, lines(20, 30))
+		rotate(t, name, lines(30, 40))
+		ageInOrder(t, time.Now().Add(-2*time.Minute), name+".2", name+".1")
 
-		c.untilLen(t, 40*len(line(0)))
-		checkSequence(t, c.data, 40)
-		if got := c.events(); len(got) != 2 || got[0] != EventRotated || got[1] != EventRotated {
-			t.Fatalf("events %v, want two rotations", got)
-		}
+		c.untilLines(t, 40)
+		c.wantEvents(t, EventRotated, EventRotated)
 	})
 }
 
@@ -493,14 +526,8 @@ func TestNotRegular(t *testing.T) {
 func TestDeleteRecreate(t *testing.T) {
 	eachMode(t, func(t *testing.T, poll bool) {
 		name := filepath.Join(t.TempDir(), "app.log")
-		w, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
-		w.WriteString(lines(0, 10))
-		c := &collector{tl: open(t, Options{Path: name}, poll)}
-		c.untilLen(t, 5*len(line(0)))
+		w := appender(t, name, lines(0, 10))
+		c := follow(t, Options{Path: name}, poll, 5*len(line(0)))
 
 		if err := os.Remove(name); err != nil {
 			t.Fatal(err)
@@ -509,10 +536,9 @@ func TestDeleteRecreate(t *testing.T) {
 		c.untilLen(t, 20*len(line(0)))
 		writeFile(t, name, lines(20, 30))
 
-		c.untilLen(t, 30*len(line(0)))
-		checkSequence(t, c.data, 30)
-		if got := c.events(); len(got) != 1 || got[0] != EventRotated {
-			t.Fatalf("events %v, want one rotation", got)
+		c.untilLines(t, 30)
+		if !c.wantEvents(t, EventRotated) {
+			t.FailNow()
 		}
 		for _, r := range c.recs {
 			if r.ev == EventRotated && (r.end != idCursor(t, name, 0) || r.at != 20*len(line(0))) {
@@ -529,11 +555,8 @@ func TestCreatedLater(t *testing.T) {
 		c := &collector{tl: open(t, Options{Path: name, FromEnd: true}, poll)}
 		writeFile(t, name, lines(0, 3))
 		appendFile(t, name, lines(3, 6))
-		c.untilLen(t, 6*len(line(0)))
-		checkSequence(t, c.data, 6)
-		if evs := c.events(); len(evs) != 0 {
-			t.Errorf("events %v, want none", evs)
-		}
+		c.untilLines(t, 6)
+		c.wantEvents(t)
 	})
 }
 
@@ -567,8 +590,7 @@ func TestResume(t *testing.T) {
 			name := filepath.Join(t.TempDir(), "app.log")
 			writeFile(t, name, a+b)
 			cur := idCursor(t, name, int64(len(a)))
-			c := &collector{tl: open(t, Options{Path: name, Start: &cur}, poll)}
-			c.untilLen(t, len(b))
+			c := follow(t, Options{Path: name, Start: &cur}, poll, len(b))
 			appendFile(t, name, lines(20, 30))
 			c.untilLen(t, len(all)-len(a))
 			if string(c.data) != all[len(a):] {
@@ -582,18 +604,12 @@ func TestResume(t *testing.T) {
 			name := filepath.Join(t.TempDir(), "app.log")
 			writeFile(t, name, a+b)
 			cur := idCursor(t, name, int64(len(a)))
-			if err := os.Rename(name, name+".1"); err != nil {
-				t.Fatal(err)
-			}
-			writeFile(t, name, lines(20, 30))
-			c := &collector{tl: open(t, Options{Path: name, Start: &cur}, poll)}
-			c.untilLen(t, len(all)-len(a))
+			rotate(t, name, lines(20, 30))
+			c := follow(t, Options{Path: name, Start: &cur}, poll, len(all)-len(a))
 			if string(c.data) != all[len(a):] {
 				t.Fatalf("got %q", c.data)
 			}
-			if got := c.events(); len(got) != 1 || got[0] != EventRotated {
-				t.Fatalf("events %v, want one rotation", got)
-			}
+			c.wantEvents(t, EventRotated)
 		})
 	})
 
@@ -607,15 +623,8 @@ func TestResume(t *testing.T) {
 			writeFile(t, name+".1", lines(20, 25))
 			writeFile(t, name, lines(25, 30))
 			writeFile(t, name+".pos", "not log data, must never be read\n")
-			base := time.Now().Add(-time.Hour)
-			for i, n := range []string{name + ".2", name + ".1", name + ".pos"} {
-				tm := base.Add(time.Duration(i) * time.Minute)
-				if err := os.Chtimes(n, tm, tm); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c := &collector{tl: open(t, Options{Path: name, Start: &cur}, poll)}
-			c.untilLen(t, len(all)-len(a))
+			ageInOrder(t, time.Now().Add(-time.Hour), name+".2", name+".1", name+".pos")
+			c := follow(t, Options{Path: name, Start: &cur}, poll, len(all)-len(a))
 			if string(c.data) != all[len(a):] {
 				t.Fatalf("got %q", c.data)
 			}
@@ -633,8 +642,7 @@ func TestResume(t *testing.T) {
 			cur := idCursor(t, name, 5)
 			cur.Ino += 1 << 40 // no such file any more
 			logs := &syncBuffer{}
-			c := &collector{tl: open(t, Options{Path: name, Start: &cur, Logger: testLogger(t, logs)}, poll)}
-			c.untilLen(t, len(a))
+			c := follow(t, Options{Path: name, Start: &cur, Logger: testLogger(t, logs)}, poll, len(a))
 			if string(c.data) != a {
 				t.Fatalf("got %q", c.data)
 			}
@@ -654,14 +662,11 @@ func TestResume(t *testing.T) {
 			name := filepath.Join(t.TempDir(), "app.log")
 			writeFile(t, name, a)
 			cur := idCursor(t, name, int64(len(a)+100))
-			c := &collector{tl: open(t, Options{Path: name, Start: &cur}, poll)}
-			c.untilLen(t, len(a))
+			c := follow(t, Options{Path: name, Start: &cur}, poll, len(a))
 			if string(c.data) != a {
 				t.Fatalf("got %q", c.data)
 			}
-			if got := c.events(); len(got) != 1 || got[0] != EventTruncated {
-				t.Fatalf("events %v, want one truncation", got)
-			}
+			c.wantEvents(t, EventTruncated)
 		})
 	})
 }
@@ -731,8 +736,7 @@ func TestIdleCPU(t *testing.T) {
 		t.Run(m.name, func(t *testing.T) {
 			name := filepath.Join(t.TempDir(), "app.log")
 			writeFile(t, name, "x\n")
-			c := &collector{tl: open(t, Options{Path: name, PollInterval: DefaultPollInterval}, m.poll)}
-			c.untilLen(t, 2)
+			c := follow(t, Options{Path: name, PollInterval: DefaultPollInterval}, m.poll, 2)
 
 			before := cpuTime(t)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
