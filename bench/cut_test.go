@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -65,10 +66,11 @@ func (l *lab) cut(r *Recovery, size int) {
 		l.tb.Fatal(err)
 	}
 	defer f.Close()
-	stop := make(chan struct{})
-	defer close(stop)
-	go pace(100, 1<<30, stop, func(i int) error {
-		_, err := f.Write(numbered(i, size))
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ln := streamLines(size)
+	go pace(ctx, 100, 1<<30, func(i int) error {
+		_, err := f.Write(ln.Line(i))
 		return err
 	})
 	time.Sleep(3 * time.Second)

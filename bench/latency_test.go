@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -146,7 +147,7 @@ func (l *lab) latency(mode string, rate int, dur time.Duration, size int) Latenc
 	if p != nil {
 		cpu0, _ = p.cpu()
 	}
-	written, err := pace(rate, n, nil, func(i int) error {
+	written, err := pace(context.Background(), rate, n, func(i int) error {
 		_, err := w.Write(stamped(i, mono(), size))
 		return err
 	})
@@ -243,7 +244,7 @@ func (l *lab) recovery(rate, kills int, size int) *Recovery {
 		close(stop)
 	}()
 	var stamps []int64
-	written, _ := pace(rate, n, nil, func(i int) error {
+	written, _ := pace(context.Background(), rate, n, func(i int) error {
 		t := mono()
 		stamps = append(stamps, t)
 		_, err := f.Write(stamped(i, t, size))

@@ -2,12 +2,14 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
 // lastLineIndex is the number of the last complete numbered line of path,
@@ -30,14 +32,10 @@ func lastLineIndex(path string, size int) int {
 	}
 	b := bytes.TrimSuffix(buf[:n], []byte{'\n'})
 	b = b[bytes.LastIndexByte(b, '\n')+1:]
-	if len(b) < 9 || b[0] != 'L' {
-		return -1
+	if i, ok := testlab.Number(b); ok {
+		return i
 	}
-	i, err := strconv.Atoi(string(b[1:9]))
-	if err != nil {
-		return -1
-	}
-	return i
+	return -1
 }
 
 // outage runs push at rate lines/s, stops sshd (sessions killed, listener
@@ -68,8 +66,9 @@ func (l *lab) outage(rate int, down time.Duration, size int) *Outage {
 	written := make(chan int, 1)
 	var progress atomic.Int64
 	go func() {
-		k, _ := pace(rate, n, nil, func(i int) error {
-			_, err := f.Write(numbered(i, size))
+		ln := streamLines(size)
+		k, _ := pace(context.Background(), rate, n, func(i int) error {
+			_, err := f.Write(ln.Line(i))
 			progress.Store(int64(i + 1))
 			return err
 		})
@@ -110,8 +109,8 @@ func (l *lab) outage(rate int, down time.Duration, size int) *Outage {
 	res.HWM = p.hwm()
 	got, _ := os.ReadFile(remote)
 	chk := checkNumbered(got, nil, k, size)
-	res.Received, res.Lost, res.Dup, res.OutOfOrder = chk.Received, chk.Lost, chk.Dup, chk.OutOfOrder
-	res.Torn = chk.Torn + chk.Other
+	res.Received, res.Lost, res.Dup, res.OutOfOrder = chk.Received, chk.Lost, chk.Duplicated, chk.OutOfOrder
+	res.Torn = chk.Torn + len(chk.Other)
 	return res
 }
 

@@ -70,7 +70,7 @@ func (l *lab) scale(procs, rate int, dur time.Duration, size int) Scale {
 	start := time.Now()
 	lines := make([][]byte, nPer)
 	for i := range lines {
-		lines[i] = numbered(i, size)
+		lines[i] = streamLines(size).Line(i)
 	}
 	for done := false; !done; {
 		due := min(nPer, int(time.Since(start).Seconds()*perProc)+1)
@@ -121,15 +121,15 @@ func (l *lab) scale(procs, rate int, dur time.Duration, size int) Scale {
 	res.LogHostCPU = Seconds((treeCPU(end, l.sshd.PID()) - host0).Seconds())
 	res.ClientCPU = Seconds(cpuDelta(before, end, client).Seconds())
 	res.PushCPU = Seconds(cpuDelta(before, end, pushPIDs).Seconds())
-	wantData := genLines(nPer, size)
+	wantData := streamLines(size).Range(0, nPer)
 	for _, o := range ps {
 		res.MaxPushRSS = max(res.MaxPushRSS, o.p.hwm())
 		got, _ := os.ReadFile(o.remote)
 		chk := checkNumbered(got, wantData, nPer, size)
-		res.Delivered += chk.Received - chk.Dup
+		res.Delivered += chk.Received - chk.Duplicated
 		res.Lost += chk.Lost
-		res.Dup += chk.Dup
-		res.Disorder += chk.OutOfOrder + chk.Torn + chk.Other
+		res.Dup += chk.Duplicated
+		res.Disorder += chk.OutOfOrder + chk.Torn + len(chk.Other)
 	}
 	return res
 }

@@ -16,7 +16,7 @@ import (
 // files, as when ssh is slower than the writer or the link is down.
 func BenchmarkSpoolPath(b *testing.B) {
 	const lines, size, readSize = 100_000, 124, 256<<10 - 1001
-	data := genLines(lines, size)
+	data := streamLines(size).Range(0, lines)
 	for _, name := range []string{"caught-up", "behind"} {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))

@@ -22,7 +22,7 @@ type corpus struct {
 
 func (l *lab) corpus(n, size int) *corpus {
 	l.tb.Helper()
-	c := &corpus{n: n, size: size, data: genLines(n, size), path: l.path("input.log")}
+	c := &corpus{n: n, size: size, data: streamLines(size).Range(0, n), path: l.path("input.log")}
 	if err := os.WriteFile(c.path, c.data, 0o644); err != nil {
 		l.tb.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func finish(run *Run, c *corpus, g growth, got []byte, err error) {
 		run.Seconds = Seconds(g.Last.Sub(g.First).Seconds())
 	}
 	chk := checkNumbered(got, c.data, c.n, c.size)
-	run.Lost, run.Dup, run.OutOfOrd, run.Torn, run.Other = chk.Lost, chk.Dup, chk.OutOfOrder, chk.Torn, chk.Other
+	run.Lost, run.Dup, run.OutOfOrd, run.Torn, run.Other = chk.Lost, chk.Duplicated, chk.OutOfOrder, chk.Torn, len(chk.Other)
 }
 
 // bareToRemote is the limit: ssh [-C] loghost 'cat >> f' < file.

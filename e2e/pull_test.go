@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,12 +29,11 @@ func TestPullReliableSSHKilled(t *testing.T) {
 	kills := 0
 	stop := every(2*time.Second, func() { kills += killAll(p.sshChildren()) })
 	start := time.Now()
-	w.run(context.Background(), plKillLines, plKillRate, nil)
+	w.Run(context.Background(), plKillLines, plKillRate, nil)
 	stop()
-	waitOutputSize(t, l.out, plKillLines*plLineSize, 60*time.Second, p.log)
-	r := plCheck(readPL(l.out), plKillLines)
+	r := waitPulled(t, l.out, plKillLines, 60*time.Second, p.log)
 	t.Logf("reliable, ssh killed -9 %d times: %s (%v)", kills, r, time.Since(start).Round(time.Millisecond))
-	if !r.exact(plKillLines) || kills < 3 {
+	if !r.Exact(plKillLines) || kills < 3 {
 		t.Fatalf("want every line exactly once in order with at least 3 kills: %s, kills %d", r, kills)
 	}
 	if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
@@ -61,29 +59,29 @@ func TestPullCompatSSHKilled(t *testing.T) {
 			t.Parallel()
 			l := newPLLabKey(t, tc.key)
 			w := newPLWriter(t, l.log)
-			w.write(1) // tail -f needs the file to exist
+			w.Write(1) // tail -f needs the file to exist
 			p := l.startPull("--compat")
 			// Wait until the stream carries lines before counting.
-			testlab.WaitFor(t, 10*time.Second, func() bool { w.write(1); return len(readPL(l.out)) > 0 }, "nothing arrives\n%s", p.log())
+			testlab.WaitFor(t, 10*time.Second, func() bool { w.Write(1); return len(readFile(l.out)) > 0 }, "nothing arrives\n%s", p.log())
 			kills := 0
 			stop := every(2*time.Second, func() { kills += killAll(p.sshChildren()) })
-			first := w.written()
-			w.run(context.Background(), first+plKillLines, plKillRate, nil)
+			first := w.Next()
+			w.Run(context.Background(), first+plKillLines, plKillRate, nil)
 			stop()
 			// The last lines may be lost too: go on writing lines until
 			// one of them arrives, then count only the numbered ones.
-			end := w.written()
+			end := w.Next()
 			testlab.WaitFor(t, 30*time.Second, func() bool {
-				w.write(1)
-				r := plCheck(readPL(l.out), w.written())
-				return r.Received > 0 && lastLineAtLeast(readPL(l.out), end)
+				w.Write(1)
+				r := plLines.Check(readFile(l.out), w.Next())
+				return r.Received > 0 && plLines.TailMax(readFile(l.out), 8) >= end
 			}, "stream did not recover after the kills\n%s", p.log())
 			if err := p.stop(t, syscall.SIGTERM, 10*time.Second); err != nil {
 				t.Errorf("pull after SIGTERM: %v", err)
 			}
 			// Lines before first were the warm-up; lines at or past end
 			// are the recovery probe.
-			r := plCount(readPL(l.out), first, end)
+			r := plLines.CheckRange(readFile(l.out), first, end)
 			t.Logf("COMPAT (%s), ssh killed -9 %d times, %d lines at %d/s: %s", tc.name, kills, plKillLines, plKillRate, r)
 			if r.Received == 0 {
 				t.Fatal("nothing arrived")
@@ -92,74 +90,21 @@ func TestPullCompatSSHKilled(t *testing.T) {
 	}
 }
 
-// lastLineAtLeast reports whether one of the last lines of data is a
-// numbered line >= n.
-func lastLineAtLeast(data []byte, n int) bool {
-	tail := string(data[max(0, len(data)-8*plLineSize):])
-	for _, line := range strings.Split(tail, "\n") {
-		if len(line) < 8 || line[0] != 'P' {
-			continue
-		}
-		if k, err := strconv.Atoi(line[1:8]); err == nil && k >= n {
-			return true
-		}
-	}
-	return false
-}
-
-// plCount is plCheck for the lines first..end-1 only.
-func plCount(data []byte, first, end int) plReport {
-	var r plReport
-	seen := map[int]bool{}
-	last := -1
-	for _, line := range strings.SplitAfter(string(data), "\n") {
-		if line == "" {
-			continue
-		}
-		if len(line) < 8 || line[0] != 'P' {
-			r.Other++
-			continue
-		}
-		var i int
-		for _, c := range line[1:8] {
-			i = i*10 + int(c-'0')
-		}
-		if line != string(plLine(i)) {
-			r.Torn++
-			continue
-		}
-		if i < first || i >= end {
-			continue
-		}
-		r.Received++
-		if seen[i] {
-			r.Duplicated++
-		}
-		seen[i] = true
-		if i < last {
-			r.OutOfOrder++
-		}
-		last = max(last, i)
-	}
-	r.Lost = end - first - len(seen)
-	return r
-}
-
 // TestPullFromStartAndBasics: --from start reads what is there, then
 // follows; SIGTERM exits 0 and the cursor file is written.
 func TestPullFromStartAndBasics(t *testing.T) {
 	t.Parallel()
 	l := newPLLab(t)
 	w := newPLWriter(t, l.log)
-	w.write(100)
+	w.Write(100)
 	p := l.startPull("--from", "start")
 	waitOutputSize(t, l.out, 100*plLineSize, 20*time.Second, p.log)
-	w.write(50)
+	w.Write(50)
 	waitOutputSize(t, l.out, 150*plLineSize, 10*time.Second, p.log)
 	if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
 		t.Fatalf("pull after SIGTERM: %v", err)
 	}
-	if r := plCheck(readPL(l.out), 150); !r.exact(150) {
+	if r := plLines.Check(readFile(l.out), 150); !r.Exact(150) {
 		t.Fatal(r)
 	}
 	b, err := os.ReadFile(l.out + ".cursor")
@@ -183,7 +128,7 @@ func TestPullRestartedKill9(t *testing.T) {
 	p := l.startPull("--from", "start")
 	restarts := 0
 	var logs []string
-	w.run(context.Background(), plKillLines, plKillRate, func(n int) {
+	w.Run(context.Background(), plKillLines, plKillRate, func(n int) {
 		if restarts < 3 && n >= (restarts+1)*plKillLines/4 {
 			p.cmd.Process.Kill()
 			<-p.done
@@ -192,14 +137,13 @@ func TestPullRestartedKill9(t *testing.T) {
 			p = l.startPull("--from", "start")
 		}
 	})
-	waitOutputSize(t, l.out, plKillLines*plLineSize, 60*time.Second, p.log)
-	r := plCheck(readPL(l.out), plKillLines)
+	r := waitPulled(t, l.out, plKillLines, 60*time.Second, p.log)
 	cut := 0
 	for _, s := range append(logs, p.log()) {
 		cut += strings.Count(s, "removing the output's last bytes")
 	}
 	t.Logf("reliable, pull killed -9 and restarted %d times (output cut back to the cursor %d times): %s", restarts, cut, r)
-	if !r.exact(plKillLines) || restarts != 3 {
+	if !r.Exact(plKillLines) || restarts != 3 {
 		t.Fatalf("want every line exactly once in order after 3 restarts: %s", r)
 	}
 	if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
@@ -215,12 +159,11 @@ func TestPullServeKilled(t *testing.T) {
 	p := l.startPull("--from", "start")
 	kills := 0
 	stop := every(2*time.Second, func() { kills += killAll(l.servePIDs()) })
-	w.run(context.Background(), plKillLines, plKillRate, nil)
+	w.Run(context.Background(), plKillLines, plKillRate, nil)
 	stop()
-	waitOutputSize(t, l.out, plKillLines*plLineSize, 60*time.Second, p.log)
-	r := plCheck(readPL(l.out), plKillLines)
+	r := waitPulled(t, l.out, plKillLines, 60*time.Second, p.log)
 	t.Logf("reliable, serve killed -9 %d times: %s", kills, r)
-	if !r.exact(plKillLines) || kills < 3 {
+	if !r.Exact(plKillLines) || kills < 3 {
 		t.Fatalf("want every line exactly once in order with at least 3 kills: %s, kills %d", r, kills)
 	}
 }
@@ -234,30 +177,30 @@ func TestPullRotation(t *testing.T) {
 		name string
 		// rotate runs once before lines are written; it may stop and
 		// restart pull.
-		rotate func(t *testing.T, l *plLab, w *plWriter, p **plProc)
+		rotate func(t *testing.T, l *plLab, w *testlab.Writer, p **plProc)
 		exact  bool
 	}{
-		{"rename+create", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+		{"rename+create", func(t *testing.T, l *plLab, w *testlab.Writer, p **plProc) {
 			// logrotate's default: rename, create an empty file, signal the
 			// daemon; until it reopens, it writes to the renamed file.
 			if err := os.Rename(l.log, l.log+".1"); err != nil {
 				t.Fatal(err)
 			}
-			w.write(200)
+			w.Write(200)
 			if err := os.WriteFile(l.log, nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			w.write(200)
-			w.reopen()
+			w.Write(200)
+			w.Reopen()
 		}, true},
-		{"delete+recreate", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+		{"delete+recreate", func(t *testing.T, l *plLab, w *testlab.Writer, p **plProc) {
 			if err := os.Remove(l.log); err != nil {
 				t.Fatal(err)
 			}
-			w.write(200) // into the deleted file, still open
-			w.reopen()
+			w.Write(200) // into the deleted file, still open
+			w.Reopen()
 		}, true},
-		{"copytruncate", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+		{"copytruncate", func(t *testing.T, l *plLab, w *testlab.Writer, p **plProc) {
 			// Five copytruncate rotations while the writer goes on: what
 			// it writes between pull's last read and the truncation is
 			// lost to pull (it is only in the copy).
@@ -266,10 +209,10 @@ func TestPullRotation(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				w.run(ctx, total, 5*rate, nil)
+				w.Run(ctx, total, 5*rate, nil)
 			}()
 			for i := range 5 {
-				mark := w.written() + 300
+				mark := w.Next() + 300
 				finished := func() bool {
 					select {
 					case <-done:
@@ -278,7 +221,7 @@ func TestPullRotation(t *testing.T) {
 						return false
 					}
 				}
-				if !plPoll(30*time.Second, func() bool { return w.written() >= mark || finished() }) {
+				if !testlab.Poll(30*time.Second, func() bool { return w.Next() >= mark || finished() }) {
 					t.Fatal("writer stalled")
 				}
 				if finished() {
@@ -298,25 +241,25 @@ func TestPullRotation(t *testing.T) {
 			}
 			<-done
 		}, false},
-		{"rename+create while disconnected", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+		{"rename+create while disconnected", func(t *testing.T, l *plLab, w *testlab.Writer, p **plProc) {
 			if err := (*p).stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
 				t.Fatalf("pull after SIGTERM: %v", err)
 			}
-			w.write(300)
+			w.Write(300)
 			if err := os.Rename(l.log, l.log+".1"); err != nil {
 				t.Fatal(err)
 			}
-			w.write(200)
-			w.reopen()
-			w.write(300)
+			w.Write(200)
+			w.Reopen()
+			w.Write(300)
 			*p = l.startPull()
 		}, true},
-		{"two rotations while disconnected", func(t *testing.T, l *plLab, w *plWriter, p **plProc) {
+		{"two rotations while disconnected", func(t *testing.T, l *plLab, w *testlab.Writer, p **plProc) {
 			if err := (*p).stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
 				t.Fatalf("pull after SIGTERM: %v", err)
 			}
 			for gen := range 2 {
-				w.write(300)
+				w.Write(300)
 				if gen == 1 {
 					if err := os.Rename(l.log+".1", l.log+".2"); err != nil {
 						t.Fatal(err)
@@ -325,8 +268,8 @@ func TestPullRotation(t *testing.T) {
 				if err := os.Rename(l.log, l.log+".1"); err != nil {
 					t.Fatal(err)
 				}
-				w.write(100)
-				w.reopen()
+				w.Write(100)
+				w.Reopen()
 			}
 			// Rotations are hours apart in real life; written within a
 			// millisecond here, the generations would share one mtime
@@ -338,7 +281,7 @@ func TestPullRotation(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			w.write(300)
+			w.Write(300)
 			*p = l.startPull()
 		}, true},
 	} {
@@ -347,23 +290,22 @@ func TestPullRotation(t *testing.T) {
 			l := newPLLab(t)
 			w := newPLWriter(t, l.log)
 			p := l.startPull("--from", "start")
-			w.run(context.Background(), before, rate, nil)
+			w.Run(context.Background(), before, rate, nil)
 			waitOutputSize(t, l.out, before*plLineSize, 20*time.Second, p.log)
 			tc.rotate(t, l, w, &p)
-			w.run(context.Background(), total, rate, nil)
-			n := w.written()
-			var r plReport
+			w.Run(context.Background(), total, rate, nil)
+			n := w.Next()
+			var r testlab.Report
 			if tc.exact {
-				waitOutputSize(t, l.out, int64(n)*plLineSize, 30*time.Second, p.log)
-				r = plCheck(readPL(l.out), n)
+				r = waitPulled(t, l.out, n, 30*time.Second, p.log)
 			} else {
-				if !plPoll(30*time.Second, func() bool { return lastLineAtLeast(readPL(l.out), n-1) }) {
-					t.Fatalf("last line did not arrive: %s\n%s", plCheck(readPL(l.out), n), p.log())
+				if !testlab.Poll(30*time.Second, func() bool { return plLines.TailMax(readFile(l.out), 8) >= n-1 }) {
+					t.Fatalf("last line did not arrive: %s\n%s", plLines.Check(readFile(l.out), n), p.log())
 				}
-				r = plCheck(readPL(l.out), n)
+				r = plLines.Check(readFile(l.out), n)
 			}
 			t.Logf("ROTATION %s, %d lines: %s", tc.name, n, r)
-			if tc.exact && !r.exact(n) {
+			if tc.exact && !r.Exact(n) {
 				t.Fatalf("want every line exactly once in order: %s", r)
 			}
 		})
@@ -377,7 +319,7 @@ func TestPullSIGHUPReopensOutput(t *testing.T) {
 	t.Parallel()
 	l := newPLLab(t)
 	w := newPLWriter(t, l.log)
-	w.write(100)
+	w.Write(100)
 	p := l.startPull("--from", "start")
 	waitOutputSize(t, l.out, 100*plLineSize, 20*time.Second, p.log)
 	if err := os.Rename(l.out, l.out+".1"); err != nil {
@@ -385,15 +327,15 @@ func TestPullSIGHUPReopensOutput(t *testing.T) {
 	}
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	testlab.WaitFor(t, 10*time.Second, func() bool { _, err := os.Stat(l.out); return err == nil }, "output not reopened\n%s", p.log())
-	w.write(100)
+	w.Write(100)
 	waitOutputSize(t, l.out, 100*plLineSize, 10*time.Second, p.log)
 	p.cmd.Process.Kill()
 	<-p.done
-	w.write(100)
+	w.Write(100)
 	p = l.startPull()
 	waitOutputSize(t, l.out, 200*plLineSize, 20*time.Second, p.log)
-	all := append(readPL(l.out+".1"), readPL(l.out)...)
-	if r := plCheck(all, 300); !r.exact(300) {
+	all := append(readFile(l.out+".1"), readFile(l.out)...)
+	if r := plLines.Check(all, 300); !r.Exact(300) {
 		t.Fatalf("rotated output + new output: %s", r)
 	}
 }

@@ -6,8 +6,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,64 +26,8 @@ const plGORACE = "GORACE=atexit_sleep_ms=0"
 // plLineSize is the length of a numbered test line, newline included.
 const plLineSize = 48
 
-// plLine returns line i: "P0000042 <letters>\n", plLineSize bytes.
-func plLine(i int) []byte {
-	b := fmt.Appendf(nil, "P%07d ", i)
-	for len(b) < plLineSize-1 {
-		b = append(b, byte('a'+(i+len(b))%26))
-	}
-	return append(b, '\n')
-}
-
-// plReport counts what arrived of lines 0..n-1.
-type plReport struct {
-	Received, Lost, Duplicated, OutOfOrder, Torn, Other int
-}
-
-func (r plReport) String() string {
-	return fmt.Sprintf("received %d, lost %d, duplicated %d, out of order %d, torn %d, other %d",
-		r.Received, r.Lost, r.Duplicated, r.OutOfOrder, r.Torn, r.Other)
-}
-
-// exact reports whether every line arrived exactly once and in order.
-func (r plReport) exact(n int) bool {
-	return r.Received == n && r.Lost == 0 && r.Duplicated == 0 && r.OutOfOrder == 0 && r.Torn == 0 && r.Other == 0
-}
-
-func plCheck(data []byte, n int) plReport {
-	var r plReport
-	seen := make([]bool, n)
-	last := -1
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) == 0 || line[0] != 'P' {
-			r.Other++
-			continue
-		}
-		i, err := strconv.Atoi(string(line[1:min(8, len(line))]))
-		if err != nil || i < 0 || i >= n || !bytes.Equal(append(line, '\n'), plLine(i)) {
-			r.Torn++
-			continue
-		}
-		r.Received++
-		if seen[i] {
-			r.Duplicated++
-		}
-		seen[i] = true
-		if i < last {
-			r.OutOfOrder++
-		}
-		last = max(last, i)
-	}
-	for _, s := range seen {
-		if !s {
-			r.Lost++
-		}
-	}
-	return r
-}
+// plLines is the pull tests' numbered stream.
+var plLines = testlab.Numbered(plLineSize)
 
 // plLab is one sshd whose authorized_keys holds the restricted key pull
 // uses, and a directory with the remote log file (the "remote" host is this
@@ -246,86 +188,11 @@ func (l *plLab) servePIDs() []int {
 	return pids
 }
 
-// plWriter appends numbered lines to a file like a logging daemon: through
-// one descriptor opened O_APPEND, which it reopens only when asked.
-type plWriter struct {
-	t    *testing.T
-	path string
-
-	mu   sync.Mutex
-	f    *os.File
-	next int
-}
-
-func newPLWriter(t *testing.T, path string) *plWriter {
-	w := &plWriter{t: t, path: path}
-	w.reopen()
-	t.Cleanup(func() {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		w.f.Close()
-	})
-	return w
-}
-
-// reopen closes the descriptor and opens the name again (creating it), as
-// a daemon does after logrotate's signal.
-func (w *plWriter) reopen() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.f != nil {
-		w.f.Close()
-	}
-	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		w.t.Error(err)
-		return
-	}
-	w.f = f
-}
-
-// write appends the next n lines in one write.
-func (w *plWriter) write(n int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	b := make([]byte, 0, n*plLineSize)
-	for range n {
-		b = append(b, plLine(w.next)...)
-		w.next++
-	}
-	if _, err := w.f.Write(b); err != nil {
-		w.t.Error(err)
-	}
-}
-
-func (w *plWriter) written() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.next
-}
-
-// run writes until total lines are written at rate lines per second, in
-// batches every 10 ms; during is called after each batch with the number of
-// lines written so far. It returns when done or ctx ends.
-func (w *plWriter) run(ctx context.Context, total, rate int, during func(written int)) {
-	const tick = 10 * time.Millisecond
-	start := time.Now()
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for w.written() < total {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		due := min(total, int(time.Since(start).Seconds()*float64(rate)))
-		if n := due - w.written(); n > 0 {
-			w.write(n)
-		}
-		if during != nil {
-			during(w.written())
-		}
-	}
+// newPLWriter appends numbered lines to path like a logging daemon:
+// through one descriptor opened O_APPEND, which it reopens only when asked
+// (Reopen); it writes the lines that fell due every 10 ms in one write.
+func newPLWriter(t *testing.T, path string) *testlab.Writer {
+	return testlab.OpenWriter(t, path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644, plLines, testlab.WriterOptions{Tick: 10 * time.Millisecond})
 }
 
 // waitOutputSize waits until path has exactly size bytes (more fails at
@@ -333,7 +200,7 @@ func (w *plWriter) run(ctx context.Context, total, rate int, during func(written
 func waitOutputSize(t *testing.T, path string, size int64, timeout time.Duration, why func() string) {
 	t.Helper()
 	var got int64
-	ok := plPoll(timeout, func() bool {
+	ok := testlab.Poll(timeout, func() bool {
 		fi, err := os.Stat(path)
 		if err == nil {
 			got = fi.Size()
@@ -342,28 +209,27 @@ func waitOutputSize(t *testing.T, path string, size int64, timeout time.Duration
 	})
 	switch {
 	case !ok:
-		t.Fatalf("after %v: output %s has %d bytes, want %d: %s\n%s", timeout, path, got, size, plCheck(readPL(path), int(size/plLineSize)), why())
+		t.Fatalf("after %v: output %s has %d bytes, want %d: %s\n%s", timeout, path, got, size, plLines.Check(readFile(path), int(size/plLineSize)), why())
 	case got > size:
-		t.Fatalf("output %s has %d bytes, more than the %d written: %s", path, got, size, plCheck(readPL(path), int(size/plLineSize)))
+		t.Fatalf("output %s has %d bytes, more than the %d written: %s", path, got, size, plLines.Check(readFile(path), int(size/plLineSize)))
 	}
 }
 
-// plPoll is testlab.WaitFor without the failure, for messages that must
-// show the state at the deadline.
-func plPoll(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
+// waitPulled waits until the output holds all n lines written, as
+// waitOutputSize, and then until it has stopped growing for quietAfterLast:
+// a late duplicate fails too. It returns what the output holds.
+func waitPulled(t *testing.T, path string, n int, timeout time.Duration, why func() string) testlab.Report {
+	t.Helper()
+	waitOutputSize(t, path, int64(n)*plLineSize, timeout, why)
+	data, ok := plLines.WaitQuiet(func() []byte { return readFile(path) }, n-1, quietAfterLast, timeout)
+	r := plLines.Check(data, n)
+	switch {
+	case !ok:
+		t.Fatalf("after %v the output %s did not stop growing: %s\n%s", timeout, path, r, why())
+	case len(data) != n*plLineSize:
+		t.Fatalf("output %s has %d bytes after settling, not the %d written: %s", path, len(data), n*plLineSize, r)
 	}
-	return true
-}
-
-func readPL(path string) []byte {
-	b, _ := os.ReadFile(path)
-	return b
+	return r
 }
 
 // every calls f every d until the returned stop is called; stop returns how

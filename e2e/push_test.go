@@ -21,15 +21,12 @@ func TestPush100kLinesByteExact(t *testing.T) {
 	l := newPushLab(t, "remote.log")
 	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)
 	const n, size = 100000, 100
+	ln := testlab.Numbered(size)
 	w := startFIFOWriter(t, l.FIFO, n, size, 0, false)
 	w.Wait(t, 60*time.Second)
 	waitFileSize(t, l.Remote, n*size, 60*time.Second)
-	var want bytes.Buffer
-	for i := range n {
-		want.Write(numbered(i, size))
-	}
-	if got := readFile(l.Remote); !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("remote file differs: %s", checkLines(got, n, size))
+	if got := readFile(l.Remote); !bytes.Equal(got, ln.Range(0, n)) {
+		t.Fatalf("remote file differs: %s", ln.Check(got, n))
 	}
 	if err := p.Stop(t, 15*time.Second); err != nil {
 		t.Errorf("push exit after SIGTERM: %v, want status 0", err)
@@ -50,17 +47,13 @@ func TestPushSSHKilled(t *testing.T) {
 	k := startKiller(p.sshChild, func() time.Duration { return 700 * time.Millisecond })
 	w.Wait(t, 60*time.Second)
 	kills := k.Stop()
-	testlab.WaitFor(t, 60*time.Second, func() bool {
-		r := checkLines(readFile(l.Remote), n, size)
-		return r.Received+r.Lost == n && lastLinePresent(readFile(l.Remote), n, size)
-	}, "the last line to arrive")
-	r := checkLines(readFile(l.Remote), n, size)
-	t.Logf("ssh killed %d times: %s; lost per kill %.1f lines; writer EAGAIN drops %d", kills, r, float64(r.Lost)/float64(max(kills, 1)), w.Dropped.Load())
+	_, r := waitLines(t, testlab.Numbered(size), func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
+	t.Logf("ssh killed %d times: %s; lost per kill %.1f lines; writer EAGAIN drops %d", kills, r, float64(r.Lost)/float64(max(kills, 1)), w.Dropped())
 	if kills < 5 {
 		t.Errorf("only %d kills happened", kills)
 	}
-	if w.Dropped.Load() != 0 {
-		t.Errorf("the writer found the FIFO full %d times", w.Dropped.Load())
+	if w.Dropped() != 0 {
+		t.Errorf("the writer found the FIFO full %d times", w.Dropped())
 	}
 	if r.Duplicated != 0 || r.OutOfOrder != 0 {
 		t.Errorf("duplicated or reordered lines: %s", r)
@@ -80,10 +73,6 @@ func TestPushSSHKilled(t *testing.T) {
 	}
 }
 
-func lastLinePresent(data []byte, n, size int) bool {
-	return bytes.Contains(data, numbered(n-1, size))
-}
-
 // TestPushSSHDDown stops the log host's sshd (listener and sessions) for 10 s
 // during a 2,000 lines/s stream from a non-blocking writer: the FIFO must
 // never fill, and every line written after the stop must arrive once sshd
@@ -96,24 +85,23 @@ func TestPushSSHDDown(t *testing.T) {
 	p := startPush(t, l.SSHD, l.Log, "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)
 	testlab.WaitFor(t, 10*time.Second, func() bool { return p.sshChild() > 0 }, "first ssh child")
 	const n, size, rate = 30000, 100, 2000 // 15 s
+	ln := testlab.Numbered(size)
 	w := startFIFOWriter(t, l.FIFO, n, size, rate, true)
 	waitFileSize(t, l.Remote, 2000*size, 20*time.Second)
 	l.SSHD.Stop(t)
-	writtenAtStop := int(w.Written.Load())
+	writtenAtStop := w.Written()
 	stopped := time.Now()
 	testlab.WaitFor(t, 20*time.Second, func() bool { return time.Since(stopped) >= 10*time.Second }, "10 s outage")
 	l.SSHD.Start(t)
 	w.Wait(t, 60*time.Second)
-	testlab.WaitFor(t, 60*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line to arrive")
-	got := readFile(l.Remote)
-	r := checkLines(got, n, size)
-	t.Logf("sshd down 10 s at %d lines/s: %s (in flight when the session was killed); writer EAGAIN drops %d", rate, r, w.Dropped.Load())
-	if w.Dropped.Load() != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 {
-		t.Errorf("want no writer drops, no duplicates, in order: %s, writer drops %d", r, w.Dropped.Load())
+	got, r := waitLines(t, ln, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
+	t.Logf("sshd down 10 s at %d lines/s: %s (in flight when the session was killed); writer EAGAIN drops %d", rate, r, w.Dropped())
+	if w.Dropped() != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 {
+		t.Errorf("want no writer drops, no duplicates, in order: %s, writer drops %d", r, w.Dropped())
 	}
 	// Everything written after the stop (into the spool) arrived.
 	for i := writtenAtStop + rate/10; i < n; i++ {
-		if !bytes.Contains(got, numbered(i, size)) {
+		if !ln.Contains(got, i) {
 			t.Fatalf("line %d, written after sshd stopped, is missing: %s", i, r)
 		}
 	}
@@ -228,9 +216,7 @@ func TestSpoolBoundMarker(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.SSHD.Start(t)
-	testlab.WaitFor(t, 60*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line")
-	got := readFile(l.Remote)
-	r := checkLines(got, n, size)
+	got, r := waitLines(t, testlab.Numbered(size), func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("10 MB into a 1 MiB spool: %s, peak RSS %d MiB; notices %q", r, hwm>>20, r.Other)
 	if len(r.Other) != 1 {
 		t.Fatalf("want exactly one notice line, got %q", r.Other)
@@ -406,8 +392,10 @@ func TestPushMarksAndStats(t *testing.T) {
 	const n, size, rate = 4000, 100, 2000
 	w := startFIFOWriter(t, l.FIFO, n, size, rate, true)
 	w.Wait(t, 30*time.Second)
-	testlab.WaitFor(t, 30*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line")
-	r := checkLines(readFile(l.Remote), n, size)
+	// Not waitLines: marks keep coming, the file never stops growing.
+	ln := testlab.Numbered(size)
+	testlab.WaitFor(t, 30*time.Second, func() bool { return ln.Contains(readFile(l.Remote), n-1) }, "the last line")
+	r := ln.Check(readFile(l.Remote), n)
 	marks := 0
 	for _, o := range r.Other {
 		var ts, host string
@@ -503,12 +491,12 @@ func TestPushStopKeepsSpoolForNextStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln := testlab.Numbered(size)
 	for i := n / 2; i < n; i++ {
-		f.Write(numbered(i, size))
+		f.Write(ln.Line(i))
 	}
 	f.Close()
-	testlab.WaitFor(t, 60*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line")
-	r := checkLines(readFile(l.Remote), n, size)
+	_, r := waitLines(t, ln, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	if r.Lost != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 || r.Torn != 0 {
 		t.Errorf("after restart: %s", r)
 	}

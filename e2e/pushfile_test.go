@@ -18,41 +18,16 @@ func TestPushFileRestart(t *testing.T) {
 	l := newPushLab(t, "remote.log")
 	src := filepath.Join(l.Dir, "app.log")
 	const n, size, rate = 12000, 80, 2000 // 6 s
-	f, err := os.OpenFile(src, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	written := make(chan int, 1)
-	stop := make(chan struct{})
-	go func() {
-		defer close(written)
-		start := time.Now()
-		for i := 0; i < n; {
-			due := min(n, int(time.Since(start).Seconds()*rate))
-			for ; i < due; i++ {
-				f.Write(numbered(i, size))
-				if i == n/2 {
-					// logrotate's default: rename, create, the writer
-					// reopens (here: at once).
-					f.Close()
-					os.Rename(src, src+".1")
-					f, _ = os.OpenFile(src, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-				}
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-		}
-		f.Close()
-		written <- n
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-stop:
-		default:
-			close(stop)
+	ln := testlab.Numbered(size)
+	w := testlab.OpenWriter(t, src, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644, ln, testlab.WriterOptions{})
+	rotated := false
+	w.Start(t, n, rate, func(next int) {
+		if next > n/2 && !rotated {
+			// logrotate's default: rename, create, the writer reopens
+			// (here: at once).
+			rotated = true
+			os.Rename(src, src+".1")
+			w.Reopen()
 		}
 	})
 	args := []string{"--file", src, "--from", "start", "--spool", l.Spool, "loghost:" + l.Remote}
@@ -68,9 +43,8 @@ func TestPushFileRestart(t *testing.T) {
 			t.Fatalf("round %d: push exit %v", round, err)
 		}
 	}
-	<-written
-	testlab.WaitFor(t, 60*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, size) }, "the last line")
-	r := checkLines(readFile(l.Remote), n, size)
+	w.Wait(t, 60*time.Second)
+	_, r := waitLines(t, ln, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("push --file stopped and restarted 3 times, file rotated once: %s", r)
 	if r.Lost != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 || r.Torn != 0 || len(r.Other) != 0 {
 		t.Errorf("want every line exactly once: %s", r)

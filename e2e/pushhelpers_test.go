@@ -1,16 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,60 +13,23 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
-// numbered returns line i of a test stream: "L00000042 <pad>\n", size bytes
-// long including the newline (at least 11).
-func numbered(i, size int) []byte {
-	b := fmt.Appendf(nil, "L%08d ", i)
-	for len(b) < size-1 {
-		b = append(b, byte('a'+len(b)%26))
-	}
-	return append(b, '\n')
-}
+// quietAfterLast is how long the received data must have stopped growing
+// after its last line before a test checks it: a late duplicate or a
+// second notice would arrive within it.
+const quietAfterLast = time.Second
 
-// lineReport counts what arrived of the lines 0..n-1.
-type lineReport struct {
-	Received, Lost, Duplicated, OutOfOrder, Torn int
-	Other                                        []string // lines that are not ours (marks, notices)
-}
-
-func (r lineReport) String() string {
-	return fmt.Sprintf("received %d, lost %d, duplicated %d, out of order %d, torn %d, other %d",
-		r.Received, r.Lost, r.Duplicated, r.OutOfOrder, r.Torn, len(r.Other))
-}
-
-func checkLines(data []byte, n, size int) lineReport {
-	var r lineReport
-	seen := make([]bool, n)
-	last := -1
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) == 0 || line[0] != 'L' {
-			r.Other = append(r.Other, string(line))
-			continue
-		}
-		i, err := strconv.Atoi(string(line[1:min(9, len(line))]))
-		if err != nil || i < 0 || i >= n || !bytes.Equal(append(line, '\n'), numbered(i, size)) {
-			r.Torn++
-			continue
-		}
-		r.Received++
-		if seen[i] {
-			r.Duplicated++
-		}
-		seen[i] = true
-		if i < last {
-			r.OutOfOrder++
-		}
-		last = i
+// waitLines waits until read's data holds line n-1 of ln and has then
+// stopped growing for quietAfterLast, and returns the data and what it
+// holds of lines 0..n-1. It fails the test when the last line has not
+// arrived within timeout.
+func waitLines(t *testing.T, ln testlab.Lines, read func() []byte, n int, timeout time.Duration) ([]byte, testlab.Report) {
+	t.Helper()
+	data, ok := ln.WaitQuiet(read, n-1, quietAfterLast, timeout+quietAfterLast)
+	r := ln.Check(data, n)
+	if !ok {
+		t.Fatalf("after %v: the last line %d did not arrive, or the data did not stop growing: %s; missing %s", timeout, n-1, r, r.Gaps(8))
 	}
-	for _, s := range seen {
-		if !s {
-			r.Lost++
-		}
-	}
-	return r
+	return data, r
 }
 
 // logFile is a file a process writes its log into, readable while it runs.
@@ -147,98 +105,20 @@ func tail(b []byte, lines int) string {
 	return string(b[i:])
 }
 
-// fifoWriter writes numbered lines into a FIFO the way rsyslog's ompipe
-// does: O_WRONLY|O_NONBLOCK, and a write that finds the pipe full is a
-// dropped line (rsyslog would discard it), counted, never retried.
-type fifoWriter struct {
-	Written, Dropped atomic.Int64
-	stop             chan struct{}
-	done             chan struct{}
-}
-
-// writeFIFO writes lines 0..n-1 at rate lines/s (0 = as fast as possible,
-// blocking writes) and returns when all are written.
-func startFIFOWriter(t *testing.T, path string, n, size, rate int, nonBlocking bool) *fifoWriter {
+// startFIFOWriter writes lines 0..n-1 of size bytes into the FIFO at rate
+// lines/s (0: as fast as it takes them, with blocking writes). With
+// nonBlocking it writes the way rsyslog's ompipe does: O_WRONLY|O_NONBLOCK,
+// and a write that finds the pipe full is a dropped line (rsyslog would
+// discard it), counted, never retried.
+func startFIFOWriter(t *testing.T, path string, n, size, rate int, nonBlocking bool) *testlab.Writer {
 	t.Helper()
-	flags := os.O_WRONLY
+	mode := testlab.Block
 	if nonBlocking {
-		flags |= syscall.O_NONBLOCK
+		mode = testlab.Drop
 	}
-	var f *os.File
-	testlab.WaitFor(t, 10*time.Second, func() bool {
-		var err error
-		f, err = os.OpenFile(path, flags, 0)
-		return err == nil
-	}, "open fifo %s for writing", path)
-	w := &fifoWriter{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(w.done)
-		defer f.Close()
-		start := time.Now()
-		var batch []byte
-		for i := 0; i < n; {
-			if rate > 0 {
-				// Pace: write what is due, then wait a little.
-				due := int(time.Since(start).Seconds() * float64(rate))
-				if due <= i {
-					select {
-					case <-w.stop:
-						return
-					case <-time.After(time.Millisecond):
-					}
-					continue
-				}
-				for ; i < min(due, n); i++ {
-					w.write(f, numbered(i, size), nonBlocking)
-				}
-				continue
-			}
-			batch = batch[:0]
-			for j := 0; j < 64 && i < n; j, i = j+1, i+1 {
-				batch = append(batch, numbered(i, size)...)
-			}
-			w.write(f, batch, false)
-		}
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-w.done:
-		default:
-			close(w.stop)
-			<-w.done
-		}
-	})
+	w := testlab.OpenWriter(t, path, os.O_WRONLY, 0, testlab.Numbered(size), testlab.WriterOptions{Mode: mode, Tick: time.Millisecond})
+	w.Start(t, n, rate, nil)
 	return w
-}
-
-func (w *fifoWriter) write(f *os.File, b []byte, nonBlocking bool) {
-	// Raw syscall for the non-blocking case: os.File would park on the
-	// poller instead of reporting EAGAIN the way ompipe sees it.
-	if nonBlocking {
-		rc, _ := f.SyscallConn()
-		var werr error
-		rc.Write(func(fd uintptr) bool {
-			_, werr = syscall.Write(int(fd), b)
-			return true
-		})
-		if errors.Is(werr, syscall.EAGAIN) {
-			w.Dropped.Add(1)
-			return
-		}
-		w.Written.Add(1)
-		return
-	}
-	f.Write(b)
-	w.Written.Add(int64(bytes.Count(b, []byte{'\n'})))
-}
-
-func (w *fifoWriter) Wait(t *testing.T, timeout time.Duration) {
-	t.Helper()
-	select {
-	case <-w.done:
-	case <-time.After(timeout):
-		t.Fatalf("writer did not finish within %v", timeout)
-	}
 }
 
 // waitFileSize waits until path holds at least size bytes.

@@ -34,10 +34,9 @@ func TestReliableSSHKilled(t *testing.T) {
 	})
 	testlab.WaitFor(t, 120*time.Second, func() bool { return k.kills.Load() >= 30 }, "30 kills")
 	kills := k.Stop()
-	n := w.Stop()
-	w.check(t)
+	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
-	t.Logf("ssh killed -9 %d times: %d lines; %s; writer stalls %d", kills, n, r, w.stalls.Load())
+	t.Logf("ssh killed -9 %d times: %d lines; %s; writer stalls %d", kills, n, r, w.Stalls())
 	exactlyOnce(t, r, n)
 	// Everything is acknowledged: SIGTERM ends push at once, cleanly.
 	if err := p.Stop(t, 20*time.Second); err != nil {
@@ -56,8 +55,7 @@ func TestReliableReceiveKilled(t *testing.T) {
 	k := startRelKiller(300*time.Millisecond, 1500*time.Millisecond, func() []int { return receivers(l.Remote) })
 	testlab.WaitFor(t, 90*time.Second, func() bool { return k.kills.Load() >= 20 }, "20 kills")
 	kills := k.Stop()
-	n := w.Stop()
-	w.check(t)
+	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("receive killed -9 %d times: %d lines; %s", kills, n, r)
 	exactlyOnce(t, r, n)
@@ -83,7 +81,7 @@ func TestReliablePushKilled(t *testing.T) {
 		}, "push %d to have its session", i+1)
 		time.Sleep(time.Duration(500+300*i) * time.Millisecond)
 		w.Pause()
-		testlab.WaitFor(t, 30*time.Second, func() bool { return w.queued() == 0 }, "push to read the FIFO empty")
+		testlab.WaitFor(t, 30*time.Second, func() bool { return w.Queued() == 0 }, "push to read the FIFO empty")
 		time.Sleep(100 * time.Millisecond) // its last read reaches the spool
 		p.cmd.Process.Signal(syscall.SIGKILL)
 		w.Resume()
@@ -91,9 +89,8 @@ func TestReliablePushKilled(t *testing.T) {
 		p = l.push(t)
 	}
 	time.Sleep(2 * time.Second)
-	diag := w.diag()
-	n := w.Stop()
-	w.check(t)
+	diag := w.Describe()
+	n := w.Stop(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("before stopping the writer: %s", diag)
@@ -111,7 +108,7 @@ func TestReliablePushKilled(t *testing.T) {
 		}
 	})
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
-	t.Logf("push killed -9 and restarted %d times: %d lines; %s; writer stalls %d", restarts, n, r, w.stalls.Load())
+	t.Logf("push killed -9 and restarted %d times: %d lines; %s; writer stalls %d", restarts, n, r, w.Stalls())
 	exactlyOnce(t, r, n)
 }
 
@@ -127,10 +124,9 @@ func TestReliableSSHDDown(t *testing.T) {
 	time.Sleep(20 * time.Second)
 	l.SSHD.Start(t)
 	time.Sleep(3 * time.Second)
-	n := w.Stop()
-	w.check(t)
+	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
-	t.Logf("sshd stopped 1 time for 20 s: %d lines; %s; writer stalls %d", n, r, w.stalls.Load())
+	t.Logf("sshd stopped 1 time for 20 s: %d lines; %s; writer stalls %d", n, r, w.Stalls())
 	exactlyOnce(t, r, n)
 }
 
@@ -153,11 +149,10 @@ func TestReliableNetworkCut(t *testing.T) {
 	time.Sleep(20*time.Second - time.Since(cut))
 	setUp(true)
 	time.Sleep(3 * time.Second)
-	n := w.Stop()
-	w.check(t)
+	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	takeovers := countLog(readFile(l.Log), "taking over")
-	t.Logf("link down 1 time for 20 s (noticed after %v; %d leftover receivers taken over): %d lines; %s; writer stalls %d", noticed.Round(100*time.Millisecond), takeovers, n, r, w.stalls.Load())
+	t.Logf("link down 1 time for 20 s (noticed after %v; %d leftover receivers taken over): %d lines; %s; writer stalls %d", noticed.Round(100*time.Millisecond), takeovers, n, r, w.Stalls())
 	exactlyOnce(t, r, n)
 }
 
@@ -190,8 +185,7 @@ func TestReliableReceiveFrozen(t *testing.T) {
 	}
 	serving()
 	time.Sleep(2 * time.Second)
-	n := w.Stop()
-	w.check(t)
+	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	log := readFile(l.Log)
 	timeouts, takeovers := countLog(log, "no acknowledgement while data is outstanding"), countLog(log, "taking over")
@@ -221,13 +215,12 @@ func TestReliableRotated(t *testing.T) {
 		}
 	}
 	waitFileSize(t, l.Remote, 1000*relLineSize, 30*time.Second)
-	n := w.Stop()
-	w.check(t)
+	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return rotatedConcat(l.Remote, rotations) }, n, 60*time.Second)
 	t.Logf("file rotated by rename %d times: %d lines; %s", rotations, n, r)
 	exactlyOnce(t, r, n)
 	for i := 1; i <= rotations; i++ {
-		if r := checkLines(readFile(fmt.Sprintf("%s.%d", l.Remote, i)), n, relLineSize); r.Torn != 0 {
+		if r := relLines.Check(readFile(fmt.Sprintf("%s.%d", l.Remote, i)), n); r.Torn != 0 {
 			t.Errorf("rotated file %d holds a torn line", i)
 		}
 	}
@@ -255,7 +248,6 @@ func TestReliableQuota(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	w.Wait(t, 30*time.Second)
-	w.check(t)
 	if maxSeen > bound {
 		t.Errorf("the file grew to %d bytes, beyond --max-size %d", maxSeen, bound)
 	}
@@ -299,7 +291,6 @@ func TestReliableFanOut(t *testing.T) {
 	const n = 20000
 	w := startRelWriter(t, a.FIFO, 2000, n)
 	w.Wait(t, 60*time.Second)
-	w.check(t)
 	ra := waitAll(t, func() []byte { return readFile(a.Remote) }, n, 60*time.Second)
 	spooled := dirSize(a.Spool)
 	if spooled < n*relLineSize {
@@ -325,12 +316,8 @@ func TestReliableSpoolBound(t *testing.T) {
 	const n = 50000 // 5 MB into a 1 MiB spool
 	w := startRelWriter(t, l.FIFO, 20000, n)
 	w.Wait(t, 60*time.Second)
-	w.check(t)
 	l.SSHD.Start(t)
-	testlab.WaitFor(t, 60*time.Second, func() bool { return lastLinePresent(readFile(l.Remote), n, relLineSize) }, "the last line")
-	time.Sleep(time.Second) // anything more would be a duplicate
-	got := readFile(l.Remote)
-	r := checkLines(got, n, relLineSize)
+	got, r := waitLines(t, relLines, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("5 MB into a 1 MiB spool while the log host was down: %s; notices %q", r, r.Other)
 	if len(r.Other) != 1 || r.Duplicated != 0 || r.OutOfOrder != 0 || r.Torn != 0 || r.Received+r.Lost != n {
 		t.Fatalf("want one notice and the rest exactly once: %s", r)
@@ -363,13 +350,10 @@ func TestReliableStdinByteExact(t *testing.T) {
 	l := newRelLab(t, relLabOptions{})
 	var want bytes.Buffer
 	run := func(from, to int) {
-		var in bytes.Buffer
-		for i := from; i < to; i++ {
-			in.Write(numbered(i, relLineSize))
-		}
+		in := bytes.NewBuffer(relLines.Range(from, to))
 		want.Write(in.Bytes())
 		cmd := exec.Command(l.Bin, "push", "--log", l.Log, "-F", l.SSHD.SSHConfig, "--reliable", "--spool", l.Spool, l.dest())
-		cmd.Stdin = &in
+		cmd.Stdin = in
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("push: %v\n%s\n%s", err, out, tail(readFile(l.Log), 20))
 		}
@@ -377,11 +361,11 @@ func TestReliableStdinByteExact(t *testing.T) {
 	run(0, 50000)
 	// push exits only once everything is acknowledged: on disk already.
 	if got := readFile(l.Remote); !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("after the first run: %s", checkLines(got, 50000, relLineSize))
+		t.Fatalf("after the first run: %s", relLines.Check(got, 50000))
 	}
 	run(50000, 60000)
 	if got := readFile(l.Remote); !bytes.Equal(got, want.Bytes()) {
-		t.Fatalf("after the second run: %s", checkLines(got, 60000, relLineSize))
+		t.Fatalf("after the second run: %s", relLines.Check(got, 60000))
 	}
 }
 
@@ -475,11 +459,9 @@ func TestReliableThroughput(t *testing.T) {
 	l := newRelLab(t, relLabOptions{})
 	l.SSHD.SetAuthorizedKeys(t, l.SSHD.ClientPub)
 	in := filepath.Join(l.Dir, "in")
-	var all bytes.Buffer
-	for i := range n {
-		all.Write(numbered(i, size))
-	}
-	if err := os.WriteFile(in, all.Bytes(), 0o600); err != nil {
+	ln := testlab.Numbered(size)
+	all := ln.Range(0, n)
+	if err := os.WriteFile(in, all, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	run := func(name string, argv ...string) time.Duration {
@@ -515,8 +497,8 @@ func TestReliableThroughput(t *testing.T) {
 			"--spool", filepath.Join(l.Dir, fmt.Sprintf("spool%d", round)))
 		tr := run("push --reliable", append(append(args, remote...), l.SSHD.Alias+":"+rel)...)
 		t.Logf("round %d: push --reliable / bare ssh = %.2f", round+1, tb.Seconds()/tr.Seconds())
-		if !bytes.Equal(readFile(rel), all.Bytes()) {
-			t.Errorf("round %d: %s", round+1, checkLines(readFile(rel), n, size))
+		if !bytes.Equal(readFile(rel), all) {
+			t.Errorf("round %d: %s", round+1, ln.Check(readFile(rel), n))
 		}
 	}
 }
@@ -541,10 +523,7 @@ func TestReliableDiskFull(t *testing.T) {
 	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
 	path := filepath.Join(mnt, "host.log")
 	const stream = "cccccccccccccccccccccccccccccccc"
-	var all []byte
-	for i := range 6000 { // 600 KB: more than the disk holds
-		all = append(all, numbered(i, relLineSize)...)
-	}
+	all := relLines.Range(0, 6000) // 600 KB: more than the disk holds
 	session := func(from int64) (string, error) {
 		cmd := exec.Command(bin, "receive", path)
 		in, _ := cmd.StdinPipe()
@@ -580,7 +559,7 @@ func TestReliableDiskFull(t *testing.T) {
 	if err != nil || !strings.Contains(out, fmt.Sprintf("sshlogfwd-receive 1 %s %d", stream, len(got))) {
 		t.Fatalf("with room again: %v\n%s", err, out)
 	}
-	r := checkLines(readFile(path), 6000, relLineSize)
+	r := relLines.Check(readFile(path), 6000)
 	t.Logf("disk full at %d bytes, then room again: %s", len(got), r)
 	exactlyOnce(t, r, 6000)
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,13 +15,14 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
 // relLineSize is the size of every numbered line in the reliable tests.
 const relLineSize = 100
+
+// relLines is the reliable tests' numbered stream.
+var relLines = testlab.Numbered(relLineSize)
 
 // relLab is a log host whose key may only run `sshlogfwd receive` on one
 // file, and the local paths a reliable push needs.
@@ -97,197 +97,38 @@ func hasDest(args []string) bool {
 	return false
 }
 
-// relWriter writes numbered lines into a FIFO the way rsyslog does with
-// action.resumeRetryCount="-1": it holds the FIFO open O_RDWR|O_NONBLOCK
-// (so it never sees "no reader", and what it wrote survives while push
-// restarts), writes whole lines in atomic chunks of at most PIPE_BUF, and
-// retries a chunk that finds the pipe full instead of dropping it. So
-// every line it counts as written is in the FIFO: whatever does not reach
-// the log host was lost by us.
-type relWriter struct {
-	written atomic.Int64
-	stalls  atomic.Int64 // EAGAIN retries: the pipe was full
-	stop    chan struct{}
-	done    chan struct{}
-	err     error // why it ended early; read after done
-	diag    func() string
-	paused  atomic.Bool
-	queued  func() int // bytes waiting in the FIFO
-}
-
-// Pause stops writing until Resume; what falls due meanwhile is written
-// at once after it.
-func (w *relWriter) Pause()  { w.paused.Store(true) }
-func (w *relWriter) Resume() { w.paused.Store(false) }
-
-func startRelWriter(t *testing.T, fifo string, rate, limit int) *relWriter {
+// startRelWriter writes numbered lines into a FIFO the way rsyslog does
+// with action.resumeRetryCount="-1", at rate lines/s until limit lines
+// (0: until Stop): it holds the FIFO open O_RDWR|O_NONBLOCK (so it never
+// sees "no reader", and what it wrote survives while push restarts),
+// writes whole lines in atomic chunks of at most PIPE_BUF, and retries a
+// chunk that finds the pipe full instead of dropping it. So every line it
+// counts as written is in the FIFO: whatever does not reach the log host
+// was lost by us.
+func startRelWriter(t *testing.T, fifo string, rate, limit int) *testlab.Writer {
 	t.Helper()
-	var f *os.File
-	testlab.WaitFor(t, 10*time.Second, func() bool {
-		var err error
-		f, err = os.OpenFile(fifo, os.O_RDWR|syscall.O_NONBLOCK, 0)
-		return err == nil
-	}, "open fifo %s", fifo)
-	rc, err := f.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &relWriter{stop: make(chan struct{}), done: make(chan struct{})}
-	w.diag = func() string {
-		var st syscall.Stat_t
-		pathIno := uint64(0)
-		if err := syscall.Stat(fifo, &st); err == nil {
-			pathIno = st.Ino
-		}
-		var fst syscall.Stat_t
-		var queued int
-		rc.Control(func(fd uintptr) {
-			syscall.Fstat(int(fd), &fst)
-			queued, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ)
-		})
-		return fmt.Sprintf("writer's FIFO inode %d, path's %d, %d bytes queued in it, %d stalls", fst.Ino, pathIno, queued, w.stalls.Load())
-	}
-	w.queued = func() int {
-		n := 0
-		rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-		return n
-	}
-	go func() {
-		defer close(w.done)
-		defer f.Close()
-		start := time.Now()
-		next := 0
-		var chunk []byte
-		for limit <= 0 || next < limit {
-			select {
-			case <-w.stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			if w.paused.Load() {
-				continue
-			}
-			due := int(time.Since(start).Seconds() * float64(rate))
-			if limit > 0 {
-				due = min(due, limit)
-			}
-			for next < due {
-				chunk = chunk[:0]
-				n := 0
-				for next+n < due && len(chunk)+relLineSize <= 4096 {
-					chunk = append(chunk, numbered(next+n, relLineSize)...)
-					n++
-				}
-				for {
-					var werr error
-					var wrote int
-					if err := rc.Write(func(fd uintptr) bool {
-						wrote, werr = syscall.Write(int(fd), chunk)
-						return true
-					}); err != nil {
-						werr = err
-					}
-					if werr == nil && wrote == len(chunk) {
-						break
-					}
-					if werr == nil {
-						w.err = fmt.Errorf("short write of %d of %d bytes into the FIFO", wrote, len(chunk))
-						return
-					}
-					if errors.Is(werr, syscall.EINTR) {
-						continue
-					}
-					if !errors.Is(werr, syscall.EAGAIN) {
-						w.err = fmt.Errorf("write into the FIFO: %w", werr)
-						return
-					}
-					w.stalls.Add(1)
-					select {
-					case <-w.stop:
-						return
-					case <-time.After(time.Millisecond):
-					}
-				}
-				next += n
-				w.written.Store(int64(next))
-			}
-		}
-	}()
-	t.Cleanup(func() { w.Stop() })
+	w := testlab.OpenWriter(t, fifo, os.O_RDWR, 0, relLines, testlab.WriterOptions{Mode: testlab.Retry})
+	w.Start(t, limit, rate, nil)
 	return w
 }
 
-// Stop ends the writer and returns how many lines it wrote.
-func (w *relWriter) Stop() int {
-	select {
-	case <-w.stop:
-	default:
-		close(w.stop)
-	}
-	<-w.done
-	return int(w.written.Load())
-}
-
-// check fails the test if the writer ended early: then the lines after it
-// were never written, and what it wrote may have died with the FIFO.
-func (w *relWriter) check(t *testing.T) {
+// waitAll waits until read() holds the last of n lines and has then
+// stopped growing (waitLines), and checks it: lost lines are reported
+// with their ranges.
+func waitAll(t *testing.T, read func() []byte, n int, timeout time.Duration) testlab.Report {
 	t.Helper()
-	<-w.done
-	if w.err != nil {
-		t.Fatalf("the test's FIFO writer failed after %d lines: %v", w.written.Load(), w.err)
-	}
-}
-
-// Wait waits for a writer with a limit to finish.
-func (w *relWriter) Wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-w.done:
-	case <-time.After(timeout):
-		t.Fatalf("writer not done after %v (%d lines written)", timeout, w.written.Load())
-	}
-	return int(w.written.Load())
-}
-
-// waitAll waits until read() holds n lines' worth of bytes and its last
-// line, then checks it. On timeout it reports what is there.
-func waitAll(t *testing.T, read func() []byte, n int, timeout time.Duration) lineReport {
-	t.Helper()
-	want := int64(n * relLineSize)
-	last := numbered(n-1, relLineSize)
-	ok := pollUntil(timeout, func() bool {
-		b := read()
-		return int64(len(b)) >= want && bytes.Contains(b[max(0, len(b)-4*relLineSize):], last)
-	})
-	got := read()
-	r := checkLines(got, n, relLineSize)
-	if !ok || r.Lost > 0 {
-		t.Errorf("missing lines: %s", missingRanges(got, n))
-	}
-	if !ok {
-		t.Fatalf("after %v the log host does not have all %d lines: %s", timeout, n, r)
+	_, r := waitLines(t, relLines, read, n, timeout)
+	if r.Lost > 0 {
+		t.Errorf("missing lines: %s", r.Gaps(8))
 	}
 	return r
 }
 
-func pollUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // exactlyOnce fails the test unless r is n lines, each exactly once, in
 // order and whole, with nothing else in between.
-func exactlyOnce(t *testing.T, r lineReport, n int) {
+func exactlyOnce(t *testing.T, r testlab.Report, n int) {
 	t.Helper()
-	if r.Received != n || r.Lost != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 || r.Torn != 0 || len(r.Other) != 0 {
+	if !r.Exact(n) {
 		t.Errorf("want %d lines exactly once, in order, none torn: %s; other lines: %q", n, r, first(r.Other, 5))
 	}
 }
@@ -439,30 +280,4 @@ func countLog(log []byte, substr string) int {
 		}
 	}
 	return n
-}
-
-// missingRanges describes which of the lines 0..n-1 are not in data, as
-// at most a few ranges, for failure messages.
-func missingRanges(data []byte, n int) string {
-	seen := make([]bool, n)
-	for _, line := range bytes.Split(data, []byte{'\n'}) {
-		if len(line) > 9 && line[0] == 'L' {
-			if i, err := strconv.Atoi(string(line[1:9])); err == nil && i >= 0 && i < n {
-				seen[i] = true
-			}
-		}
-	}
-	var out []string
-	for i := 0; i < n && len(out) < 8; i++ {
-		if seen[i] {
-			continue
-		}
-		j := i
-		for j+1 < n && !seen[j+1] {
-			j++
-		}
-		out = append(out, fmt.Sprintf("%d-%d", i, j))
-		i = j
-	}
-	return strings.Join(out, " ")
 }

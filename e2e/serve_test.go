@@ -172,11 +172,11 @@ func TestPullReliableAgainstTailKey(t *testing.T) {
 		return testlab.RestrictedKeyLine(pub, "127.0.0.1", "tail -f "+l.log)
 	})
 	w := newPLWriter(t, l.log)
-	w.write(10)
+	w.Write(10)
 	p := l.startPull()
 	testlab.WaitFor(t, 10*time.Second, func() bool { return strings.Contains(p.log(), "Use --compat") },
 		"no explanation in the log:\n%s", p.log())
-	if b := readPL(l.out); len(b) != 0 {
+	if b := readFile(l.out); len(b) != 0 {
 		t.Errorf("output has %d bytes of a non-stream", len(b))
 	}
 	if err := p.stop(t, syscall.SIGTERM, 10*time.Second); err != nil {

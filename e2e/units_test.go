@@ -236,16 +236,11 @@ func TestContribLogrotate(t *testing.T) {
 		}
 	})
 	const n, size = 1000, 100
-	lines := func(from, to int) []byte {
-		var b bytes.Buffer
-		for i := from; i < to; i++ {
-			b.Write(numbered(i, size))
-		}
-		return b.Bytes()
-	}
+	ln := testlab.Numbered(size)
+	lines := ln.Range
 	exact := func(t *testing.T, got []byte) {
 		t.Helper()
-		if r := checkLines(got, n, size); r.Received != n || r.Lost+r.Duplicated+r.OutOfOrder+r.Torn != 0 || len(r.Other) != 0 {
+		if r := ln.Check(got, n); r.Received != n || r.Lost+r.Duplicated+r.OutOfOrder+r.Torn != 0 || len(r.Other) != 0 {
 			t.Errorf("rotated + current file: %s", r)
 		}
 	}
@@ -261,9 +256,7 @@ func TestContribLogrotate(t *testing.T) {
 		waitFileSize(t, remote, n/2*size, 30*time.Second)
 		runLogrotate(t, l.Dir, logrotateStanza(t, "/var/log/remote/*.log", filepath.Dir(remote)+"/*.log", ""))
 		writeFIFO(t, l.FIFO, lines(n/2, n))
-		testlab.WaitFor(t, 30*time.Second, func() bool {
-			return bytes.Contains(readFile(remote), numbered(n-1, size))
-		}, "the last line in the new file")
+		waitLines(t, ln, func() []byte { return readFile(remote) }, n, 30*time.Second)
 		exact(t, rotatedPlusCurrent(t, remote))
 	})
 
@@ -291,11 +284,9 @@ func TestContribLogrotate(t *testing.T) {
 		waitFileSize(t, out, n/2*size, 30*time.Second)
 		runLogrotate(t, dir, logrotateStanza(t, "/var/log/sshlogfwd/*.log", filepath.Dir(out)+"/*.log", fmt.Sprintf("kill -HUP %d", cmd.Process.Pid)))
 		appendFile(t, watched, lines(n/2, n))
-		testlab.WaitFor(t, 30*time.Second, func() bool {
-			return bytes.Contains(readFile(out), numbered(n-1, size))
-		}, "the last line in the new output")
+		waitLines(t, ln, func() []byte { return readFile(out) }, n, 30*time.Second)
 		exact(t, rotatedPlusCurrent(t, out))
-		if strings.Contains(string(readFile(out)), string(numbered(0, size))) {
+		if ln.Contains(readFile(out), 0) {
 			t.Errorf("the new output repeats the first line")
 		}
 	})
@@ -324,9 +315,7 @@ func TestContribLogrotate(t *testing.T) {
 		}
 		runLogrotate(t, l.Dir, logrotateStanza(t, "/var/log/remote/compat/*.log", filepath.Dir(remote)+"/*.log", fmt.Sprintf("kill %d", cats[0])))
 		writeFIFO(t, l.FIFO, lines(n/2, n))
-		testlab.WaitFor(t, 30*time.Second, func() bool {
-			return bytes.Contains(readFile(remote), numbered(n-1, size))
-		}, "the last line in the new file")
+		waitLines(t, ln, func() []byte { return readFile(remote) }, n, 30*time.Second)
 		exact(t, rotatedPlusCurrent(t, remote))
 	})
 }

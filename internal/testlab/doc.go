@@ -10,6 +10,13 @@
 // memory. Everything it starts is stopped and reaped
 // by t.Cleanup, and daemon output reaches t.Log only while the test runs.
 //
+// The numbered test streams live here too, once for every test that proves
+// no line lost, duplicated, reordered or torn: the line format (Lines), a
+// writer that paces them into a FIFO or file the way a logging daemon does
+// (Writer: blocking, dropping or retrying when the pipe is full), and the
+// checker of what arrived (Check, and WaitQuiet to wait until it has all
+// arrived and nothing more comes).
+//
 // It is an ordinary package so that _test.go files elsewhere can import it;
 // it must never be imported by non-test code.
 //

@@ -94,12 +94,12 @@ func (w *Writer) Run(ctx context.Context, limit, rate int, during func(next int)
 
 // Start runs Run in a goroutine, until line limit (0: until Stop); the
 // test's cleanup stops it.
-func (w *Writer) Start(t testing.TB, limit, rate int) {
+func (w *Writer) Start(t testing.TB, limit, rate int, during func(next int)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel, w.done = cancel, make(chan struct{})
 	go func() {
 		defer close(w.done)
-		w.err = w.Run(ctx, limit, rate, nil)
+		w.err = w.Run(ctx, limit, rate, during)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -92,7 +92,7 @@ input(type="imuxsock" Socket=%q RateLimit.Interval="0")
 	}()
 	t.Cleanup(r.cleanup)
 
-	ok := poll(rsyslogStartTimeout, func() bool {
+	ok := Poll(rsyslogStartTimeout, func() bool {
 		if r.run.hasExited() {
 			return true
 		}

@@ -385,7 +385,7 @@ func (s *SSHD) stop() error {
 			errs = append(errs, err)
 		}
 	}
-	if !poll(stopGrace, func() bool { return !anyAlive(victims) }) {
+	if !Poll(stopGrace, func() bool { return !anyAlive(victims) }) {
 		errs = append(errs, fmt.Errorf("stop sshd: sessions still alive after SIGKILL: %v", aliveDesc(victims)))
 	}
 	return errors.Join(errs...)

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// pollInterval is how often WaitFor and the daemon helpers re-check a
+// pollInterval is how often WaitFor, Poll and the daemon helpers re-check a
 // condition.
 const pollInterval = 10 * time.Millisecond
 
@@ -37,14 +37,15 @@ var errNotExecutable = errors.New("not an executable file")
 // only way tests should wait for something to happen.
 func WaitFor(t testing.TB, timeout time.Duration, cond func() bool, format string, args ...any) {
 	t.Helper()
-	if !poll(timeout, cond) {
+	if !Poll(timeout, cond) {
 		t.Fatalf("after %v: "+format, append([]any{timeout}, args...)...)
 	}
 }
 
-// poll is WaitFor without the test: it reports whether cond became true
+// Poll is WaitFor without the failure, for a caller whose message must
+// show the state at the deadline: it reports whether cond became true
 // before timeout.
-func poll(timeout time.Duration, cond func() bool) bool {
+func Poll(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
