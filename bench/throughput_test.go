@@ -109,7 +109,6 @@ func finish(run *Run, c *corpus, g growth, got []byte, err error) {
 
 // bareToRemote is the limit: ssh [-C] loghost 'cat >> f' < file.
 func (l *lab) bareToRemote(c *corpus, compress bool) Run {
-	var run Run
 	remote := l.path("bare.out")
 	defer os.Remove(remote)
 	in, err := os.Open(c.path)
@@ -119,34 +118,11 @@ func (l *lab) bareToRemote(c *corpus, compress bool) Run {
 	defer in.Close()
 	cmd := exec.Command("ssh", l.sshArgs(compress, nil, "cat >> "+shellQuote(remote))...)
 	cmd.Stdin = in
-	if err := cmd.Start(); err != nil {
-		l.tb.Fatal(err)
-	}
-	// The far side's CPU from the first byte on: connection setup costs
-	// sshd about 0.2 s, which push and pull paid before their runs began.
-	first, err := watchGrowth(remote, 0, 1, stall)
-	far := l.farCPU()
-	g, err2 := watchGrowth(remote, 0, int64(len(c.data)), stall)
-	g.First = first.First
-	err = errors.Join(err, err2)
-	if werr := cmd.Wait(); werr != nil && err == nil {
-		err = fmt.Errorf("ssh: %w", werr)
-	}
-	// The session ends with ssh; once sshd has reaped it, its time is in
-	// the listener's.
-	time.Sleep(100 * time.Millisecond)
-	run.FarCPU = far.since()
-	if cmd.ProcessState != nil {
-		run.SSHCPU = Seconds((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds())
-	}
-	got, _ := os.ReadFile(remote)
-	finish(&run, c, g, got, err)
-	return run
+	return l.bareRun(c, cmd, remote)
 }
 
 // bareFromRemote is the limit of pull: ssh [-C] loghost 'cat file' > out.
 func (l *lab) bareFromRemote(c *corpus, compress bool) Run {
-	var run Run
 	out := l.path("bare-pull.out")
 	defer os.Remove(out)
 	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
@@ -156,6 +132,12 @@ func (l *lab) bareFromRemote(c *corpus, compress bool) Run {
 	defer f.Close()
 	cmd := exec.Command("ssh", l.sshArgs(compress, nil, "cat "+shellQuote(c.path))...)
 	cmd.Stdout = f
+	return l.bareRun(c, cmd, out)
+}
+
+// bareRun runs a bare ssh that copies the corpus into out and measures it.
+func (l *lab) bareRun(c *corpus, cmd *exec.Cmd, out string) Run {
+	var run Run
 	if err := cmd.Start(); err != nil {
 		l.tb.Fatal(err)
 	}
@@ -177,6 +159,27 @@ func (l *lab) bareFromRemote(c *corpus, compress bool) Run {
 		run.SSHCPU = Seconds((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds())
 	}
 	got, _ := os.ReadFile(out)
+	finish(&run, c, g, got, err)
+	return run
+}
+
+// measure samples p's CPU and the far side's around transfer, which
+// returns how out grew, and checks what arrived in out after offset base.
+func (l *lab) measure(c *corpus, p *proc, out string, base int64, transfer func() (growth, error)) Run {
+	var run Run
+	cpu0, ssh0 := p.cpu()
+	far := l.farCPU()
+	g, err := transfer()
+	cpu1, ssh1 := p.cpu()
+	run.CPU, run.SSHCPU, run.FarCPU = Seconds((cpu1 - cpu0).Seconds()), Seconds((ssh1 - ssh0).Seconds()), far.since()
+	run.PeakRSS = p.hwm()
+	if err != nil {
+		err = fmt.Errorf("%w\n%s", err, p.tail())
+	}
+	got, _ := os.ReadFile(out)
+	if int64(len(got)) >= base {
+		got = got[base:]
+	}
 	finish(&run, c, g, got, err)
 	return run
 }
@@ -223,42 +226,33 @@ func (l *lab) pushRun(c *corpus, compress, reliable bool) Run {
 	if err != nil {
 		l.tb.Fatal(err)
 	}
-	cpu0, ssh0 := p.cpu()
-	far := l.farCPU()
-	werr := make(chan error, 1)
-	start := time.Now()
-	go func() {
-		defer w.Close()
-		chunk := (64 << 10) / c.size * c.size
-		for off := 0; off < len(c.data); off += chunk {
-			if _, err := w.Write(c.data[off:min(off+chunk, len(c.data))]); err != nil {
-				werr <- err
-				return
+	return l.measure(c, p, remote, 0, func() (growth, error) {
+		werr := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			defer w.Close()
+			chunk := (64 << 10) / c.size * c.size
+			for off := 0; off < len(c.data); off += chunk {
+				if _, err := w.Write(c.data[off:min(off+chunk, len(c.data))]); err != nil {
+					werr <- err
+					return
+				}
 			}
+			werr <- nil
+		}()
+		g, err := watchGrowth(remote, 0, int64(len(c.data)), stall)
+		// From the first write: a far side that buffers (reliable mode
+		// writes what it has acknowledged) must not shorten its own time.
+		g.First = start
+		if e := <-werr; e != nil && err == nil {
+			err = fmt.Errorf("fifo writer: %w", e)
 		}
-		werr <- nil
-	}()
-	g, err := watchGrowth(remote, 0, int64(len(c.data)), stall)
-	// From the first write: a far side that buffers (reliable mode
-	// writes what it has acknowledged) must not shorten its own time.
-	g.First = start
-	cpu1, ssh1 := p.cpu()
-	run.CPU, run.SSHCPU, run.FarCPU = Seconds((cpu1 - cpu0).Seconds()), Seconds((ssh1 - ssh0).Seconds()), far.since()
-	run.PeakRSS = p.hwm()
-	if e := <-werr; e != nil && err == nil {
-		err = fmt.Errorf("fifo writer: %w", e)
-	}
-	if err != nil {
-		err = fmt.Errorf("%w\n%s", err, p.tail())
-	}
-	got, _ := os.ReadFile(remote)
-	finish(&run, c, g, got, err)
-	return run
+		return g, err
+	})
 }
 
 // pullReliableRun pulls the whole corpus file from its start through serve.
 func (l *lab) pullReliableRun(c *corpus, compress bool) Run {
-	var run Run
 	out := l.path("pull.out")
 	defer os.Remove(out)
 	args := []string{"pull", "--output", out, "--from", "start", "--remote-sshlogfwd", l.bin}
@@ -268,20 +262,11 @@ func (l *lab) pullReliableRun(c *corpus, compress bool) Run {
 	p := l.start(append(args, l.sshd.Alias+":"+c.path)...)
 	defer p.stop(15 * time.Second)
 	first, err := watchGrowth(out, 0, 1, stall)
-	cpu0, ssh0 := p.cpu()
-	far := l.farCPU()
-	g, err2 := watchGrowth(out, 0, int64(len(c.data)), stall)
-	g.First = first.First
-	err = errors.Join(err, err2)
-	cpu1, ssh1 := p.cpu()
-	run.CPU, run.SSHCPU, run.FarCPU = Seconds((cpu1 - cpu0).Seconds()), Seconds((ssh1 - ssh0).Seconds()), far.since()
-	run.PeakRSS = p.hwm()
-	if err != nil {
-		err = fmt.Errorf("%w\n%s", err, p.tail())
-	}
-	got, _ := os.ReadFile(out)
-	finish(&run, c, g, got, err)
-	return run
+	return l.measure(c, p, out, 0, func() (growth, error) {
+		g, err2 := watchGrowth(out, 0, int64(len(c.data)), stall)
+		g.First = first.First
+		return g, errors.Join(err, err2)
+	})
 }
 
 // pullCompatRun follows a file with tail -F while a writer appends the
@@ -327,26 +312,15 @@ func (l *lab) pullCompatRun(c *corpus, compress bool) Run {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cpu0, ssh0 := p.cpu()
-	far := l.farCPU()
-	start := time.Now()
-	go func() {
-		for off := 0; off < len(c.data); off += 1 << 20 {
-			sf.Write(c.data[off:min(off+1<<20, len(c.data))])
-		}
-	}()
-	g, err := watchGrowth(out, base, base+int64(len(c.data)), stall)
-	g.First = start
-	cpu1, ssh1 := p.cpu()
-	run.CPU, run.SSHCPU, run.FarCPU = Seconds((cpu1 - cpu0).Seconds()), Seconds((ssh1 - ssh0).Seconds()), far.since()
-	run.PeakRSS = p.hwm()
-	if err != nil {
-		err = fmt.Errorf("%w\n%s", err, p.tail())
-	}
-	got, _ := os.ReadFile(out)
-	if int64(len(got)) >= base {
-		got = got[base:]
-	}
-	finish(&run, c, g, got, err)
-	return run
+	return l.measure(c, p, out, base, func() (growth, error) {
+		start := time.Now()
+		go func() {
+			for off := 0; off < len(c.data); off += 1 << 20 {
+				sf.Write(c.data[off:min(off+1<<20, len(c.data))])
+			}
+		}()
+		g, err := watchGrowth(out, base, base+int64(len(c.data)), stall)
+		g.First = start
+		return g, err
+	})
 }
