@@ -7,7 +7,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,24 +30,6 @@ func smallPipe(t *testing.T) (r, w *os.File) {
 		t.Fatal(err)
 	}
 	return r, w
-}
-
-// syncBuf is a bytes.Buffer for a writer goroutine and the test.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuf) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.b.Bytes())
 }
 
 // untilAsleep waits until the code under test waits on clk again, or done
@@ -75,8 +56,12 @@ func TestWriterPaced(t *testing.T) {
 	t.Parallel()
 	f := Numbered(20)
 	clk := clock.NewFake(time.Unix(1e9, 0))
-	var buf syncBuf
-	w := NewWriter(&buf, f, WriterOptions{Tick: 10 * time.Millisecond, Clock: clk})
+	out, err := os.Create(t.TempDir() + "/out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	w := NewWriter(out, f, WriterOptions{Tick: 10 * time.Millisecond, Clock: clk})
 	done := make(chan struct{})
 	var nexts []int
 	go func() {
@@ -89,7 +74,7 @@ func TestWriterPaced(t *testing.T) {
 		t.Helper()
 		clk.Advance(d)
 		untilAsleep(t, clk, done)
-		if got := buf.Bytes(); !bytes.Equal(got, f.Range(0, want)) || w.Next() != want || w.Written() != want {
+		if got, _ := os.ReadFile(out.Name()); !bytes.Equal(got, f.Range(0, want)) || w.Next() != want || w.Written() != want {
 			t.Fatalf("at %v: next %d, written %d, %d bytes; want lines 0..%d", clk.Now().Sub(time.Unix(1e9, 0)), w.Next(), w.Written(), len(got), want-1)
 		}
 	}
