@@ -4,18 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
-	"github.com/sshlogfwd/sshlogfwd/internal/stream"
+	"github.com/sshlogfwd/sshlogfwd/internal/serve"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 )
 
@@ -89,144 +85,11 @@ func (s *ServeCmd) Run(ctx context.Context, log *slog.Logger) error {
 	// A write to a vanished client must return EPIPE, not kill us with
 	// SIGPIPE: we exit cleanly either way, but on our own terms.
 	signal.Ignore(syscall.SIGPIPE)
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go watchStdin(os.Stdin, cancel)
-	go pipe.WatchHangup(ctx, 1, cancel)
-
-	t, start, how, err := s.openTailer(req, log)
-	if err != nil {
-		return err
-	}
-	defer t.Close()
-	log.Debug("serving", "path", s.Path, "start", start.String(), "how", how)
-
-	enc := stream.NewEncoder(os.Stdout)
-	if err := enc.Version(); err != nil {
-		return clientGone(err, log)
-	}
-	if err := enc.Start(start, how); err != nil {
-		return clientGone(err, log)
-	}
-	for {
-		nctx, ncancel := context.WithTimeout(ctx, s.Heartbeat)
-		ch, err := t.Next(nctx)
-		ncancel()
-		if ctx.Err() != nil {
-			log.Debug("client went away; stopping")
-			return nil
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			if err := enc.Heartbeat(); err != nil {
-				return clientGone(err, log)
-			}
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("serve %s: %w", s.Path, err)
-		}
-		switch ch.Event {
-		case tailer.EventNone:
-			err = enc.Data(ch.End, ch.Data)
-		case tailer.EventLate:
-			err = enc.Late(ch.End, ch.Data)
-		case tailer.EventRotated:
-			err = enc.Rotated(ch.End)
-		case tailer.EventTruncated:
-			err = enc.Truncated(ch.End)
-		}
-		if err != nil {
-			return clientGone(err, log)
-		}
-	}
-}
-
-// clientGone turns a failed write to standard output into a normal end:
-// the client closed the connection.
-func clientGone(err error, log *slog.Logger) error {
-	if errors.Is(err, syscall.EPIPE) || errors.Is(err, fs.ErrClosed) {
-		log.Debug("client went away; stopping", "err", err)
-		return nil
-	}
-	return fmt.Errorf("write to client: %w", err)
-}
-
-// openTailer positions a tailer as requested and says where it starts.
-//
-// A fresh start is turned into a cursor here (the file's device, inode and
-// its current size or 0) instead of the tailer's FromEnd, so that the start
-// frame can tell pull the exact position: pull stores it, and a restart of
-// pull resumes there instead of starting at the end once more and skipping
-// what was written in between.
-func (s *ServeCmd) openTailer(req request.ServeRequest, log *slog.Logger) (*tailer.Tailer, tailer.Cursor, stream.How, error) {
-	opts := tailer.Options{Path: s.Path, Poll: s.Poll, Logger: log, IfLost: tailer.LostFail}
-	if req.Cursor != nil && !req.Cursor.IsZero() {
-		opts.Start = req.Cursor
-		t, err := tailer.Open(opts)
-		if err == nil {
-			return t, *req.Cursor, stream.HowResume, nil
-		}
-		if !errors.Is(err, tailer.ErrCursorLost) {
-			return nil, tailer.Cursor{}, "", err
-		}
-		log.Warn("the file of the requested position is gone (rotated away, compressed or deleted); serving the current file from its beginning: what was between the position and the rotation is lost",
-			"cursor", req.Cursor.String())
-		t, start, _, err := s.fresh(opts, "start")
-		return t, start, stream.HowLost, err
-	}
-	return s.fresh(opts, req.From)
-}
-
-// fresh opens the tailer at the start or end of the file as it is now.
-func (s *ServeCmd) fresh(opts tailer.Options, from string) (*tailer.Tailer, tailer.Cursor, stream.How, error) {
-	how := stream.HowEnd
-	if from == "start" {
-		how = stream.HowStart
-	}
-	var lastErr error
-	// The file may be rotated away between the stat and the open; the
-	// tailer then still finds it among its siblings, and if it is gone
-	// altogether we look again.
-	for range 3 {
-		fi, err := os.Stat(s.Path)
-		if errors.Is(err, fs.ErrNotExist) {
-			opts.Start = nil
-			t, err := tailer.Open(opts)
-			return t, tailer.Cursor{}, stream.HowWait, err
-		}
-		if err != nil {
-			return nil, tailer.Cursor{}, "", fmt.Errorf("serve %s: %w", s.Path, err)
-		}
-		if !fi.Mode().IsRegular() {
-			return nil, tailer.Cursor{}, "", fmt.Errorf("serve %s: not a regular file (%s)", s.Path, fi.Mode().Type())
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		c := tailer.Cursor{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
-		if how == stream.HowEnd {
-			c.Offset = fi.Size()
-		}
-		opts.Start = &c
-		t, err := tailer.Open(opts)
-		if err == nil {
-			return t, c, how, nil
-		}
-		if !errors.Is(err, tailer.ErrCursorLost) {
-			return nil, tailer.Cursor{}, "", err
-		}
-		lastErr = err
-	}
-	return nil, tailer.Cursor{}, "", fmt.Errorf("serve %s: the file keeps being replaced: %w", filepath.Clean(s.Path), lastErr)
-}
-
-// watchStdin cancels when standard input ends: the client closed its side
-// (pull does so to stop) or went away (sshd then closes our input).
-func watchStdin(r io.Reader, cancel func()) {
-	buf := make([]byte, 512)
-	for {
-		if _, err := r.Read(buf); err != nil {
-			cancel()
-			return
-		}
-	}
+	return serve.Run(ctx, os.Stdin, os.Stdout, serve.Options{
+		Path:      s.Path,
+		Request:   req,
+		Poll:      s.Poll,
+		Heartbeat: s.Heartbeat,
+		Logger:    log,
+	})
 }
