@@ -113,3 +113,8 @@ func (r *reopener) loop(ctx context.Context) {
 		}
 	}
 }
+
+// reopenFunc is a function as a reopenable.
+type reopenFunc func() error
+
+func (f reopenFunc) Reopen() error { return f() }

@@ -1,0 +1,25 @@
+// Package pull is the log host's side of pulling a file from a watched
+// host: it runs ssh under a supervisor, reads what the far side sends and
+// appends it to a local output, resuming after breaks and restarts.
+//
+// Two sessions read a connection:
+//   - reliable: the far side runs `sshlogfwd serve` (internal/serve), whose
+//     stream (internal/stream) carries the exact position in the remote
+//     file with the data. The position is kept in a cursor file next to the
+//     output, so that the next connection, or the next run, resumes at the
+//     byte after the last one written.
+//   - compat: the far side runs `tail -F`; whole lines are copied, and what
+//     is written while the link is down is lost.
+//
+// The sink holds the output and the cursor. Its rules:
+//   - The cursor file records the output's identity and size along with the
+//     remote position, and is replaced atomically. A cursor is saved only
+//     after the data it covers is written (and, with an fsync interval,
+//     synced), so it never claims data the output lacks.
+//   - On start the output is brought back to what the cursor file records:
+//     bytes written after the last save are cut, because they are received
+//     again (reconcile).
+//   - One pull per cursor, by a lock file beside it.
+//   - SIGHUP (logrotate) reopens the output under its name and saves the
+//     cursor with the new file at once.
+package pull

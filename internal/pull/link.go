@@ -1,0 +1,25 @@
+package pull
+
+import "github.com/sshlogfwd/sshlogfwd/internal/execssh"
+
+// link is what a session uses of one connection: the far side's output and
+// the two ways to end it. *execssh.Child provides it (childLink); tests
+// give a pipe.
+type link interface {
+	// Read reads the far side's standard output.
+	Read(p []byte) (int, error)
+	// CloseStdin asks the far side to stop: its input ends.
+	CloseStdin()
+	// Kill ends the connection at once; reads then fail.
+	Kill()
+	// Name names the connection in the log, e.g. "ssh[loghost]".
+	Name() string
+}
+
+// childLink is an ssh child as a link.
+type childLink struct{ c *execssh.Child }
+
+func (l childLink) Read(p []byte) (int, error) { return l.c.Stdout.Read(p) }
+func (l childLink) CloseStdin()                { l.c.CloseStdin() }
+func (l childLink) Kill()                      { l.c.Kill() }
+func (l childLink) Name() string               { return l.c.Name }

@@ -1,0 +1,150 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
+	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
+)
+
+// Options configure a pull.
+type Options struct {
+	// Src is the remote file.
+	Src execssh.Dest
+	// SSH is the ssh binary; SSHOptions its flags.
+	SSH        string
+	SSHOptions execssh.Options
+	// Compat pulls with tail -F instead of sshlogfwd serve: no cursor, no
+	// resume.
+	Compat bool
+	// RemoteBinary is the far side's sshlogfwd, named in the serve request.
+	RemoteBinary string
+	// From is where the very first run starts: "start" or "end".
+	From string
+	// Output is the file to append to; "" is standard output.
+	Output string
+	// CursorPath is the cursor file (reliable mode; required there). Its
+	// lock is CursorPath + ".lock".
+	CursorPath string
+	// Fsync is how often the output is synced and the cursor saved with
+	// it; 0 never syncs and saves the cursor every CursorSaveInterval.
+	Fsync time.Duration
+	// IdleTimeout reconnects when serve sends nothing, not even a
+	// heartbeat, for this long (0: off).
+	IdleTimeout time.Duration
+	// BackoffMax is the longest wait between reconnect attempts.
+	BackoffMax time.Duration
+	// DrainTimeout bounds how long frames already sent are still read
+	// after ctx ends.
+	DrainTimeout time.Duration
+	// OnReopen, if set, is given the function that reopens Output under
+	// its name (for SIGHUP, after logrotate moved it) once Output is open.
+	// The function does nothing after Run returned.
+	OnReopen func(reopen func() error)
+	Clock    clock.Clock
+	Logger   *slog.Logger
+}
+
+// Run pulls until ctx ends, reconnecting whenever the connection ends, and
+// then saves the cursor. It returns an error only when it cannot start:
+// the cursor file is unusable or locked by another pull, the output cannot
+// be opened, ssh cannot be run.
+func Run(ctx context.Context, o Options) error {
+	o.Clock = clock.OrReal(o.Clock)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &sink{log: o.Logger, clk: o.Clock, src: o.Src.String(), fsync: o.Fsync}
+	if !o.Compat {
+		if o.CursorPath == "" {
+			return errors.New("pull: no cursor file given")
+		}
+		lock, err := fsutil.TryLockFile(o.CursorPath+".lock", fmt.Sprintf("pid %d sshlogfwd pull", os.Getpid()))
+		if err != nil {
+			return fmt.Errorf("lock cursor: %w", err)
+		}
+		defer lock.Close()
+		s.cursorPath = o.CursorPath
+	}
+	if err := s.open(o.Output); err != nil {
+		return err
+	}
+	defer s.close()
+	if o.Output != "" && o.OnReopen != nil {
+		o.OnReopen(s.Reopen)
+	}
+	o.logStart(s)
+	if err := o.supervisor(s).Run(ctx, o.session(s)); err != nil {
+		return fmt.Errorf("run ssh: %w", err)
+	}
+	if err := s.save(true); err != nil {
+		o.Logger.Error("saving the cursor failed", "err", err)
+	}
+	c, _ := s.position()
+	o.Logger.Info("stopped", "src", s.src, "cursor", c.String(), "bytes", s.received.Load())
+	return nil
+}
+
+func (o *Options) logStart(s *sink) {
+	switch c, have := s.position(); {
+	case have:
+		o.Logger.Info("resuming", "src", s.src, "cursor", c.String(), "cursor_file", s.cursorPath)
+	case !o.Compat:
+		o.Logger.Info("no cursor yet: first run", "src", s.src, "from", o.From, "cursor_file", s.cursorPath)
+	}
+}
+
+// supervisor runs ssh with the request for the sink's position, again
+// after every disconnect.
+func (o *Options) supervisor(s *sink) *execssh.Supervisor {
+	return &execssh.Supervisor{
+		Name: "ssh[" + o.Src.Target() + "]",
+		Argv: func() ([]string, error) {
+			c, have := s.position()
+			return execssh.Argv(o.SSH, o.SSHOptions, o.Src, RemoteCommand(*o, c, have))
+		},
+		WantStdout: true,
+		Logger:     o.Logger,
+		Backoff:    backoff.Backoff{Min: 250 * time.Millisecond, Max: o.BackoffMax},
+		StopGrace:  2 * time.Second,
+		Sleep:      func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, o.Clock, d) },
+	}
+}
+
+func (o *Options) session(s *sink) execssh.Session {
+	if o.Compat {
+		return (&compat{sink: s, log: o.Logger}).session
+	}
+	r := &reliable{sink: s, log: o.Logger, clk: o.Clock, idleTimeout: o.IdleTimeout, drainTimeout: o.DrainTimeout}
+	return r.session
+}
+
+// RemoteCommand is the command ssh asks the far side to run for a pull at
+// cursor c (have: a cursor is known). A forced command in authorized_keys
+// replaces it; `sshlogfwd serve` then reads it from SSH_ORIGINAL_COMMAND
+// (and checks the path against its own).
+func RemoteCommand(o Options, c tailer.Cursor, have bool) string {
+	if o.Compat {
+		// -c +N could resume a byte offset, but not across rotation.
+		return request.Tail(o.Src.Path)
+	}
+	req := request.ServeRequest{From: o.From}
+	switch {
+	case have && !c.IsZero():
+		req.Cursor = &c
+	case have:
+		// The file did not exist when we first asked: read it from its
+		// first byte now.
+		req.From = "start"
+	}
+	return request.Serve(o.RemoteBinary, o.Src.Path, req)
+}

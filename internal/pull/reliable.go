@@ -1,0 +1,150 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
+	"github.com/sshlogfwd/sshlogfwd/internal/stream"
+)
+
+// idleCheck is how often a connection is checked for silence.
+const idleCheck = time.Second
+
+// reliable is the session of the reliable mode: it reads serve's stream
+// (internal/stream) from each connection and applies it to the sink.
+type reliable struct {
+	sink         *sink
+	log          *slog.Logger
+	clk          clock.Clock
+	idleTimeout  time.Duration // 0: off
+	drainTimeout time.Duration
+}
+
+// session is an execssh.Session.
+func (r *reliable) session(ctx context.Context, c *execssh.Child) bool {
+	// A large pipe lets ssh write in big pieces: with 64 KiB it spent its
+	// time shuffling its buffer (benchmarks: 4-6x ssh's CPU).
+	pipe.Grow(c.Stdout, 1<<20)
+	started, got := r.run(ctx, childLink{c})
+	// Keep reading whatever still comes, so that ssh is never stuck on a
+	// full pipe while it is being stopped.
+	go io.Copy(io.Discard, c.Stdout)
+	return started && (got > 0 || c.Uptime() > time.Second)
+}
+
+// run reads one connection until its stream ends, breaks or cannot be
+// written, and saves the cursor. It reports whether serve started a stream
+// and how many data bytes were written.
+func (r *reliable) run(ctx context.Context, l link) (started bool, got int64) {
+	ended, end := context.WithCancel(context.Background())
+	defer end()
+	c := &conn{reliable: r, link: l, ended: ended}
+	c.touch()
+	go c.stopOnCancel(ctx)
+	if r.idleTimeout > 0 {
+		go c.watchIdle()
+	}
+	started, got = c.read()
+	if err := r.sink.save(false); err != nil {
+		r.log.Error("saving the cursor failed", "err", err)
+	}
+	return started, got
+}
+
+// conn is one connection of the reliable session.
+type conn struct {
+	*reliable
+	link      link
+	ended     context.Context // done when run returns
+	lastFrame atomic.Int64    // unix nanoseconds on clk
+}
+
+func (c *conn) touch() { c.lastFrame.Store(c.clk.Now().UnixNano()) }
+
+// read applies frames until the stream ends.
+func (c *conn) read() (started bool, got int64) {
+	dec := stream.NewDecoder(c.link)
+	for {
+		f, err := dec.Next()
+		if err != nil {
+			c.logEnd(err)
+			return started, got
+		}
+		c.touch()
+		if f.Type == stream.Start {
+			started = true
+		}
+		n, err := c.sink.apply(f)
+		got += n
+		if err != nil {
+			c.log.Error("writing output failed", "err", err)
+			return started, got
+		}
+	}
+}
+
+// logEnd says why a stream ended, unless the connection just ended: a
+// frame cut by it is dropped and fetched again from the cursor.
+// (fs.ErrClosed: the child was reaped and its stdout closed under us.)
+func (c *conn) logEnd(err error) {
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, fs.ErrClosed):
+	case errors.Is(err, stream.ErrNotStream):
+		c.log.Error("the far side did not answer with the sshlogfwd stream: is its forced command something else, such as tail -f? Use --compat for that, or install sshlogfwd serve there", "child", c.link.Name(), "err", err)
+	default:
+		c.log.Error("bad stream from serve", "child", c.link.Name(), "err", err)
+	}
+}
+
+// stopOnCancel stops the connection in order when ctx ends: it closes
+// serve's input, so that serve exits and ssh ends the stream after the
+// last frame serve sent, and kills the connection only if that takes
+// longer than the drain timeout.
+func (c *conn) stopOnCancel(ctx context.Context) {
+	select {
+	case <-c.ended.Done():
+		return
+	case <-ctx.Done():
+	}
+	c.link.CloseStdin()
+	if clock.Sleep(c.ended, c.clk, c.drainTimeout) == nil {
+		c.log.Warn("drain timeout: stopping ssh before the stream ended", "child", c.link.Name())
+		c.link.Kill()
+	}
+}
+
+// watchIdle kills a connection on which nothing, not even a heartbeat,
+// arrived for more than the idle timeout: the link is dead without ssh
+// knowing yet. It looks when the last frame is idleTimeout old, and every
+// idleCheck after that. A write to the output that is under way (a slow
+// disk) does not count as silence.
+func (c *conn) watchIdle() {
+	t := c.clk.NewTimer(c.idleTimeout)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ended.Done():
+			return
+		case <-t.C():
+		}
+		idle := c.clk.Now().Sub(time.Unix(0, c.lastFrame.Load()))
+		if idle > c.idleTimeout && !c.sink.writing.Load() {
+			c.log.Warn("no data and no heartbeat from serve: reconnecting", "child", c.link.Name(), "idle", idle.Round(time.Millisecond))
+			c.link.Kill()
+			return
+		}
+		next := c.idleTimeout - idle
+		if next <= 0 {
+			next = idleCheck
+		}
+		t.Reset(next)
+	}
+}
