@@ -40,6 +40,8 @@ type Options struct {
 // in ends, out hangs up (when it is a pipe or socket, see
 // pipe.WatchHangup) or a write to out fails with EPIPE. That, and ctx
 // ending, is a normal end (nil). An error means the file cannot be served.
+// The goroutine that reads in to notice its end stays until in ends; the
+// caller owns in and out and keeps out open until Run returns.
 func Run(ctx context.Context, in io.Reader, out io.Writer, o Options) error {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = DefaultHeartbeat
