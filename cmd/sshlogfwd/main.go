@@ -18,9 +18,6 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // CLI is the whole command line.
 type CLI struct {
 	LogFlags
@@ -32,7 +29,7 @@ type CLI struct {
 	Receive       ReceiveCmd       `cmd:"" help:"Append what push --reliable sends to a file and acknowledge it once on disk; meant as the forced command of a restricted key."`
 	AuthorizedKey AuthorizedKeyCmd `cmd:"" name:"authorized-key" help:"Print the authorized_keys line that restricts a key to appending to (push) or reading (pull) one file."`
 	Check         CheckCmd         `cmd:"" help:"Check a push or pull setup end to end: one line per check, OK or FAIL with the fix; exit 0 only if all are OK."`
-	Version       VersionCmd       `cmd:"" help:"Print the version."`
+	Version       VersionCmd       `cmd:"" help:"Print the version, the commit, the Go version and the ssh client found in $PATH."`
 }
 
 const description = `Ship log lines to another host through the system OpenSSH client.
@@ -185,15 +182,6 @@ func pathError(flag string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", flag, err)
-}
-
-// VersionCmd prints the version.
-type VersionCmd struct{}
-
-// Run prints the version.
-func (VersionCmd) Run() error {
-	fmt.Println("sshlogfwd", version)
-	return nil
 }
 
 func newLogger(w *logFile, format, level string) *slog.Logger {
