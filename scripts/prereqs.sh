@@ -1,8 +1,8 @@
 # Sourced by test.sh and demo.sh: installs the real components the tests and
 # the demo use, when they are missing and we are root: sshd and the ssh
 # client, rsyslogd and logger, ip (network namespaces), logrotate, systemd's
-# systemd-analyze and journalctl, and systemd-journal-remote (writes real
-# journal files without a running journald).
+# systemd-analyze and journalctl, systemd-journal-remote (writes real
+# journal files without a running journald), man (renders the manual page).
 ensure_prereqs() {
 	missing=""
 	[ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
@@ -14,6 +14,7 @@ ensure_prereqs() {
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$missing systemd"
 	[ -x /lib/systemd/systemd-journal-remote ] || missing="$missing systemd-journal-remote"
 	command -v journalctl >/dev/null 2>&1 || missing="$missing systemd"
+	[ -x /usr/bin/man ] || missing="$missing man-db"
 	if [ -n "$missing" ]; then
 		if [ "$(id -u)" -ne 0 ]; then
 			echo "missing:$missing — install them (as root: apt-get update && apt-get install -y$missing)" >&2

@@ -30,6 +30,7 @@ type CLI struct {
 	AuthorizedKey AuthorizedKeyCmd `cmd:"" name:"authorized-key" help:"Print the authorized_keys line that restricts a key to appending to (push) or reading (pull) one file."`
 	Check         CheckCmd         `cmd:"" help:"Check a push or pull setup end to end: one line per check, OK or FAIL with the fix; exit 0 only if all are OK."`
 	Version       VersionCmd       `cmd:"" help:"Print the version, the commit, the Go version and the ssh client found in $PATH."`
+	Man           ManCmd           `cmd:"" hidden:"" help:"Print the manual page sshlogfwd(1) in roff."`
 }
 
 const description = `Ship log lines to another host through the system OpenSSH client.
@@ -105,11 +106,20 @@ func run(args []string) int {
 	return exitStatus(log, kctx.Run())
 }
 
-// parse builds the command line parser and parses args into cli. Every
-// flag may come from a SSHLOGFWD_<FLAG> variable, except where
-// envarsAllowed says no (see CLI.BeforeReset).
+// parse parses args into cli.
 func parse(cli *CLI, args []string) (*kong.Context, error) {
-	parser, err := kong.New(cli,
+	parser, err := newParser(cli)
+	if err != nil {
+		return nil, err
+	}
+	return parser.Parse(args)
+}
+
+// newParser builds the command line parser for cli. Every flag may come
+// from a SSHLOGFWD_<FLAG> variable, except where envarsAllowed says no (see
+// CLI.BeforeReset).
+func newParser(cli *CLI) (*kong.Kong, error) {
+	return kong.New(cli,
 		kong.Name("sshlogfwd"),
 		kong.Description(description),
 		kong.UsageOnError(),
@@ -117,10 +127,6 @@ func parse(cli *CLI, args []string) (*kong.Context, error) {
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Exit(func(code int) { os.Exit(code) }),
 	)
-	if err != nil {
-		return nil, err
-	}
-	return parser.Parse(args)
 }
 
 // exitStatus logs err and returns the exit status for it. A usage error,
