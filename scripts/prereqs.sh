@@ -2,7 +2,8 @@
 # the demo use, when they are missing and we are root: sshd and the ssh
 # client, rsyslogd and logger, ip (network namespaces), logrotate, systemd's
 # systemd-analyze and journalctl, systemd-journal-remote (writes real
-# journal files without a running journald), man (renders the manual page).
+# journal files without a running journald), man (renders the manual page)
+# and rpm (lists the files of the .rpm scripts/package.sh builds).
 ensure_prereqs() {
 	missing=""
 	[ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
@@ -15,6 +16,7 @@ ensure_prereqs() {
 	[ -x /lib/systemd/systemd-journal-remote ] || missing="$missing systemd-journal-remote"
 	command -v journalctl >/dev/null 2>&1 || missing="$missing systemd"
 	[ -x /usr/bin/man ] || missing="$missing man-db"
+	[ -x /usr/bin/rpm ] || missing="$missing rpm"
 	if [ -n "$missing" ]; then
 		if [ "$(id -u)" -ne 0 ]; then
 			echo "missing:$missing — install them (as root: apt-get update && apt-get install -y$missing)" >&2
