@@ -98,94 +98,124 @@ func (s Spec) Usage() string {
 
 // Parse checks the client's request original against s.
 func (s Spec) Parse(original string) (Request, error) {
-	fail := func(format string, a ...any) (Request, error) {
-		reason := fmt.Sprintf(format, a...)
-		return Request{}, &Error{Request: display(original), Reason: reason + "; this key accepts only: " + s.Usage()}
+	req, err := s.parse(original)
+	if err != nil {
+		return Request{}, &Error{Request: display(original), Reason: err.Error() + "; this key accepts only: " + s.Usage()}
 	}
+	return req, nil
+}
+
+// parse does Parse's work; its errors are the reasons, without the usage.
+func (s Spec) parse(original string) (Request, error) {
 	maxLen := s.MaxLen
 	if maxLen <= 0 {
 		maxLen = DefaultMaxLen
 	}
 	if len(original) > maxLen {
-		return fail("longer than %d bytes", maxLen)
+		return Request{}, fmt.Errorf("longer than %d bytes", maxLen)
 	}
 	words, err := Split(original)
 	if err != nil {
-		return fail("%v", err)
+		return Request{}, err
 	}
 	if len(words) == 0 {
-		return fail("empty command")
+		return Request{}, errors.New("empty command")
 	}
 	prog := words[0]
 	if prog != s.Program && !strings.HasSuffix(prog, "/"+s.Program) {
-		return fail("program %q is not %s", prog, s.Program)
+		return Request{}, fmt.Errorf("program %q is not %s", prog, s.Program)
 	}
 	if len(words) < 2 || words[1] != s.Command {
-		return fail("the command after %s must be %q", s.Program, s.Command)
+		return Request{}, fmt.Errorf("the command after %s must be %q", s.Program, s.Command)
 	}
-	req := Request{Program: prog, Flags: map[string]string{}}
-	rest := words[2:]
-	operand := func(w string) error {
-		if s.Path == "" {
-			return fmt.Errorf("unexpected argument %q", w)
-		}
-		if req.Path != "" {
-			return fmt.Errorf("unexpected extra argument %q", w)
-		}
-		if path.Clean(w) != path.Clean(s.Path) {
-			return fmt.Errorf("path %q is not the path this key serves", w)
-		}
-		req.Path = w
-		return nil
+	p := requestParser{spec: s, req: Request{Program: prog, Flags: map[string]string{}}}
+	if err := p.words(words[2:]); err != nil {
+		return Request{}, err
 	}
+	return p.req, nil
+}
+
+// requestParser takes the words after the command apart: flags, "--" and
+// the one operand.
+type requestParser struct {
+	spec Spec
+	req  Request
+}
+
+func (p *requestParser) words(rest []string) error {
 	for i := 0; i < len(rest); i++ {
 		w := rest[i]
-		if w == "--" {
+		switch {
+		case w == "--":
 			for _, op := range rest[i+1:] {
-				if err := operand(op); err != nil {
-					return fail("%v", err)
+				if err := p.operand(op); err != nil {
+					return err
 				}
 			}
-			break
-		}
-		if !strings.HasPrefix(w, "-") {
-			if err := operand(w); err != nil {
-				return fail("%v", err)
+			return nil
+		case !strings.HasPrefix(w, "-"):
+			if err := p.operand(w); err != nil {
+				return err
 			}
-			continue
-		}
-		name, value, hasValue := strings.Cut(strings.TrimPrefix(w, "--"), "=")
-		if !strings.HasPrefix(w, "--") || name == "" {
-			return fail("unknown option %q", w)
-		}
-		j := slices.IndexFunc(s.Flags, func(f Flag) bool { return f.Name == name })
-		if j < 0 {
-			return fail("unknown option --%s", name)
-		}
-		if req.Has(name) {
-			return fail("option --%s given twice", name)
-		}
-		f := s.Flags[j]
-		if f.Check == nil {
-			if hasValue {
-				return fail("option --%s takes no value", name)
+		default:
+			used, err := p.flag(w, rest[i+1:])
+			if err != nil {
+				return err
 			}
-			req.Flags[name] = ""
-			continue
+			i += used
 		}
-		if !hasValue {
-			if i+1 >= len(rest) {
-				return fail("option --%s needs a value", name)
-			}
-			i++
-			value = rest[i]
-		}
-		if err := f.Check(value); err != nil {
-			return fail("option --%s: %v", name, err)
-		}
-		req.Flags[name] = value
 	}
-	return req, nil
+	return nil
+}
+
+// operand accepts w as the request's path: the one the spec names.
+func (p *requestParser) operand(w string) error {
+	if p.spec.Path == "" {
+		return fmt.Errorf("unexpected argument %q", w)
+	}
+	if p.req.Path != "" {
+		return fmt.Errorf("unexpected extra argument %q", w)
+	}
+	if path.Clean(w) != path.Clean(p.spec.Path) {
+		return fmt.Errorf("path %q is not the path this key serves", w)
+	}
+	p.req.Path = w
+	return nil
+}
+
+// flag accepts the option w (--name, --name=value or --name value, the
+// value taken from next) and reports how many words of next it used.
+func (p *requestParser) flag(w string, next []string) (used int, err error) {
+	name, value, hasValue := strings.Cut(strings.TrimPrefix(w, "--"), "=")
+	if !strings.HasPrefix(w, "--") || name == "" {
+		return 0, fmt.Errorf("unknown option %q", w)
+	}
+	j := slices.IndexFunc(p.spec.Flags, func(f Flag) bool { return f.Name == name })
+	if j < 0 {
+		return 0, fmt.Errorf("unknown option --%s", name)
+	}
+	if p.req.Has(name) {
+		return 0, fmt.Errorf("option --%s given twice", name)
+	}
+	f := p.spec.Flags[j]
+	if f.Check == nil {
+		if hasValue {
+			return 0, fmt.Errorf("option --%s takes no value", name)
+		}
+		p.req.Flags[name] = ""
+		return 0, nil
+	}
+	if !hasValue {
+		if len(next) == 0 {
+			return 0, fmt.Errorf("option --%s needs a value", name)
+		}
+		value, used = next[0], 1
+	}
+	if err := f.Check(value); err != nil {
+		return 0, fmt.Errorf("option --%s: %v", name, err)
+	}
+	p.req.Flags[name] = value
+	return used, nil
 }
 
 // safeUnquoted are the characters a word may hold outside quotes: those that
