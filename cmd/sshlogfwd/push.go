@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
@@ -253,7 +254,7 @@ func checkFIFOPath(path string) error {
 	case err != nil:
 		return err
 	case fi.Mode().Type() != fs.ModeNamedPipe:
-		return fmt.Errorf("%s exists and is %s, not a named pipe; refusing to touch it", path, pipe.DescribeMode(fi.Mode()))
+		return fmt.Errorf("%s exists and is %s, not a named pipe; refusing to touch it", path, fsutil.DescribeMode(fi.Mode()))
 	}
 	return accessible(path, unix.R_OK|unix.W_OK)
 }
@@ -268,7 +269,7 @@ func checkFollowable(path string) error {
 	case err != nil:
 		return err
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file but %s", path, pipe.DescribeMode(fi.Mode()))
+		return fmt.Errorf("%s is not a regular file but %s", path, fsutil.DescribeMode(fi.Mode()))
 	}
 	return accessible(path, unix.R_OK)
 }
@@ -292,7 +293,7 @@ func writableDir(dir string) error {
 	case err != nil:
 		return err
 	case !fi.IsDir():
-		return fmt.Errorf("%s is %s, not a directory", dir, pipe.DescribeMode(fi.Mode()))
+		return fmt.Errorf("%s is %s, not a directory", dir, fsutil.DescribeMode(fi.Mode()))
 	}
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
 		return fmt.Errorf("cannot create files in %s: %w", dir, err)

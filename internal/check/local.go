@@ -16,7 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
-	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 )
 
 // checkKeyFile checks a private key as ssh would use it unattended: no
@@ -97,7 +96,7 @@ func checkFIFO(r *report, path string, createMode fs.FileMode, syslogUser string
 		r.fail(name, err.Error(), "")
 		return
 	case fi.Mode().Type() != fs.ModeNamedPipe:
-		r.fail(name, fmt.Sprintf("is not a FIFO but %s; push refuses it", pipe.DescribeMode(fi.Mode())),
+		r.fail(name, fmt.Sprintf("is not a FIFO but %s; push refuses it", fsutil.DescribeMode(fi.Mode())),
 			"give the FIFO's path, or remove what is there and let push create the FIFO")
 		return
 	}
@@ -174,7 +173,7 @@ func checkReadable(r *report, name, path string) {
 	case err != nil:
 		r.fail(name, err.Error(), "")
 	case !fi.Mode().IsRegular():
-		r.fail(name, "not a regular file but "+pipe.DescribeMode(fi.Mode()), "give the log file itself")
+		r.fail(name, "not a regular file but "+fsutil.DescribeMode(fi.Mode()), "give the log file itself")
 	default:
 		if err := unix.Access(path, unix.R_OK); err != nil {
 			r.fail(name, fmt.Sprintf("user %s cannot read it: %v", currentUser(), err), "add that user to the file's group (e.g. adm)")
@@ -200,7 +199,7 @@ func checkPrivateDir(r *report, name, dir string) {
 	case err != nil:
 		r.fail(name, err.Error(), "")
 	case !fi.IsDir():
-		r.fail(name, "not a directory but "+pipe.DescribeMode(fi.Mode()), "give a directory")
+		r.fail(name, "not a directory but "+fsutil.DescribeMode(fi.Mode()), "give a directory")
 	default:
 		if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
 			r.fail(name, fmt.Sprintf("user %s cannot write it: %v", currentUser(), err), "chown it to the user that runs sshlogfwd")
@@ -230,7 +229,7 @@ func checkOutput(r *report, name, path string) {
 	case err != nil:
 		r.fail(name, err.Error(), "")
 	case !fi.Mode().IsRegular():
-		r.fail(name, "not a regular file but "+pipe.DescribeMode(fi.Mode()), "give a file")
+		r.fail(name, "not a regular file but "+fsutil.DescribeMode(fi.Mode()), "give a file")
 	case unix.Access(path, unix.W_OK) != nil:
 		r.fail(name, fmt.Sprintf("user %s cannot write it", currentUser()), fixOutputOwner())
 	case fi.Mode().Perm()&0o004 != 0:

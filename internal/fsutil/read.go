@@ -95,24 +95,10 @@ func checkOwnedRegular(f *os.File, path string) error {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: %w (%s)", path, ErrUnsafe, describe(fi.Mode()))
+		return fmt.Errorf("%s: %w (%s)", path, ErrUnsafe, DescribeMode(fi.Mode()))
 	}
 	if uid, ok := Owner(fi); ok && uid != os.Geteuid() {
 		return fmt.Errorf("%s: %w (owned by uid %d)", path, ErrUnsafe, uid)
 	}
 	return nil
-}
-
-func describe(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a regular file"
 }

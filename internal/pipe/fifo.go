@@ -3,6 +3,7 @@ package pipe
 import (
 	"errors"
 	"fmt"
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"io/fs"
 	"os"
 	"syscall"
@@ -29,7 +30,7 @@ func Ensure(path string, mode fs.FileMode) (created bool, err error) {
 	switch {
 	case err == nil:
 		if fi.Mode().Type() != fs.ModeNamedPipe {
-			return false, fmt.Errorf("fifo %s: exists and is not a named pipe (%s); refusing to touch it", path, DescribeMode(fi.Mode()))
+			return false, fmt.Errorf("fifo %s: exists and is not a named pipe (%s); refusing to touch it", path, fsutil.DescribeMode(fi.Mode()))
 		}
 		return false, checkExisting(path, fi)
 	case !errors.Is(err, fs.ErrNotExist):
@@ -45,26 +46,6 @@ func Ensure(path string, mode fs.FileMode) (created bool, err error) {
 		return true, fmt.Errorf("chmod fifo %s: %w", path, err)
 	}
 	return true, nil
-}
-
-// DescribeMode names a file type in words for error messages: "a regular
-// file", "a directory", "a FIFO"...
-func DescribeMode(m fs.FileMode) string {
-	switch {
-	case m.IsRegular():
-		return "a regular file"
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return m.Type().String()
 }
 
 // Open ensures the FIFO exists (see Ensure) and opens it for reading.
