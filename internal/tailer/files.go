@@ -11,29 +11,19 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 )
-
-// fileID identifies a file independently of its name.
-type fileID struct{ dev, ino uint64 }
-
-func idOf(fi fs.FileInfo) (fileID, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileID{}, false
-	}
-	// The conversions matter: Dev and Ino have other types on other platforms.
-	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true
-}
 
 // file is an open file the Tailer reads or will read.
 type file struct {
 	f    *os.File
-	id   fileID
+	id   fsutil.ID
 	name string // the name it had when opened; it may have moved since
 	off  int64  // next byte to read
 }
 
-func (f *file) cursor() Cursor { return Cursor{Dev: f.id.dev, Ino: f.id.ino, Offset: f.off} }
+func (f *file) cursor() Cursor { return Cursor{Dev: f.id.Dev, Ino: f.id.Ino, Offset: f.off} }
 
 // errNotRegular reports a name that exists but is not a regular file.
 var errNotRegular = errors.New("not a regular file")
@@ -61,7 +51,7 @@ func openFile(name string) (*file, fs.FileInfo, error) {
 		f.Close()
 		return nil, fi, fmt.Errorf("%s is %s: %w", name, describe(fi.Mode()), errNotRegular)
 	}
-	id, ok := idOf(fi)
+	id, ok := fsutil.IDOf(fi)
 	if !ok {
 		f.Close()
 		return nil, fi, fmt.Errorf("open %s: no device and inode number available", name)
@@ -87,7 +77,7 @@ func describe(m fs.FileMode) string {
 // be a rotated generation of it.
 type sibling struct {
 	name  string // full path
-	id    fileID
+	id    fsutil.ID
 	mtime time.Time
 	// rotated is true for names that look like logrotate generations
 	// (name.1, name-20240101, name.2024-01-01): only those are read as
@@ -149,7 +139,7 @@ func (t *Tailer) scanSiblings() (sibs []sibling, compressed []string, err error)
 		if err != nil {
 			continue // vanished since ReadDir
 		}
-		id, ok := idOf(fi)
+		id, ok := fsutil.IDOf(fi)
 		if !ok {
 			continue
 		}
@@ -187,7 +177,7 @@ func generationNumber(name string) (uint64, bool) {
 // The comparison is strict so that an older generation is never read twice;
 // the price is that a generation whose last write falls in the same
 // timestamp tick as after's last write is not found.
-func missedGenerations(sibs []sibling, after time.Time, known func(fileID) bool) []sibling {
+func missedGenerations(sibs []sibling, after time.Time, known func(fsutil.ID) bool) []sibling {
 	var out []sibling
 	for _, s := range sibs {
 		if s.rotated && s.mtime.After(after) && !known(s.id) {

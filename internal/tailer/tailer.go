@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 )
 
 // Event says what happened to the followed file before a Chunk.
@@ -156,15 +158,15 @@ type Tailer struct {
 	next     []*file // files to read after cur, oldest first
 	prev     *file   // file we switched away from, watched for late writes
 	prevEnd  time.Time
-	finished []fileID // recently finished files, never to be read again
-	pending  *Chunk   // to return before anything else
-	atEnd    bool     // cur was read to its end: check before reading again
-	curAway  bool     // cur is no longer at the name (renamed or deleted)
+	finished []fsutil.ID // recently finished files, never to be read again
+	pending  *Chunk      // to return before anything else
+	atEnd    bool        // cur was read to its end: check before reading again
+	curAway  bool        // cur is no longer at the name (renamed or deleted)
 	growAt   time.Time
 	readyAt  time.Time
 	settleAt time.Time
 	lookedAt time.Time
-	badID    fileID // last non-regular file warned about
+	badID    fsutil.ID // last non-regular file warned about
 	timer    *time.Timer
 }
 
@@ -252,7 +254,7 @@ func (t *Tailer) start(opts Options) error {
 // resume positions the Tailer at c: in the file that has c's device and
 // inode, be it the followed name itself or a rotated sibling of it.
 func (t *Tailer) resume(c Cursor, ifLost LostPolicy) error {
-	want := fileID{dev: c.Dev, ino: c.Ino}
+	want := fsutil.ID{Dev: c.Dev, Ino: c.Ino}
 	cf, cfi, err := openFile(t.path)
 	if err != nil {
 		return fmt.Errorf("tail %s: %w", t.path, err)
@@ -309,7 +311,7 @@ func (t *Tailer) resume(c Cursor, ifLost LostPolicy) error {
 	t.seekResume(found, foundFI.Size(), c.Offset)
 	// Generations rotated after the cursor's file and before the current
 	// one: name.2 holds the cursor, name.1 is newer, name is newest.
-	known := func(id fileID) bool { return id == want || (cf != nil && id == cf.id) }
+	known := func(id fsutil.ID) bool { return id == want || (cf != nil && id == cf.id) }
 	for _, s := range missedGenerations(sibs, foundFI.ModTime(), known) {
 		f, _, err := openFile(s.name)
 		if err != nil || f == nil || f.id != s.id {
@@ -501,7 +503,7 @@ func (t *Tailer) check(now time.Time) (ch *Chunk, again bool, err error) {
 func (t *Tailer) openName() (*file, error) {
 	f, fi, err := openFile(t.path)
 	if errors.Is(err, errNotRegular) {
-		if id, _ := idOf(fi); id != t.badID {
+		if id, _ := fsutil.IDOf(fi); id != t.badID {
 			t.badID = id
 			t.log.Warn("name is not a regular file; ignoring it until it is replaced", "err", err)
 		}
@@ -534,7 +536,7 @@ func (t *Tailer) lookForSuccessor(now time.Time) error {
 		}
 		return nil
 	}
-	id, ok := idOf(fi)
+	id, ok := fsutil.IDOf(fi)
 	t.curAway = id != t.cur.id
 	if !ok || t.holds(id) {
 		return nil
@@ -556,7 +558,7 @@ func (t *Tailer) lookForSuccessor(now time.Time) error {
 // holds reports whether we hold the file id open: we read it, will read it
 // or watch it for late writes. While we hold a file open its inode number
 // cannot be reused, so the comparison is safe.
-func (t *Tailer) holds(id fileID) bool {
+func (t *Tailer) holds(id fsutil.ID) bool {
 	if (t.cur != nil && t.cur.id == id) || (t.prev != nil && t.prev.id == id) {
 		return true
 	}
@@ -572,7 +574,7 @@ func (t *Tailer) holds(id fileID) bool {
 // search for missed generations uses it: the inode number of a finished and
 // deleted file may be reused by a new file, which must not be ignored when
 // it appears at the name.
-func (t *Tailer) known(id fileID) bool {
+func (t *Tailer) known(id fsutil.ID) bool {
 	return t.holds(id) || slices.Contains(t.finished, id)
 }
 

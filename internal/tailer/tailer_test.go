@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 )
 
 // testTimeout bounds every wait for a condition.
@@ -297,8 +299,8 @@ func idCursor(t *testing.T, name string, off int64) Cursor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := idOf(fi)
-	return Cursor{Dev: id.dev, Ino: id.ino, Offset: off}
+	id, _ := fsutil.IDOf(fi)
+	return Cursor{Dev: id.Dev, Ino: id.Ino, Offset: off}
 }
 
 func TestAppend(t *testing.T) {
