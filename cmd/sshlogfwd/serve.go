@@ -23,7 +23,7 @@ import (
 // It follows PATH with the tailer and writes the stream protocol (see
 // internal/stream) on standard output.
 type ServeCmd struct {
-	Path      string        `arg:"" name:"PATH" help:"The one file this key may read (its rotated siblings are read too, to resume)."`
+	Path      string        `arg:"" name:"PATH" help:"The one file this key may read (its rotations, PATH.1, PATH-YYYYMMDD and the like with PATH's owner, are read too, to resume)."`
 	Cursor    string        `help:"Resume right after this position (DEV:INO:OFF, as pull stores it). Ignored when the client sent a request (SSH_ORIGINAL_COMMAND)." placeholder:"CURSOR"`
 	From      string        `help:"Without a cursor: start at the file's current start or end. A request without --from, or no request at all, starts at the end, like tail -f." enum:"start,end" default:"end"`
 	Poll      bool          `help:"Poll the file with stat instead of inotify (for NFS and other file systems without inotify)."`
@@ -76,8 +76,10 @@ func isBlank(s string) bool {
 	return true
 }
 
-// Run streams the file until the client goes away.
-func (s *ServeCmd) Run(ctx context.Context, log *slog.Logger) error {
+// Run streams the file until the client goes away. Without --log our log
+// is standard error, which sshd hands to the client: then nothing has a
+// local log, and what the client must not learn is not logged at all.
+func (s *ServeCmd) Run(ctx context.Context, log *slog.Logger, cli *CLI) error {
 	req, err := s.request()
 	if err != nil {
 		return err
@@ -85,11 +87,16 @@ func (s *ServeCmd) Run(ctx context.Context, log *slog.Logger) error {
 	// A write to a vanished client must return EPIPE, not kill us with
 	// SIGPIPE: we exit cleanly either way, but on our own terms.
 	signal.Ignore(syscall.SIGPIPE)
+	var local *slog.Logger
+	if cli.Log != "" {
+		local = log
+	}
 	return serve.Run(ctx, os.Stdin, os.Stdout, serve.Options{
-		Path:      s.Path,
-		Request:   req,
-		Poll:      s.Poll,
-		Heartbeat: s.Heartbeat,
-		Logger:    log,
+		Path:        s.Path,
+		Request:     req,
+		Poll:        s.Poll,
+		Heartbeat:   s.Heartbeat,
+		Logger:      log,
+		LocalLogger: local,
 	})
 }

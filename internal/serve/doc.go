@@ -5,11 +5,19 @@
 //
 // Its rules:
 //   - Where to start is decided once, and said in the start frame: at the
-//     requested cursor, found in the file at PATH or in a rotated sibling
-//     (resume); at the beginning of the current file when the cursor's file
-//     is gone (lost); or, without a cursor, at the current start or end of
-//     the file (start, end), or at its first byte once it appears (wait).
-//     A fresh start is sent as an exact cursor, so that pull can store it.
+//     requested cursor, found in the file at PATH or in one of its
+//     rotations (resume); at the beginning of the current file when the
+//     cursor's file is gone (lost); or, without a cursor, at the current
+//     start or end of the file (start, end), or at its first byte once it
+//     appears (wait). A fresh start is sent as an exact cursor, so that
+//     pull can store it.
+//   - The client chooses the cursor, and so the inode: serve reads only
+//     PATH and what looks like a rotation of it (PATH.N, PATH-YYYYMMDD and
+//     the other logrotate and savelog names, a regular file with PATH's
+//     owner and no names elsewhere; see internal/tailer). Any other inode
+//     is "lost", exactly as a file that is gone, and which neighbour holds
+//     it goes only to the local log (Options.LocalLogger), never to the
+//     client: serve's own log is the client's stderr under sshd.
 //   - While the file is idle a heartbeat is sent every heartbeat interval:
 //     it keeps the link checked and makes a write fail when the client is
 //     gone.

@@ -22,8 +22,8 @@ const DefaultHeartbeat = 500 * time.Millisecond
 
 // Options configure a serve session.
 type Options struct {
-	// Path is the one file served (its rotated siblings are read too, to
-	// resume).
+	// Path is the one file served (its rotations are read too, to
+	// resume; see internal/tailer's rotation.go for which).
 	Path string
 	// Request is what the client asked for, already checked.
 	Request request.ServeRequest
@@ -33,7 +33,14 @@ type Options struct {
 	// default DefaultHeartbeat.
 	Heartbeat time.Duration
 	Clock     clock.Clock
-	Logger    *slog.Logger
+	// Logger may reach the client: under sshd, serve's standard error goes
+	// back to it.
+	Logger *slog.Logger
+	// LocalLogger receives what the client must not learn: which file
+	// next to Path a refused cursor names, and why it is refused (see
+	// tailer.Options.PrivateLogger). Give it only a log the client cannot
+	// read; nil discards these notices.
+	LocalLogger *slog.Logger
 }
 
 // Run streams o.Path to out as o.Request asks until the client goes away:
@@ -55,7 +62,11 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options) error {
 	go watchInput(in, cancel)
 	go watchHangup(ctx, out, cancel)
 
-	st, err := openStart(tailer.Options{Path: o.Path, Poll: o.Poll, Logger: log}, o.Request, log)
+	local := o.LocalLogger
+	if local == nil {
+		local = slog.New(slog.DiscardHandler)
+	}
+	st, err := openStart(tailer.Options{Path: o.Path, Poll: o.Poll, Logger: log, PrivateLogger: local}, o.Request, log)
 	if err != nil {
 		return fmt.Errorf("serve %s: %w", o.Path, err)
 	}

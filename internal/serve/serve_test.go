@@ -37,12 +37,17 @@ type client struct {
 	done   chan error
 }
 
-func serveTest(t *testing.T, path string, req request.ServeRequest) *client {
+// serveTest runs serve on path for req; more, if given, changes the
+// options.
+func serveTest(t *testing.T, path string, req request.ServeRequest, more ...func(*Options)) *client {
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	c := &client{t: t, clk: clock.NewFake(time.Unix(1_000_000, 0)), frames: make(chan stream.Frame, 100), in: inW, done: make(chan error, 1)}
 	opts := Options{Path: path, Request: req, Heartbeat: hb, Clock: c.clk, Logger: testLogger(t)}
+	for _, f := range more {
+		f(&opts)
+	}
 	go func() {
 		err := Run(context.Background(), inR, outW, opts)
 		outW.Close()

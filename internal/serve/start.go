@@ -22,10 +22,13 @@ type start struct {
 
 // openStart positions a tailer on path as req asks.
 //
-// A cursor is looked for in the file at path and in its rotated siblings
-// (the tailer does that); when its file is gone, the current file is
-// served from its beginning (HowLost). A fresh start is turned into a
-// cursor here (see fresh).
+// A cursor is looked for in the file at path and in its rotations (the
+// tailer does that, and reads only files that look like rotations of path,
+// with path's owner and no other names); when its file is gone or is not
+// such a file, the current file is served from its beginning (HowLost).
+// The client is told nothing more: which neighbour holds the inode it
+// named goes only to the local log. A fresh start is turned into a cursor
+// here (see fresh).
 func openStart(opts tailer.Options, req request.ServeRequest, log *slog.Logger) (start, error) {
 	opts.IfLost = tailer.LostFail
 	if req.Cursor == nil || req.Cursor.IsZero() {
@@ -39,7 +42,7 @@ func openStart(opts tailer.Options, req request.ServeRequest, log *slog.Logger) 
 	if !errors.Is(err, tailer.ErrCursorLost) {
 		return start{}, err
 	}
-	log.Warn("the file of the requested position is gone (rotated away, compressed or deleted); serving the current file from its beginning: what was between the position and the rotation is lost",
+	log.Warn("the file of the requested position is gone (rotated away, compressed or deleted) or is not a rotation serve may read; serving the current file from its beginning: what was between the position and the rotation is lost",
 		"cursor", req.Cursor.String())
 	s, err := fresh(opts, "start")
 	s.how = stream.HowLost

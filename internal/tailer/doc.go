@@ -38,14 +38,24 @@
 //     truncation, and lines we had not read before the truncation, are only
 //     in the copy.
 //   - Resuming from a Cursor: the file with the cursor's inode is looked for
-//     at the name and among its uncompressed rotated siblings (name.1,
-//     name-20240101, ...). It is read from the offset, then any rotated
-//     generations written after it (by modification time), then the current
-//     file from 0. A cursor whose file is gone (deleted or compressed) is
-//     logged and, by default, the current file is read from 0.
+//     at the name and among its uncompressed rotations. It is read from the
+//     offset, then any rotated generations written after it (by
+//     modification time), then the current file from 0. A cursor whose file
+//     is gone (deleted or compressed) is logged and, by default, the current
+//     file is read from 0.
+//   - Which neighbours are rotations (rotation.go): only names that
+//     logrotate or savelog give a rotated log (name.N; with dateext
+//     name-YYYYMMDD, name-YYYYMMDDHH, name-YYYYMMDD-N, name-YYYY-MM-DD),
+//     and of those only regular files (no symlinks) with the owner of the
+//     followed file and no hard links outside these names. A cursor
+//     chooses the inode, and serve takes cursors from its client: any
+//     other file (name.private, a hard link name.1 to someone's file) is
+//     never read, the position counts as lost, and why goes only to
+//     Options.PrivateLogger. A resume while the followed name does not
+//     exist has no owner to compare with: its position is lost too.
 //   - Two rotations within one check: a generation that was at the name only
 //     while the Tailer was still reading an older one is found among the
-//     rotated siblings by modification time when the Tailer switches. It is
+//     rotations by modification time when the Tailer switches. It is
 //     missed if its last write falls in the same timestamp tick as the last
 //     write to the older file (the comparison is strict so that nothing is
 //     read twice).

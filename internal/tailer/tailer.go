@@ -127,6 +127,13 @@ type Options struct {
 	// Logger receives notices about rotation, truncation and fallbacks;
 	// nil discards them.
 	Logger *slog.Logger
+	// PrivateLogger receives the notices that name a file next to the
+	// followed one that the Tailer refuses to read, and why (a resume
+	// position in a file that is not one of its rotations, a rotation
+	// owned by someone else). They tell the reader what else the
+	// directory holds: serve, whose Logger may reach its client, gives a
+	// log the client cannot read. nil: Logger.
+	PrivateLogger *slog.Logger
 	// BufSize is the read size; default 64 KiB.
 	BufSize int
 }
@@ -135,7 +142,7 @@ type Options struct {
 // with itself; Close may be called from any goroutine.
 type Tailer struct {
 	path, dir, base string
-	log             *slog.Logger
+	log, private    *slog.Logger
 	pollInterval    time.Duration
 	settle, linger  time.Duration
 
@@ -207,6 +214,10 @@ func Open(opts Options) (*Tailer, error) {
 		t.log = slog.New(slog.DiscardHandler)
 	}
 	t.log = t.log.With("path", path)
+	t.private = t.log
+	if opts.PrivateLogger != nil {
+		t.private = opts.PrivateLogger.With("path", path)
+	}
 
 	// Watch before looking at the file, so that no change between the
 	// first look and the watch goes unnoticed.
@@ -252,7 +263,8 @@ func (t *Tailer) start(opts Options) error {
 }
 
 // resume positions the Tailer at c: in the file that has c's device and
-// inode, be it the followed name itself or a rotated sibling of it.
+// inode, be it the followed name itself or a rotation of it that the
+// Tailer may read (see rotation.go).
 func (t *Tailer) resume(c Cursor, ifLost LostPolicy) error {
 	want := fsutil.ID{Dev: c.Dev, Ino: c.Ino}
 	cf, cfi, err := openFile(t.path)
@@ -270,41 +282,13 @@ func (t *Tailer) resume(c Cursor, ifLost LostPolicy) error {
 		closeFile(cf)
 		return err
 	}
-	var found *file
-	var foundFI fs.FileInfo
-	for _, s := range sibs {
-		if s.id != want {
-			continue
-		}
-		f, fi, err := openFile(s.name)
-		if err != nil {
-			closeFile(cf)
-			return fmt.Errorf("resume %s at %s: %w", t.path, c, err)
-		}
-		if f != nil && f.id == want {
-			found, foundFI = f, fi
-			break
-		}
-		closeFile(f) // renamed again since the scan: treat as not found
+	found, foundFI, err := t.openResumed(want, sibs)
+	if err != nil {
+		closeFile(cf)
+		return fmt.Errorf("resume %s at %s: %w", t.path, c, err)
 	}
-
 	if found == nil {
-		if ifLost == LostFail {
-			closeFile(cf)
-			return fmt.Errorf("resume %s at %s: %w", t.path, c, ErrCursorLost)
-		}
-		where := "beginning"
-		if ifLost == LostFromEnd {
-			where = "end"
-		}
-		t.log.Warn("resume position not found: its file was rotated away, deleted or compressed; the data after the cursor that is not in the current file is skipped",
-			"cursor", c, "start_at", where, "compressed_rotated_files", compressed)
-		t.cur = cf
-		if cf != nil && ifLost == LostFromEnd {
-			cf.off = cfi.Size()
-			t.loadFingerprint()
-		}
-		return nil
+		return t.lost(c, ifLost, cf, cfi, compressed)
 	}
 
 	t.cur = found
@@ -313,11 +297,12 @@ func (t *Tailer) resume(c Cursor, ifLost LostPolicy) error {
 	// one: name.2 holds the cursor, name.1 is newer, name is newest.
 	known := func(id fsutil.ID) bool { return id == want || (cf != nil && id == cf.id) }
 	for _, s := range missedGenerations(sibs, foundFI.ModTime(), known) {
-		f, _, err := openFile(s.name)
-		if err != nil || f == nil || f.id != s.id {
-			closeFile(f)
+		f, _, err := t.openSibling(s)
+		if err != nil {
 			t.log.Warn("cannot open rotated file written after the resume position; skipping it", "file", s.name, "err", err)
-			continue
+		}
+		if f == nil {
+			continue // refused (see the private log), or renamed again
 		}
 		t.next = append(t.next, f)
 	}
@@ -329,6 +314,27 @@ func (t *Tailer) resume(c Cursor, ifLost LostPolicy) error {
 		names = append(names, f.name)
 	}
 	t.log.Info("resuming in a rotated file", "file", found.name, "cursor", c, "then", names)
+	return nil
+}
+
+// lost starts as ifLost says when the file of the resume position c is not
+// found (or may not be read); cf is the file at the name, if any.
+func (t *Tailer) lost(c Cursor, ifLost LostPolicy, cf *file, cfi fs.FileInfo, compressed []string) error {
+	if ifLost == LostFail {
+		closeFile(cf)
+		return fmt.Errorf("resume %s at %s: %w", t.path, c, ErrCursorLost)
+	}
+	where := "beginning"
+	if ifLost == LostFromEnd {
+		where = "end"
+	}
+	t.log.Warn("resume position not found: its file was rotated away, deleted or compressed; the data after the cursor that is not in the current file is skipped",
+		"cursor", c, "start_at", where, "compressed_rotated_files", compressed)
+	t.cur = cf
+	if cf != nil && ifLost == LostFromEnd {
+		cf.off = cfi.Size()
+		t.loadFingerprint()
+	}
 	return nil
 }
 
@@ -670,9 +676,8 @@ func (t *Tailer) addMissedGenerations() {
 	}
 	var add []*file
 	for _, s := range missedGenerations(sibs, fi.ModTime(), t.known) {
-		f, _, err := openFile(s.name)
-		if err != nil || f == nil || f.id != s.id {
-			closeFile(f)
+		f, _, err := t.openSibling(s)
+		if err != nil || f == nil {
 			continue
 		}
 		t.log.Warn("found a rotated file we never saw at the name; reading it before the newer ones", "file", s.name, "cursor", f.cursor())
