@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -173,5 +174,124 @@ func TestServeResumesIntoRotations(t *testing.T) {
 				t.Errorf("pull reports a lost position although the file was only renamed:\n%s", p.log())
 			}
 		})
+	}
+}
+
+const logrotatePath = "/usr/sbin/logrotate"
+
+// TestServeLogrotate runs the real logrotate against the file serve
+// follows while a writer appends 1,000 lines/s, in the modes admins use
+// (issue #15: serve following a file rotated by logrotate). create,
+// create+delaycompress and dateext promise every line exactly once through
+// pull, also when pull is away during a rotation and serve resumes in the
+// rotated file. copytruncate promises less: what the writer adds between
+// logrotate's copy and its truncation exists only in the copy; the test
+// asserts that nothing is repeated or reordered and reports what was lost.
+func TestServeLogrotate(t *testing.T) {
+	t.Parallel()
+	testlab.RequireBinary(t, logrotatePath)
+	for _, tc := range []struct {
+		name   string
+		stanza string
+		reopen bool   // the daemon reopens its file after a rotation (postrotate's HUP)
+		away   []bool // per rotation: pull is stopped while it happens
+		exact  bool
+	}{
+		{"create", "create", true, []bool{false, true, false}, true},
+		{"create+delaycompress", "create\ncompress\ndelaycompress", true, []bool{false, true, false}, true},
+		{"dateext", "create\ndateext", true, []bool{true}, true},
+		// The name has no %: the test's temporary directories, named
+		// after it, end up in ssh's configuration, which expands %.
+		{"dateext, dateformat with epoch", "create\ndateext\ndateformat -%Y%m%d-%s", true, []bool{false, true, false}, true},
+		{"copytruncate", "copytruncate", false, []bool{false, false, false}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const rate = 1000
+			l := newPLLab(t)
+			rotate := sbLogrotate(t, l.log, tc.stanza)
+			w := newPLWriter(t, l.log)
+			p := l.startPull("--from", "start")
+			w.Start(t, 0, rate, nil)
+			var second int64
+			for _, away := range tc.away {
+				// Each rotation once pull has the next 1,000 lines (it
+				// has caught up with the last one), and in a new second
+				// (dateformat %s names the file by it).
+				mark := w.Next() + 1000
+				testlab.WaitFor(t, 30*time.Second, func() bool { return plLines.TailMax(readFile(l.out), 8) >= mark },
+					"pull to get line %d: %s\n%s", mark, plLines.Check(readFile(l.out), w.Next()), p.log())
+				testlab.WaitFor(t, 2*time.Second, func() bool { return time.Now().Unix() > second }, "a new second")
+				second = time.Now().Unix()
+				if away {
+					if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+						t.Fatalf("pull after SIGTERM: %v", err)
+					}
+					// Lines only the rotated file will hold beyond pull's
+					// cursor: serve must resume there to send them.
+					next := w.Next() + 200
+					testlab.WaitFor(t, 10*time.Second, func() bool { return w.Next() >= next }, "writer to write 200 lines")
+				}
+				rotate()
+				if tc.reopen {
+					w.Reopen()
+				}
+				if away {
+					next := w.Next() + 300
+					testlab.WaitFor(t, 10*time.Second, func() bool { return w.Next() >= next }, "writer to write 300 lines")
+					p = l.startPull()
+				}
+			}
+			last := w.Next() + 500
+			testlab.WaitFor(t, 10*time.Second, func() bool { return w.Next() >= last }, "writer to write 500 lines")
+			n := w.Stop(t)
+			sbCheckLogrotate(t, tc.name, tc.exact, len(tc.away), l, p, n)
+		})
+	}
+}
+
+// sbLogrotate writes a logrotate configuration and state file for path
+// with stanza, and returns what runs `logrotate -f -s STATE CONF` once.
+func sbLogrotate(t *testing.T, path, stanza string) (rotate func()) {
+	t.Helper()
+	dir := t.TempDir()
+	conf, state := filepath.Join(dir, "logrotate.conf"), filepath.Join(dir, "state")
+	sbWrite(t, conf, fmt.Sprintf("%q {\n\trotate 10\n\tmissingok\n\t%s\n}\n", path, strings.ReplaceAll(stanza, "\n", "\n\t")), 0o644)
+	return func() {
+		t.Helper()
+		out, err := exec.Command(logrotatePath, "-f", "-s", state, conf).CombinedOutput()
+		if err != nil {
+			t.Fatalf("logrotate: %v\n%s", err, out)
+		}
+	}
+}
+
+// sbCheckLogrotate waits until pull has the writer's n lines and checks
+// them: exactly once in order, or, for copytruncate, no line twice and
+// none out of order, with the loss reported.
+func sbCheckLogrotate(t *testing.T, mode string, exact bool, rotations int, l *plLab, p *plProc, n int) {
+	t.Helper()
+	ents, _ := os.ReadDir(l.dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if exact {
+		r := waitPulled(t, l.out, n, 60*time.Second, p.log)
+		t.Logf("LOGROTATE %s, %d rotations, %d lines: %s; files %v", mode, rotations, n, r, names)
+		if !r.Exact(n) {
+			t.Fatalf("want every line exactly once in order: %s", r)
+		}
+		return
+	}
+	data, ok := plLines.WaitQuiet(func() []byte { return readFile(l.out) }, n-1, quietAfterLast, 60*time.Second)
+	r := plLines.Check(data, n)
+	if !ok {
+		t.Fatalf("the last line did not arrive or the output did not settle: %s\n%s", r, p.log())
+	}
+	t.Logf("LOGROTATE %s, %d rotations, %d lines at 1,000/s: lost %d (%d ms of writing; missing %s), duplicated %d, out of order %d, torn %d; files %v",
+		mode, rotations, n, r.Lost, r.Lost, r.Gaps(8), r.Duplicated, r.OutOfOrder, r.Torn, names)
+	if r.Duplicated != 0 || r.OutOfOrder != 0 {
+		t.Fatalf("copytruncate must never repeat or reorder a line: %s", r)
 	}
 }
