@@ -49,7 +49,7 @@ func openFileFlag(name string, flag int) (*file, fs.FileInfo, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fi, fmt.Errorf("%s is %s: %w", name, describe(fi.Mode()), errNotRegular)
+		return nil, fi, fmt.Errorf("%s is %s: %w", name, fsutil.DescribeMode(fi.Mode()), errNotRegular)
 	}
 	id, ok := fsutil.IDOf(fi)
 	if !ok {
@@ -57,20 +57,4 @@ func openFileFlag(name string, flag int) (*file, fs.FileInfo, error) {
 		return nil, fi, fmt.Errorf("open %s: no device and inode number available", name)
 	}
 	return &file{f: f, id: id, name: name}, fi, nil
-}
-
-func describe(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "of type " + m.Type().String()
 }

@@ -105,7 +105,7 @@ var (
 // PATH to PATH.0 before it moves a new file to PATH).
 func checkSibling(fi fs.FileInfo, owner, names int) error {
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: %w", describe(fi.Mode()), errNotRegular)
+		return fmt.Errorf("%s: %w", fsutil.DescribeMode(fi.Mode()), errNotRegular)
 	}
 	if owner < 0 {
 		return errNoOwner
