@@ -281,9 +281,9 @@ func ExitReason(ee *exec.ExitError) string {
 	case 255:
 		return "ssh could not connect or authenticate, or the link died"
 	case 127:
-		return "the remote command was not found on the far side"
+		return "the remote command was not found on the far side: install its program there at the path the key's forced command names (for sshlogfwd: /usr/local/bin/sshlogfwd unless authorized-key was given --sshlogfwd-path)"
 	case 126:
-		return "the remote command could not be executed on the far side"
+		return "the remote command could not be executed on the far side: the account may not run its program (check its mode and directories)"
 	case 1, 2:
 		// dash exits 2 and bash 1 when a redirection fails.
 		return "the remote command failed: for cat >> FILE the remote file cannot be created or written; for sshlogfwd serve/receive the far side refused the request (its reason is logged above)"

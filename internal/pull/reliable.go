@@ -98,7 +98,7 @@ func (c *conn) logEnd(err error) {
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, fs.ErrClosed):
 	case errors.Is(err, stream.ErrNotStream):
-		c.log.Error("the far side did not answer with the sshlogfwd stream: is its forced command something else, such as tail -f? Use --compat for that, or install sshlogfwd serve there", "child", c.link.Name(), "err", err)
+		c.log.Error(notStreamMessage(err), "child", c.link.Name(), "err", err)
 	default:
 		c.log.Error("bad stream from serve", "child", c.link.Name(), "err", err)
 	}

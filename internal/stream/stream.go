@@ -177,6 +177,16 @@ func (e *Encoder) Heartbeat() error { return e.write([]byte("H\n")) }
 // command that runs tail.
 var ErrNotStream = errors.New("not an sshlogfwd stream")
 
+// NotStreamError is the error for a first line that is not the version
+// line; it is ErrNotStream (errors.Is). First is that line, for the caller
+// that explains what answered instead (such as nologin's message).
+type NotStreamError struct{ First string }
+
+func (e *NotStreamError) Error() string {
+	return fmt.Sprintf("%v: first line %q", ErrNotStream, e.First)
+}
+func (e *NotStreamError) Is(target error) bool { return target == ErrNotStream }
+
 // ErrVersion is returned (wrapped) when the version line names a version
 // this decoder does not speak.
 var ErrVersion = errors.New("unsupported stream version")
@@ -209,10 +219,10 @@ func (d *Decoder) Next() (Frame, error) {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return Frame{}, fmt.Errorf("%w: stream ended before the version line (got %q)", io.ErrUnexpectedEOF, line)
 			}
-			return Frame{}, fmt.Errorf("%w: first line %q", ErrNotStream, line)
+			return Frame{}, &NotStreamError{First: line}
 		}
 		if !strings.HasPrefix(line, versionPrefix) {
-			return Frame{}, fmt.Errorf("%w: first line %q", ErrNotStream, line)
+			return Frame{}, &NotStreamError{First: line}
 		}
 		if line+"\n" != versionLine {
 			return Frame{}, fmt.Errorf("%w: %q (this side speaks version %d)", ErrVersion, line, Version)

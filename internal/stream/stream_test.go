@@ -183,3 +183,14 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// The first line of a far side that is not serve stays reachable, so that
+// pull can say what answered instead (nologin's message, a tail).
+func TestNotStreamFirstLine(t *testing.T) {
+	t.Parallel()
+	_, err := NewDecoder(strings.NewReader("This account is currently not available.\n")).Next()
+	var ns *NotStreamError
+	if !errors.Is(err, ErrNotStream) || !errors.As(err, &ns) || ns.First != "This account is currently not available." {
+		t.Fatalf("error %v (%#v), want a NotStreamError with the first line", err, ns)
+	}
+}
