@@ -2,6 +2,7 @@ package check
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -71,16 +72,76 @@ func TestExplainSSHFailureRole(t *testing.T) {
 	}
 }
 
-// The suggested command quotes the path for the shell it is pasted into.
-func TestAuthorizedKeyCommand(t *testing.T) {
-	got := authorizedKeyCommand("push", "/var/log/it's here.log")
-	want := `sshlogfwd authorized-key push --from <this host's address> --key <key>.pub '/var/log/it'\''s here.log'`
-	if got != want {
-		t.Errorf("got  %s\nwant %s", got, want)
+// The suggested authorized-key command repeats what decides the forced
+// command: --reliable for a reliable push (without it, following the
+// advice would break reliable push), --compat for a compatible pull, an
+// absolute far-side sshlogfwd, and the key given with -i. The path is
+// quoted for the shell it is pasted into.
+func TestKeyLineCommand(t *testing.T) {
+	const addr = " --from <this host's address> --key "
+	for _, tt := range []struct {
+		name string
+		key  keyLine
+		path string
+		want string
+	}{
+		{"push", keyLine{mode: "push", remoteBinary: "sshlogfwd"}, "/var/log/it's here.log",
+			`sshlogfwd authorized-key push` + addr + `<key>.pub '/var/log/it'\''s here.log'`},
+		{"push --reliable", keyLine{mode: "push", reliable: true, remoteBinary: "sshlogfwd", identity: "/etc/sshlogfwd/id_ed25519"}, "/var/log/remote/web1.log",
+			`sshlogfwd authorized-key push --reliable` + addr + `/etc/sshlogfwd/id_ed25519.pub /var/log/remote/web1.log`},
+		{"push --reliable --remote-sshlogfwd", keyLine{mode: "push", reliable: true, remoteBinary: "/opt/bin/sshlogfwd"}, "/r.log",
+			`sshlogfwd authorized-key push --reliable --sshlogfwd-path /opt/bin/sshlogfwd` + addr + `<key>.pub /r.log`},
+		{"push, far-side binary irrelevant", keyLine{mode: "push", remoteBinary: "/opt/bin/sshlogfwd"}, "/r.log",
+			`sshlogfwd authorized-key push` + addr + `<key>.pub /r.log`},
+		{"pull", keyLine{mode: "pull", remoteBinary: "/opt/bin/sshlogfwd", identity: "/k y"}, "/var/log/auth.log",
+			`sshlogfwd authorized-key pull --sshlogfwd-path /opt/bin/sshlogfwd` + addr + `'/k y.pub' /var/log/auth.log`},
+		{"pull --compat", keyLine{mode: "pull", compat: true, remoteBinary: "/opt/bin/sshlogfwd"}, "/var/log/auth.log",
+			`sshlogfwd authorized-key pull --compat` + addr + `<key>.pub /var/log/auth.log`},
+	} {
+		if got := tt.key.command(tt.path); got != tt.want {
+			t.Errorf("%s:\ngot  %s\nwant %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+// The syslog daemon gets the group and the group the permission; a
+// member of the group is not told to join it.
+func TestFixSyslogAccess(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		mode          os.FileMode
+		isDir, member bool
+		want, not     []string
+	}{
+		{"fifo, group may write", 0o620, false, false, []string{"usermod -aG sshlogfwd syslog, then restart the syslog daemon", "SocketGroup=sshlogfwd"}, []string{"chmod"}},
+		{"fifo, group may not write", 0o600, false, true, []string{"chmod g+w /run/sshlogfwd/push.fifo"}, []string{"usermod"}},
+		{"dir, group may enter", 0o750, true, false, []string{"usermod -aG sshlogfwd syslog", "RuntimeDirectoryMode=0750"}, []string{"chmod"}},
+		{"dir, group may not enter", 0o700, true, false, []string{"chmod g+x /run/sshlogfwd/push.fifo and usermod -aG sshlogfwd syslog"}, nil},
+	} {
+		got := fixSyslogAccess("syslog", "/run/sshlogfwd/push.fifo", "sshlogfwd", tt.mode, tt.isDir, tt.member)
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", tt.name, got, w)
+			}
+		}
+		for _, w := range tt.not {
+			if strings.Contains(got, w) {
+				t.Errorf("%s: %q has %q", tt.name, got, w)
+			}
+		}
+	}
+}
+
+// FixDir names the user and group we run as.
+func TestFixDir(t *testing.T) {
+	want := "install -d -o " + currentUser() + " -g " + currentGroup() + " -m 0750 '/run/a dir'"
+	if got := FixDir("/run/a dir", 0o750); got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 
 func TestFixAppendRefused(t *testing.T) {
+	p := &prober{dest: execssh.Dest{Path: "/r.log"}, key: keyLine{mode: "push"}}
 	for _, tt := range []struct {
 		code    int
 		receive bool
@@ -88,11 +149,11 @@ func TestFixAppendRefused(t *testing.T) {
 	}{
 		{2, true, "give --reliable"},
 		{2, false, "directory exists"},
-		{1, false, "directory exists"},
+		{1, false, "sshlogfwd authorized-key push --from"},
 		{127, false, "not installed"},
 		{5, false, "check the forced command"},
 	} {
-		if got := fixAppendRefused(tt.code, tt.receive); !strings.Contains(got, tt.want) {
+		if got := p.fixAppendRefused(tt.code, tt.receive); !strings.Contains(got, tt.want) {
 			t.Errorf("status %d, receive %v: %q lacks %q", tt.code, tt.receive, got, tt.want)
 		}
 	}

@@ -84,16 +84,17 @@ func Push(ctx context.Context, o PushOptions) error {
 	}
 	switch {
 	case o.SpoolErr != nil:
-		r.fail("--spool", o.SpoolErr.Error(), "give --spool DIR")
+		r.fail("--spool", o.SpoolErr.Error(), "give --spool DIR, or set STATE_DIRECTORY=DIR as the unit does")
 	case o.Spool != "":
 		checkPrivateDir(r, "--spool "+o.Spool, o.Spool)
 	}
 	for _, dest := range o.Dests {
-		p := newProber(ctx, o.Options, r, dest, roleLogHost)
+		key := keyLine{mode: "push", reliable: o.Reliable, remoteBinary: o.RemoteBinary}
+		p := newProber(ctx, o.Options, r, dest, roleLogHost, key)
 		if !p.connect() {
 			continue
 		}
-		p.restricted("push", dest.Path)
+		p.restricted()
 		p.forwarding()
 		if o.Reliable {
 			p.receive(o.remoteCommand(dest.Path))
@@ -144,16 +145,17 @@ func Pull(ctx context.Context, o PullOptions) error {
 		case o.Output != "":
 			// The cursor is FILE.cursor beside the output.
 		case o.StateDirErr != nil:
-			r.fail("cursor", o.StateDirErr.Error(), "give --cursor-file FILE")
+			r.fail("cursor", o.StateDirErr.Error(), "give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the unit does")
 		default:
 			checkPrivateDir(r, "state directory "+o.StateDir, o.StateDir)
 		}
 	}
-	p := newProber(ctx, o.Options, r, o.Src, roleWatchedHost)
+	key := keyLine{mode: "pull", compat: o.Compat, remoteBinary: o.RemoteBinary}
+	p := newProber(ctx, o.Options, r, o.Src, roleWatchedHost, key)
 	if !p.connect() {
 		return r.result()
 	}
-	p.restricted("pull", o.Src.Path)
+	p.restricted()
 	p.forwarding()
 	if o.Compat {
 		p.tail(o.remoteCommand(), o.Src.Path)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -90,7 +91,7 @@ func checkFIFO(r *report, path string, createMode fs.FileMode, syslogUser string
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		checkFIFOToCreate(r, name, path, createMode)
+		checkFIFOToCreate(r, name, path, createMode, syslogUser)
 		return
 	case err != nil:
 		r.fail(name, err.Error(), "")
@@ -113,55 +114,108 @@ func checkFIFO(r *report, path string, createMode fs.FileMode, syslogUser string
 		r.fail(name, fmt.Sprintf("user %s (who runs push) cannot read it: %v", currentUser(), err), "chown it to the user that runs push")
 		return
 	}
-	if ok, why := canWrite(fi, syslogUser); !ok {
-		r.fail(name, fmt.Sprintf("the syslog daemon (user %s) cannot write it: %s", syslogUser, why), fixFIFOWriter(syslogUser, path))
+	uid, _ := fsutil.Owner(fi)
+	gid, _ := fsutil.Group(fi)
+	if !syslogCanWrite(r, name, path, syslogUser, uid, gid, mode) {
 		return
 	}
 	r.ok(name, "a FIFO, mode %04o, owner %s, writable by %s, readable only by its owner", mode, ownerName(fi), syslogUser)
 }
 
+// syslogCanWrite checks that the syslog daemon's user may write a FIFO at
+// path with this owner, group and mode, and reach it: enter every
+// directory above it. If not, it reports why with the fix.
+func syslogCanWrite(r *report, name, path, syslogUser string, uid, gid int, mode fs.FileMode) bool {
+	u, err := user.Lookup(syslogUser)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("the syslog daemon's user %s: %v", syslogUser, err), "give --syslog-user, the user the syslog daemon runs as")
+		return false
+	}
+	if ok, why := permits(u, uid, gid, mode, 0o2); !ok {
+		r.fail(name, fmt.Sprintf("the syslog daemon (user %s) cannot write it: %s", syslogUser, why),
+			fixSyslogAccess(syslogUser, path, groupName(gid), mode, false, inGroup(u, gid)))
+		return false
+	}
+	if dir, fi := closedDir(u, filepath.Dir(path)); dir != "" {
+		gid, _ := fsutil.Group(fi)
+		r.fail(name, fmt.Sprintf("the syslog daemon (user %s) cannot reach it: it may not enter %s (owner %s, group %s, mode %04o)", syslogUser, dir, ownerName(fi), groupName(gid), fi.Mode().Perm()),
+			fixSyslogAccess(syslogUser, dir, groupName(gid), fi.Mode().Perm(), true, inGroup(u, gid)))
+		return false
+	}
+	return true
+}
+
 // checkFIFOToCreate checks a FIFO that push will create: it must be able
 // to, and the mode it is given must keep strangers out.
-func checkFIFOToCreate(r *report, name, path string, createMode fs.FileMode) {
+func checkFIFOToCreate(r *report, name, path string, createMode fs.FileMode, syslogUser string) {
 	dir := filepath.Dir(path)
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
 		r.fail(name, fmt.Sprintf("does not exist, and push cannot create it in %s: %v", dir, err),
-			fmt.Sprintf("create %s writable by user %s, or give another --fifo", dir, currentUser()))
+			FixDir(dir, 0o750)+" (or give another --fifo)")
 		return
 	}
 	if createMode&0o044 != 0 || createMode&0o002 != 0 {
 		r.fail(name, fmt.Sprintf("does not exist yet, and --fifo-mode %04o would let others read or write it", createMode), "--fifo-mode 0620")
 		return
 	}
+	// The FIFO will be ours, with our group (or the directory's, if it
+	// is set-group-ID).
+	gid := os.Getgid()
+	if fi, err := os.Stat(dir); err == nil && fi.Mode()&fs.ModeSetgid != 0 {
+		gid, _ = fsutil.Group(fi)
+	}
+	if !syslogCanWrite(r, name+" (to be created)", path, syslogUser, os.Getuid(), gid, createMode) {
+		return
+	}
 	r.ok(name, "does not exist yet; push creates it with mode %04o (start push before the syslog daemon)", createMode)
 }
 
-// canWrite reports whether the named user may write the file, judging by
-// owner, group and mode (not ACLs), and if not, why.
-func canWrite(fi fs.FileInfo, name string) (bool, string) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return false, err.Error()
-	}
+// permits reports whether user u may do want (0o2 write, 0o1 search) to
+// a file with this owner, group and mode, judging by them alone (not
+// ACLs), and if not, why. root may do anything.
+func permits(u *user.User, uid, gid int, mode fs.FileMode, want fs.FileMode) (bool, string) {
 	if u.Uid == "0" {
 		return true, ""
 	}
-	uid, uok := fsutil.Owner(fi)
-	gid, gok := fsutil.Group(fi)
-	if !uok || !gok {
-		return false, "cannot read the owner"
-	}
-	mode := fi.Mode().Perm()
+	what := map[fs.FileMode]string{0o2: "w", 0o1: "x"}[want]
 	if u.Uid == strconv.Itoa(uid) {
-		return mode&0o200 != 0, "it is the owner but the mode lacks u+w"
+		return mode&(want<<6) != 0, "it is the owner but the mode lacks u+" + what
 	}
+	if inGroup(u, gid) {
+		return mode&(want<<3) != 0, "it is in the group but the mode lacks g+" + what
+	}
+	return mode&want != 0, "neither the owner nor in the group"
+}
+
+// inGroup reports whether u is a member of group gid (its primary group
+// included), as the group database says now.
+func inGroup(u *user.User, gid int) bool {
 	groups, _ := u.GroupIds()
-	for _, g := range groups {
-		if g == strconv.Itoa(gid) {
-			return mode&0o020 != 0, "it is in the group but the mode lacks g+w"
+	return slices.Contains(groups, strconv.Itoa(gid))
+}
+
+// closedDir is the first directory on the way down to dir (dir included)
+// that u may not enter, and its FileInfo; "" if u may enter them all.
+func closedDir(u *user.User, dir string) (string, fs.FileInfo) {
+	var chain []string
+	for d := dir; ; d = filepath.Dir(d) {
+		chain = append(chain, d)
+		if d == filepath.Dir(d) {
+			break
 		}
 	}
-	return mode&0o002 != 0, "neither the owner nor in the group"
+	for i := len(chain) - 1; i >= 0; i-- {
+		fi, err := os.Stat(chain[i])
+		if err != nil {
+			return "", nil // judged elsewhere: a missing directory
+		}
+		uid, _ := fsutil.Owner(fi)
+		gid, _ := fsutil.Group(fi)
+		if ok, _ := permits(u, uid, gid, fi.Mode().Perm(), 0o1); !ok {
+			return chain[i], fi
+		}
+	}
+	return "", nil
 }
 
 // checkReadable checks a file push follows (--file).
@@ -191,8 +245,7 @@ func checkPrivateDir(r *report, name, dir string) {
 	case errors.Is(err, fs.ErrNotExist):
 		parent := existingParent(dir)
 		if err := unix.Access(parent, unix.W_OK|unix.X_OK); err != nil {
-			r.fail(name, fmt.Sprintf("does not exist, and cannot be created under %s: %v", parent, err),
-				fmt.Sprintf("create it for user %s (mode 0700)", currentUser()))
+			r.fail(name, fmt.Sprintf("does not exist, and user %s cannot create it under %s: %v", currentUser(), parent, err), FixDir(dir, 0o700))
 			return
 		}
 		r.ok(name, "does not exist yet; it will be created with mode 0700")
@@ -202,7 +255,7 @@ func checkPrivateDir(r *report, name, dir string) {
 		r.fail(name, "not a directory but "+fsutil.DescribeMode(fi.Mode()), "give a directory")
 	default:
 		if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
-			r.fail(name, fmt.Sprintf("user %s cannot write it: %v", currentUser(), err), "chown it to the user that runs sshlogfwd")
+			r.fail(name, fmt.Sprintf("user %s cannot write it: %v", currentUser(), err), FixDir(dir, 0o700))
 			return
 		}
 		if fi.Mode().Perm()&0o005 != 0 {
@@ -221,8 +274,7 @@ func checkOutput(r *report, name, path string) {
 	case errors.Is(err, fs.ErrNotExist):
 		dir := filepath.Dir(path)
 		if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
-			r.fail(name, fmt.Sprintf("does not exist, and cannot be created in %s: %v", dir, err),
-				fmt.Sprintf("create %s writable by user %s", dir, currentUser()))
+			r.fail(name, fmt.Sprintf("does not exist, and user %s cannot create it in %s: %v", currentUser(), dir, err), FixDir(dir, 0o750))
 			return
 		}
 		r.ok(name, "does not exist yet; it will be created")
@@ -231,7 +283,7 @@ func checkOutput(r *report, name, path string) {
 	case !fi.Mode().IsRegular():
 		r.fail(name, "not a regular file but "+fsutil.DescribeMode(fi.Mode()), "give a file")
 	case unix.Access(path, unix.W_OK) != nil:
-		r.fail(name, fmt.Sprintf("user %s cannot write it", currentUser()), fixOutputOwner())
+		r.fail(name, fmt.Sprintf("user %s cannot write it", currentUser()), fixOutputOwner(path))
 	case fi.Mode().Perm()&0o004 != 0:
 		r.fail(name, fmt.Sprintf("every user can read it (mode %04o)", fi.Mode().Perm()), "chmod o-r "+path)
 	default:
@@ -256,6 +308,14 @@ func userName(uid int) string {
 }
 
 func currentUser() string { return userName(os.Getuid()) }
+
+// groupName is the name of group gid, or the number.
+func groupName(gid int) string {
+	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
+		return g.Name
+	}
+	return strconv.Itoa(gid)
+}
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)

@@ -116,7 +116,7 @@ func TestCheckFIFO(t *testing.T) {
 		{path: fifo, mode: 0o604, user: "root", want: []string{"others can read"}},
 		{path: fifo, mode: 0o666, user: "root", want: []string{"others can read it (mode 0666)"}},
 		{path: fifo, mode: 0o622, user: "root", want: []string{"every user can write it", "Fix: chmod o-w " + fifo}},
-		{path: fifo, mode: 0o600, user: "no-such-user-here", want: []string{"cannot write"}},
+		{path: fifo, mode: 0o600, user: "no-such-user-here", want: []string{"unknown user no-such-user-here", "give --syslog-user"}},
 		{path: regular, user: "root", want: []string{"not a FIFO but a regular file", "let push create the FIFO"}},
 		{path: filepath.Join(dir, "new.fifo"), create: 0o620, user: "root", ok: true, want: []string{"does not exist yet", "mode 0620"}},
 		{path: filepath.Join(dir, "new.fifo"), create: 0o644, user: "root", want: []string{"would let others", "--fifo-mode 0620"}},
@@ -132,12 +132,13 @@ func TestCheckFIFO(t *testing.T) {
 }
 
 // The syslog daemon's user must be able to write the FIFO, as its owner,
-// through its group, or not at all: then the fix names chgrp and g+w.
+// through its group, or not at all: then the fix gives it the group and
+// the group the permission.
 func TestCheckFIFOWriter(t *testing.T) {
 	needRoot(t)
 	nobody, nogroup := uidOf(t, "nobody")
 	daemon, _ := uidOf(t, "daemon")
-	fifo := filepath.Join(t.TempDir(), "f")
+	fifo := filepath.Join(openDir(t), "f")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -148,10 +149,10 @@ func TestCheckFIFOWriter(t *testing.T) {
 		ok       bool
 		want     []string
 	}{
-		{"another user owns it", daemon, 0, 0o600, false, []string{"the syslog daemon (user nobody) cannot write it", "neither the owner nor in the group", "Fix: chgrp a group of nobody and chmod g+w " + fifo, "--syslog-user"}},
+		{"another user owns it", daemon, 0, 0o600, false, []string{"the syslog daemon (user nobody) cannot write it", "neither the owner nor in the group", "Fix: chmod g+w " + fifo + " and usermod -aG root nobody, then restart the syslog daemon", "--syslog-user"}},
 		{"owner without u+w", nobody, 0, 0o400, false, []string{"it is the owner but the mode lacks u+w"}},
 		{"owner", nobody, 0, 0o600, true, []string{"owner nobody", "writable by nobody"}},
-		{"group without g+w", 0, nogroup, 0o600, false, []string{"it is in the group but the mode lacks g+w"}},
+		{"group without g+w", 0, nogroup, 0o600, false, []string{"it is in the group but the mode lacks g+w", "Fix: chmod g+w " + fifo + " ("}},
 		{"group", 0, nogroup, 0o620, true, []string{"owner root", "writable by nobody"}},
 	} {
 		if err := os.Chown(fifo, tt.uid, tt.gid); err != nil {
@@ -161,6 +162,55 @@ func TestCheckFIFOWriter(t *testing.T) {
 		out, failed := reportOf(func(r *report) { checkFIFO(r, fifo, 0, "nobody") })
 		wantReport(t, tt.name, out, failed, tt.ok, tt.want...)
 	}
+}
+
+// A syslog daemon that may write the FIFO must also reach it: every
+// directory above it must let it in (the issue: /run/sshlogfwd is 0750
+// sshlogfwd:sshlogfwd, and chmod g+w on the FIFO alone does not help).
+// A FIFO push has yet to create is judged as push will create it.
+func TestCheckFIFODirectory(t *testing.T) {
+	needRoot(t)
+	_, nogroup := uidOf(t, "nobody")
+	for _, tt := range []struct {
+		name    string
+		dirGID  int
+		dirMode os.FileMode
+		exists  bool
+		ok      bool
+		want    []string
+	}{
+		{"group may enter", nogroup, 0o750, true, true, []string{"writable by nobody"}},
+		{"not in the directory's group", 0, 0o750, true, false, []string{"cannot reach it: it may not enter", "(owner root, group root, mode 0750)", "usermod -aG root nobody", "RuntimeDirectoryMode=0750"}},
+		{"group may not enter", nogroup, 0o700, true, false, []string{"cannot reach it", "Fix: chmod g+x"}},
+		{"to be created, not in our group", nogroup, 0o750, false, false, []string{"(to be created)", "cannot write it", "usermod -aG root nobody"}},
+	} {
+		dir := filepath.Join(openDir(t), "run")
+		os.Mkdir(dir, tt.dirMode)
+		os.Chmod(dir, tt.dirMode)
+		os.Chown(dir, 0, tt.dirGID)
+		fifo := filepath.Join(dir, "push.fifo")
+		if tt.exists {
+			syscall.Mkfifo(fifo, 0)
+			os.Chmod(fifo, 0o620)
+			os.Chown(fifo, 0, nogroup)
+		}
+		out, failed := reportOf(func(r *report) { checkFIFO(r, fifo, 0o620, "nobody") })
+		wantReport(t, tt.name, out, failed, tt.ok, tt.want...)
+		if !tt.ok && !strings.Contains(out, dir) {
+			t.Errorf("%s: %q does not name %s", tt.name, out, dir)
+		}
+	}
+}
+
+// openDir is a new directory that every user may enter, as may its
+// parents (t.TempDir's are private).
+func openDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	return dir
 }
 
 func TestCheckReadable(t *testing.T) {
@@ -223,7 +273,7 @@ func TestCheckOutput(t *testing.T) {
 		{public, false, []string{"every user can read it (mode 0644)", "Fix: chmod o-r " + public}},
 		{dir, false, []string{"not a regular file but a directory", "Fix: give a file"}},
 		{fifo, false, []string{"not a regular file but a FIFO"}},
-		{filepath.Join(dir, "no", "such", "out.log"), false, []string{"cannot be created in " + filepath.Join(dir, "no", "such")}},
+		{filepath.Join(dir, "no", "such", "out.log"), false, []string{"cannot create it in " + filepath.Join(dir, "no", "such"), "Fix: install -d -o root -g root -m 0750 " + filepath.Join(dir, "no", "such")}},
 	} {
 		out, failed := reportOf(func(r *report) { checkOutput(r, "--output "+tt.path, tt.path) })
 		wantReport(t, tt.path, out, failed, tt.ok, append([]string{"--output " + tt.path + ": "}, tt.want...)...)

@@ -38,7 +38,8 @@ type prober struct {
 	o    Options
 	r    *report
 	dest execssh.Dest
-	role string // roleLogHost or roleWatchedHost
+	role string  // roleLogHost or roleWatchedHost
+	key  keyLine // the suggested authorized-key command repeats it
 
 	config map[string][]string // ssh -G: the options ssh really uses
 
@@ -46,8 +47,9 @@ type prober struct {
 	probeSum string      // what it prints if the key is a shell
 }
 
-func newProber(ctx context.Context, o Options, r *report, d execssh.Dest, role string) *prober {
-	return &prober{ctx: ctx, o: o, r: r, dest: d, role: role}
+func newProber(ctx context.Context, o Options, r *report, d execssh.Dest, role string, key keyLine) *prober {
+	key.identity = o.SSH.Identity
+	return &prober{ctx: ctx, o: o, r: r, dest: d, role: role, key: key}
 }
 
 // argv builds an ssh command line with extra and check's options first;

@@ -28,7 +28,7 @@ func fakeProber(t *testing.T, clk clock.Clock, extra ...string) *prober {
 		Clock:     clk,
 		Logger:    slog.New(slog.DiscardHandler),
 	}
-	return newProber(context.Background(), o, &report{w: &bytes.Buffer{}}, execssh.Dest{Host: "loghost", Path: "/r.log"}, roleLogHost)
+	return newProber(context.Background(), o, &report{w: &bytes.Buffer{}}, execssh.Dest{Host: "loghost", Path: "/r.log"}, roleLogHost, keyLine{mode: "push"})
 }
 
 func sh(script string) []string { return []string{"/bin/sh", "-c", script} }
@@ -147,7 +147,7 @@ func TestRemoteCommands(t *testing.T) {
 func TestPushPullLocalOnly(t *testing.T) {
 	var b bytes.Buffer
 	err := Push(context.Background(), PushOptions{Options: Options{Out: &b}, SpoolErr: errors.New("no state directory")})
-	if !errors.Is(err, ErrFailed) || b.String() != "FAIL  --spool: no state directory. Fix: give --spool DIR\n" {
+	if !errors.Is(err, ErrFailed) || b.String() != "FAIL  --spool: no state directory. Fix: give --spool DIR, or set STATE_DIRECTORY=DIR as the unit does\n" {
 		t.Errorf("push: %v, report %q", err, b.String())
 	}
 	b.Reset()
@@ -163,7 +163,7 @@ func TestPushPullLocalOnly(t *testing.T) {
 		Src:         execssh.Dest{Host: "web1", Path: "/var/log/auth.log"},
 		StateDirErr: errors.New("no state directory"),
 	})
-	want := "FAIL  cursor: no state directory. Fix: give --cursor-file FILE\nFAIL  ssh web1: ssh -G: "
+	want := "FAIL  cursor: no state directory. Fix: give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the unit does\nFAIL  ssh web1: ssh -G: "
 	if !errors.Is(err, ErrFailed) || !strings.HasPrefix(b.String(), want) || !strings.Contains(b.String(), "Fix: check --ssh, -F and -o") {
 		t.Errorf("pull: %v, report %q", err, b.String())
 	}

@@ -32,18 +32,18 @@ const usageStatus = 2
 // serve refuse the request (it is not theirs) and exit non-zero; tail -F
 // sends nothing new within the wait and is stopped. None of them leaves a
 // trace in the log file.
-func (p *prober) restricted(mode, path string) {
+func (p *prober) restricted() {
 	name := "restricted key"
 	res := p.probe
 	switch {
 	case p.printedSum(res.stdout):
 		p.r.fail(name, "this key gives a shell on the "+p.role+": the far side ran a command of our choosing, so anyone who steals the key can run anything there",
-			fmt.Sprintf("on the %s, replace the key's line in authorized_keys with the one printed by: %s", p.role, authorizedKeyCommand(mode, path)))
+			fmt.Sprintf("on the %s, replace the key's line in authorized_keys with the one printed by: %s", p.role, p.keyCommand()))
 	case shellTriedProbe(res):
 		// An unrestricted key whose far side lacks expr, or whose shell
 		// cannot run it, says so: that is no proof of a forced command.
 		p.r.fail(name, "the far side seems to run commands of the client's choosing: it tried to run our probe command and failed ("+res.lastStderr()+")",
-			fmt.Sprintf("on the %s, make sure the key's line has a forced command: %s", p.role, authorizedKeyCommand(mode, path)))
+			fmt.Sprintf("on the %s, make sure the key's line has a forced command: %s", p.role, p.keyCommand()))
 	default:
 		p.r.ok(name, "the far side did not run our probe command; a forced command is in effect (%s)", howNotRun(res))
 	}
@@ -163,15 +163,16 @@ func (p *prober) append(remote, hostname string) {
 	switch {
 	case !res.connected:
 		p.notChecked(name, res)
+	case p.accountFailed(name, res):
 	case !res.exited:
 		p.r.fail(name, "the far side did not finish when its input ended: the key's forced command is not cat >> FILE (a tail or serve key for pull?)",
-			"use the line printed by 'sshlogfwd authorized-key push' for this key")
+			"use the line printed by "+p.keyCommand()+" for this key")
 	case errors.As(res.err, &ee):
 		problem := fmt.Sprintf("the far side refused the line: status %d, %s", ee.Code(), execssh.ExitReason(ee.Err))
 		if last := res.lastStderr(); last != "" {
 			problem += " (" + last + ")"
 		}
-		p.r.fail(name, problem, fixAppendRefused(ee.Code(), receiveRefused(res.stdout)))
+		p.r.fail(name, problem, p.fixAppendRefused(ee.Code(), receiveRefused(res.stdout)))
 	case res.err != nil:
 		p.r.fail(name, res.err.Error(), "")
 	default:
@@ -194,6 +195,9 @@ func (p *prober) receive(remote string) {
 		p.notChecked("receive", res)
 		return
 	}
+	if p.accountFailed("receive", res) {
+		return
+	}
 	p.reportReceive(h, err, res)
 }
 
@@ -212,7 +216,7 @@ func (p *prober) reportReceive(h ackproto.ReceiverHello, err error, res probeRes
 		p.r.fail(name, "receive refused: "+re.Error(), "see the log host's side; the file's directory must exist and be writable by the receiving account")
 	case errors.Is(err, ackproto.ErrProtocol):
 		p.r.fail(name, "the far side does not speak the reliable protocol: "+err.Error(),
-			"make the key's forced command sshlogfwd receive PATH (sshlogfwd authorized-key push --reliable prints it), or drop --reliable")
+			"make the key's forced command sshlogfwd receive PATH (the line printed by "+p.keyCommand()+"), or drop --reliable")
 	default:
 		p.r.fail(name, "receive did not answer: "+err.Error()+inParens(res.lastStderr()),
 			"check that sshlogfwd is installed on the log host at the path in the forced command, and that the forced command is sshlogfwd receive PATH")
@@ -230,22 +234,28 @@ func (p *prober) serve(remote, path string) {
 		p.notChecked("serve", res)
 		return
 	}
+	if p.accountFailed("serve", res) {
+		return
+	}
 	p.reportServe(f, err, res, path)
 }
 
 // firstAnswer runs remote, sends stdin once ssh is in, and reads the far
 // side's first answer with read while it runs (up to ProbeWait plus 2s).
-// err is errNoAnswer if read had not returned when the probe ended.
+// err is errNoAnswer if read had not returned when the probe ended. The
+// start of what read consumed is kept in res.stdout, for accountFailed.
 func firstAnswer[T any](p *prober, remote, stdin string, read func(io.Reader) (T, error)) (res probeResult, v T, err error) {
 	type answer struct {
 		v   T
 		err error
 	}
 	got := make(chan answer, 1)
+	var seen bytes.Buffer
 	res = p.run(p.probeArgv(remote), runOptions{stdin: stdin, wait: 2 * time.Second, onStdout: func(out io.Reader) {
-		v, err := read(out)
+		v, err := read(io.TeeReader(out, &headWriter{&seen, 4 << 10}))
 		got <- answer{v, err}
 	}})
+	res.stdout = seen.Bytes()
 	a := answer{err: errNoAnswer}
 	select {
 	case a = <-got:
@@ -266,7 +276,7 @@ func (p *prober) reportServe(f stream.Frame, err error, res probeResult, path st
 	switch {
 	case errors.Is(err, stream.ErrNotStream), err != nil && !res.exited:
 		p.r.fail(name, "the far side did not answer with the sshlogfwd stream: its forced command is something else (tail -f?)",
-			"give --compat to pull with tail, or install sshlogfwd there and use the line printed by 'sshlogfwd authorized-key pull'")
+			"give --compat to pull with tail, or install sshlogfwd there and use the line printed by "+p.keyCommand())
 	case err != nil:
 		p.r.fail(name, "serve did not answer: "+err.Error()+inParens(res.lastStderr()),
 			"check that sshlogfwd is installed on the watched host at the path in the forced command, and that the account may read "+path)
@@ -289,6 +299,9 @@ func (p *prober) tail(remote, path string) {
 	res := p.run(p.probeArgv(remote), runOptions{wait: p.o.ProbeWait})
 	if !res.connected {
 		p.notChecked(name, res)
+		return
+	}
+	if p.accountFailed(name, res) {
 		return
 	}
 	if speaksStream(res.stdout) {
@@ -327,4 +340,18 @@ func inParens(s string) string {
 		return ""
 	}
 	return " (" + s + ")"
+}
+
+// headWriter keeps the first n bytes written to it in b and discards the
+// rest, never failing.
+type headWriter struct {
+	b *bytes.Buffer
+	n int
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if room := h.n - h.b.Len(); room > 0 {
+		h.b.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
 }

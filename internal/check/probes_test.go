@@ -2,15 +2,20 @@ package check
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/stream"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
@@ -80,22 +85,26 @@ func TestReceiveRefused(t *testing.T) {
 }
 
 func TestRestricted(t *testing.T) {
+	push := keyLine{mode: "push"}
+	reliable := keyLine{mode: "push", reliable: true, identity: "/etc/sshlogfwd/id_ed25519"}
 	for _, tt := range []struct {
 		name string
+		key  keyLine
 		res  probeResult
 		ok   bool
 		want []string
 	}{
-		{"shell", exited(t, 0, "579\n"), false, []string{"gives a shell on the log host", "replace the key's line", "sshlogfwd authorized-key push --from <this host's address> --key <key>.pub /var/log/r.log"}},
-		{"shell without expr", exited(t, 127, "", "sh: 1: expr: not found"), false, []string{"tried to run our probe command and failed (sh: 1: expr: not found)", "make sure the key's line has a forced command"}},
-		{"cat", exited(t, 0, ""), true, []string{"forced command is in effect (it ended with status 0 without running it)"}},
-		{"receive", exited(t, 2, string(ackproto.AppendError(nil, ackproto.CodeRefused, "no")), `refusing request "expr 1 + 2"`), true, []string{`it refused with status 2: refusing request "expr 1 + 2"`}},
-		{"tail", probeResult{connected: true, stdout: []byte("1234\n")}, true, []string{"it kept running something else and was stopped"}},
-		{"sum inside a longer line", exited(t, 0, "x 579\n"), true, nil},
+		{"shell", push, exited(t, 0, "579\n"), false, []string{"gives a shell on the log host", "replace the key's line", "sshlogfwd authorized-key push --from <this host's address> --key <key>.pub /var/log/r.log"}},
+		{"shell, reliable push", reliable, exited(t, 0, "579\n"), false, []string{"sshlogfwd authorized-key push --reliable --from <this host's address> --key /etc/sshlogfwd/id_ed25519.pub /var/log/r.log"}},
+		{"shell without expr", push, exited(t, 127, "", "sh: 1: expr: not found"), false, []string{"tried to run our probe command and failed (sh: 1: expr: not found)", "make sure the key's line has a forced command"}},
+		{"cat", push, exited(t, 0, ""), true, []string{"forced command is in effect (it ended with status 0 without running it)"}},
+		{"receive", push, exited(t, 2, string(ackproto.AppendError(nil, ackproto.CodeRefused, "no")), `refusing request "expr 1 + 2"`), true, []string{`it refused with status 2: refusing request "expr 1 + 2"`}},
+		{"tail", push, probeResult{connected: true, stdout: []byte("1234\n")}, true, []string{"it kept running something else and was stopped"}},
+		{"sum inside a longer line", push, exited(t, 0, "x 579\n"), true, nil},
 	} {
 		var b bytes.Buffer
-		p := &prober{r: &report{w: &b}, role: roleLogHost, probe: tt.res, probeSum: "579"}
-		p.restricted("push", "/var/log/r.log")
+		p := &prober{r: &report{w: &b}, role: roleLogHost, probe: tt.res, probeSum: "579", dest: execssh.Dest{Path: "/var/log/r.log"}, key: tt.key}
+		p.restricted()
 		wantReport(t, tt.name, b.String(), p.r.failed, tt.ok, append([]string{"restricted key: "}, tt.want...)...)
 	}
 }
@@ -169,5 +178,44 @@ func TestReportServe(t *testing.T) {
 		p := &prober{r: &report{w: &b}, role: roleWatchedHost}
 		p.reportServe(tt.f, tt.err, tt.res, "/w.log")
 		wantReport(t, tt.name, b.String(), p.r.failed, tt.ok, "serve: ", tt.want)
+	}
+}
+
+// fakeSSH is an executable that stands for ssh: it says the probe's
+// marker once "connected", then runs script as the far side.
+func fakeSSH(t *testing.T, script string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ssh")
+	if err := os.WriteFile(path, []byte("#!/bin/sh\necho "+marker+" >&2\n"+script+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Every probe that asks the far side for push's or pull's own command
+// names an account that cannot run it, with the fix, instead of blaming
+// the forced command: nologin as the shell (its message arrives where
+// serve's stream or receive's hello should be), or a program the shell
+// does not find.
+func TestProbesNameTheAccount(t *testing.T) {
+	nologin := "echo 'This account is currently not available.'; exit 1"
+	notFound := "echo 'sh: 1: /usr/local/bin/sshlogfwd: not found' >&2; exit 127"
+	for _, tt := range []struct {
+		name, script string
+		probe        func(p *prober)
+		want         []string
+	}{
+		{"serve, nologin", nologin, func(p *prober) { p.serve("x", "/var/log/auth.log") }, []string{"FAIL  serve: ", "nologin as its shell", "usermod -s /bin/sh logreader"}},
+		{"receive, nologin", nologin, func(p *prober) { p.receive("x") }, []string{"FAIL  receive: ", "nologin as its shell"}},
+		{"append, nologin", nologin, func(p *prober) { p.append("x", "web1") }, []string{"FAIL  append: ", "nologin as its shell"}},
+		{"tail, nologin", nologin, func(p *prober) { p.tail("x", "/var/log/auth.log") }, []string{"FAIL  tail: ", "nologin as its shell"}},
+		{"serve, not installed", notFound, func(p *prober) { p.serve("x", "/var/log/auth.log") }, []string{"FAIL  serve: ", "did not find the program (sh: 1: /usr/local/bin/sshlogfwd: not found)", "--sshlogfwd-path"}},
+	} {
+		var b bytes.Buffer
+		o := Options{SSHPath: fakeSSH(t, tt.script), SSH: execssh.Options{ReadyMarker: marker}, ProbeWait: 3 * time.Second,
+			Clock: clock.NewFake(time.Unix(0, 0)), Logger: slog.New(slog.DiscardHandler), Out: &b}
+		p := newProber(context.Background(), o, &report{w: &b}, execssh.Dest{User: "logreader", Host: "web1", Path: "/var/log/auth.log"}, roleWatchedHost, keyLine{mode: "pull"})
+		waitFor(t, tt.name, func() { tt.probe(p) })
+		wantReport(t, tt.name, b.String(), p.r.failed, false, tt.want...)
 	}
 }
