@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -81,10 +82,11 @@ func run(args []string) int {
 	}
 	logOut, err := openLog(cli.Log)
 	if err != nil {
-		return exitStatus(nil, pathError("--log", err))
+		return errorOut{stderr: os.Stderr}.exitStatus(pathError("--log", err))
 	}
 	defer logOut.Close()
 	log := newLogger(logOut, cli.LogFormat, cli.LogLevel)
+	out := errorOut{log: log, stderr: os.Stderr, logIsStderr: cli.Log == ""}
 	if !envarsAllowed(kctx.Command(), os.LookupEnv) {
 		if names := ignoredEnvars(os.Environ()); len(names) > 0 {
 			log.Warn("environment variables ignored: under sshd, and always in receive and serve, every setting comes from the command line", "vars", strings.Join(names, ","))
@@ -92,7 +94,7 @@ func run(args []string) int {
 	}
 	stopProfile, err := cli.ProfileFlags.start(underSSHD(os.LookupEnv))
 	if err != nil {
-		return exitStatus(log, err)
+		return out.exitStatus(err)
 	}
 	defer stopProfile()
 
@@ -103,7 +105,7 @@ func run(args []string) int {
 	kctx.Bind(reopen)
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	kctx.Bind(log)
-	return exitStatus(log, kctx.Run())
+	return out.exitStatus(kctx.Run())
 }
 
 // parse parses args into cli.
@@ -129,17 +131,29 @@ func newParser(cli *CLI) (*kong.Kong, error) {
 	)
 }
 
-// exitStatus logs err and returns the exit status for it. A usage error,
-// or a request refused by a forced command, is also said on standard error
-// when the log goes elsewhere: whoever ran us must see it; with no logger
-// yet, every error is.
-func exitStatus(log *slog.Logger, err error) int {
+// errorOut is where a command's final error is said, once.
+type errorOut struct {
+	log         *slog.Logger // nil before the log is open
+	stderr      io.Writer
+	logIsStderr bool // the log goes to stderr (no --log)
+}
+
+// exitStatus says err and returns the exit status for it. A usage error,
+// or a request refused by a forced command, is said plainly on stderr:
+// whoever ran us must see what to change; it is logged too when the log
+// goes to a file. Any other error is logged (said plainly only when there
+// is no log yet).
+func (o errorOut) exitStatus(err error) int {
 	code := exitCode(err)
-	if log != nil && err != nil {
-		log.Error(err.Error())
+	if err == nil {
+		return code
 	}
-	if code == exitUsage || (log == nil && err != nil) {
-		fmt.Fprintln(os.Stderr, "sshlogfwd:", err)
+	plain := o.log == nil || code == exitUsage
+	if o.log != nil && !(plain && o.logIsStderr) {
+		o.log.Error(err.Error())
+	}
+	if plain {
+		fmt.Fprintln(o.stderr, "sshlogfwd:", err)
 	}
 	return code
 }

@@ -11,7 +11,8 @@ import (
 
 // stateDir is where we keep spools and cursors: $STATE_DIRECTORY (set by
 // systemd's StateDirectory=), else $XDG_STATE_HOME/sshlogfwd, else
-// ~/.local/state/sshlogfwd.
+// ~/.local/state/sshlogfwd. Its error names no flag: the caller says which
+// of its own flags gives the place instead.
 func stateDir() (string, error) {
 	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
 		first, _, _ := strings.Cut(d, ":")
@@ -22,7 +23,7 @@ func stateDir() (string, error) {
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("no state directory: set --spool, $STATE_DIRECTORY or $HOME: %w", err)
+		return "", fmt.Errorf("no state directory: neither $STATE_DIRECTORY, $XDG_STATE_HOME nor $HOME is set: %w", err)
 	}
 	return filepath.Join(home, ".local", "state", "sshlogfwd"), nil
 }

@@ -4,13 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/pull"
 )
 
@@ -67,6 +72,9 @@ func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *reopener) e
 	if err := p.refuseExposedIdentity(); err != nil {
 		return err
 	}
+	if err := p.checkPaths(); err != nil {
+		return err
+	}
 	dest, _ := execssh.ParseDest(p.Src)
 	opts := p.engineOptions(dest)
 	if !p.Compat {
@@ -107,11 +115,47 @@ func (p *PullCmd) cursorPath(dest execssh.Dest) (string, error) {
 		return p.Output + ".cursor", nil
 	}
 	path, err := defaultCursorPath(dest)
+	if err == nil {
+		err = needCreatable(filepath.Dir(path), 0o700)
+	}
 	if err != nil {
-		return "", err
+		return "", usage("--cursor-file", fmt.Errorf("no place for the cursor: %w; give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the systemd unit does", err))
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("create state directory: %w", err)
 	}
 	return path, nil
+}
+
+// checkPaths refuses, before anything is created, an --output or
+// --cursor-file that pull cannot write: a missing or unwritable
+// directory, a file of another user. Those are mistakes in the command
+// line or in the permissions it relies on (exit 2).
+func (p *PullCmd) checkPaths() error {
+	for flag, path := range map[string]string{"--output": p.Output, "--cursor-file": p.CursorFile} {
+		if path == "" || flag == "--cursor-file" && p.Compat {
+			continue
+		}
+		if err := checkWritableFile(path); err != nil {
+			return usage(flag, err)
+		}
+	}
+	return nil
+}
+
+// checkWritableFile accepts a regular file we may write, or a name in a
+// directory where we may create one.
+func checkWritableFile(path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return needDir(filepath.Dir(path), 0o750)
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is %s, not a regular file", path, fsutil.DescribeMode(fi.Mode()))
+	case unix.Access(path, unix.W_OK) != nil:
+		return &fixError{problem: fmt.Sprintf("user %s cannot write %s", userName(), fsutil.Describe(path, fi)), fix: "chown " + userName() + ": " + forcedcmd.ShellQuote(path)}
+	}
+	return nil
 }

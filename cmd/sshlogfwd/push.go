@@ -184,8 +184,8 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 	dir := p.Spool
 	if dir == "" {
 		var err error
-		if dir, err = defaultSpoolDir(parsed); err != nil {
-			return push.Options{}, usage("--spool", err)
+		if dir, err = p.defaultSpool(parsed); err != nil {
+			return push.Options{}, err
 		}
 	}
 	marker := "" // a LocalCommand of the user's own replaces ours
@@ -199,6 +199,19 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 		Mark: p.Mark, Stats: p.Stats, BackoffMax: p.BackoffMax, DrainTimeout: p.DrainTimeout,
 		ReadyMarker: marker, Hostname: hostname(), Logger: log,
 	}, nil
+}
+
+// defaultSpool is the spool directory without --spool, once it is known
+// that push can create it; if not, the error says how to give it one.
+func (p *PushCmd) defaultSpool(dests []execssh.Dest) (string, error) {
+	dir, err := defaultSpoolDir(dests)
+	if err == nil {
+		err = needCreatable(dir, 0o700)
+	}
+	if err != nil {
+		return "", usage("--spool", fmt.Errorf("no spool directory: %w; give --spool DIR, or set STATE_DIRECTORY=DIR as the systemd unit does (StateDirectory=, /var/lib/sshlogfwd)", err))
+	}
+	return dir, nil
 }
 
 // argv is the ssh command line that reaches d.
@@ -245,12 +258,12 @@ func (p *PushCmd) checkPaths() error {
 }
 
 // checkFIFOPath accepts a FIFO we may read and write, or a name we may
-// create one at.
+// create one at: in an existing directory we may write.
 func checkFIFOPath(path string) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return writableDir(filepath.Dir(path))
+		return needDir(filepath.Dir(path), 0o750)
 	case err != nil:
 		return err
 	case fi.Mode().Type() != fs.ModeNamedPipe:
@@ -276,30 +289,7 @@ func checkFollowable(path string) error {
 
 // checkSpoolPath accepts a directory we may write, or a name whose
 // nearest existing ancestor is one (the missing directories are created).
-func checkSpoolPath(path string) error {
-	dir := path
-	for {
-		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) || dir == filepath.Dir(dir) {
-			return writableDir(dir)
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
-// writableDir accepts a directory we may create files in.
-func writableDir(dir string) error {
-	fi, err := os.Stat(dir)
-	switch {
-	case err != nil:
-		return err
-	case !fi.IsDir():
-		return fmt.Errorf("%s is %s, not a directory", dir, fsutil.DescribeMode(fi.Mode()))
-	}
-	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
-		return fmt.Errorf("cannot create files in %s: %w", dir, err)
-	}
-	return nil
-}
+func checkSpoolPath(path string) error { return needCreatable(path, 0o700) }
 
 // accessible checks access to path for the user we run as.
 func accessible(path string, mode uint32) error {

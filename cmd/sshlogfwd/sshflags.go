@@ -44,7 +44,8 @@ func (f *SSHFlags) validate() error {
 	return nil
 }
 
-// refuseExposedIdentity refuses an --identity that every user can read.
+// refuseExposedIdentity refuses an --identity that every user can read,
+// or that the user we run as cannot.
 // ssh itself ignores a key of ours that others can read, but not one owned
 // by another user (root's key given to a service user). It is called by
 // the commands that use the key (push, pull), not in validate, so that
@@ -59,6 +60,9 @@ func (f *SSHFlags) refuseExposedIdentity() error {
 	}
 	if fi.Mode().Perm()&0o004 != 0 {
 		return usage("--identity", fmt.Errorf("%s is readable by every user on this host (mode %04o): chmod 600 it, and treat the key as stolen", f.Identity, fi.Mode().Perm()))
+	}
+	if err := needReadable(f.Identity); err != nil {
+		return usage("--identity", err)
 	}
 	return nil
 }

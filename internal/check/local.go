@@ -300,22 +300,11 @@ func ownerName(fi fs.FileInfo) string {
 	return userName(uid)
 }
 
-func userName(uid int) string {
-	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(uid)
-}
+func userName(uid int) string { return fsutil.UserName(uid) }
 
 func currentUser() string { return userName(os.Getuid()) }
 
-// groupName is the name of group gid, or the number.
-func groupName(gid int) string {
-	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
-		return g.Name
-	}
-	return strconv.Itoa(gid)
-}
+func groupName(gid int) string { return fsutil.GroupName(gid) }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)

@@ -3,6 +3,8 @@ package fsutil
 import (
 	"fmt"
 	"io/fs"
+	"os/user"
+	"strconv"
 	"syscall"
 )
 
@@ -39,6 +41,36 @@ func Group(fi fs.FileInfo) (gid int, ok bool) {
 		return 0, false
 	}
 	return int(st.Gid), true
+}
+
+// UserName is the name of user uid, or its number when it has none.
+func UserName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		return u.Username
+	}
+	return strconv.Itoa(uid)
+}
+
+// GroupName is the name of group gid, or its number when it has none.
+func GroupName(gid int) string {
+	if g, err := user.LookupGroupId(strconv.Itoa(gid)); err == nil {
+		return g.Name
+	}
+	return strconv.Itoa(gid)
+}
+
+// Describe is "PATH (owner O, group G, mode M)": what a message about
+// permissions must show. fi may be nil (then it is PATH alone).
+func Describe(path string, fi fs.FileInfo) string {
+	if fi == nil {
+		return path
+	}
+	uid, uok := Owner(fi)
+	gid, gok := Group(fi)
+	if !uok || !gok {
+		return path
+	}
+	return fmt.Sprintf("%s (owner %s, group %s, mode %04o)", path, UserName(uid), GroupName(gid), fi.Mode().Perm())
 }
 
 // Links is the number of hard links of the file fi describes (0 if

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/check"
+	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+)
+
+// A missing directory is named with the command that creates it for the
+// user we run as; an existing one we may write passes.
+func TestNeedDir(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "run", "sshlogfwd")
+	err := needDir(missing, 0o750)
+	var fe *fixError
+	if !errors.As(err, &fe) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing directory: %v, want a *fixError wrapping ErrNotExist", err)
+	}
+	want := "directory " + missing + " does not exist (fix, as root: " + check.FixDir(missing, 0o750) + ")"
+	if err.Error() != want {
+		t.Errorf("got  %s\nwant %s", err, want)
+	}
+	if err := needDir(dir, 0o750); err != nil {
+		t.Errorf("existing directory: %v", err)
+	}
+	file := filepath.Join(dir, "f")
+	os.WriteFile(file, nil, 0o600)
+	if err := needDir(file, 0o750); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("a file: %v", err)
+	}
+}
+
+// A directory we may not write is handed over to us by the fix, unless it
+// is a directory of the system: then the fix is a directory of our own.
+func TestNotWritable(t *testing.T) {
+	fi, err := os.Stat("/run")
+	if err != nil {
+		t.Skip(err)
+	}
+	shared := notWritable("/run", fi, 0o750, syscall.EACCES).Error()
+	if !strings.Contains(shared, "cannot create files in /run (owner ") || !strings.Contains(shared, "directory of its own") || strings.Contains(shared, "install") {
+		t.Errorf("shared directory: %s", shared)
+	}
+	dir := t.TempDir()
+	fi, _ = os.Stat(dir)
+	own := notWritable(dir, fi, 0o750, syscall.EACCES)
+	if !strings.Contains(own.Error(), "(fix, as root: "+check.FixDir(dir, 0o750)+")") || !errors.Is(own, syscall.EACCES) {
+		t.Errorf("own directory: %v", own)
+	}
+}
+
+// stateDir's error names no flag: push says --spool, pull --output or
+// --cursor-file (pull used to be told to "set --spool").
+func TestNoStateDirAdvice(t *testing.T) {
+	for _, v := range []string{"STATE_DIRECTORY", "XDG_STATE_HOME", "HOME"} {
+		t.Setenv(v, "")
+		os.Unsetenv(v)
+	}
+	if _, err := stateDir(); err == nil || strings.Contains(err.Error(), "--") {
+		t.Errorf("stateDir: %v, want an error naming no flag", err)
+	}
+	p := &PullCmd{}
+	_, err := p.cursorPath(execssh.Dest{Host: "web1", Path: "/var/log/auth.log"})
+	if err == nil || !strings.Contains(err.Error(), "--output FILE") || !strings.Contains(err.Error(), "STATE_DIRECTORY") || strings.Contains(err.Error(), "--spool") {
+		t.Errorf("pull: %v", err)
+	}
+	_, err = (&PushCmd{}).defaultSpool([]execssh.Dest{{Host: "h", Path: "/x"}})
+	if err == nil || !strings.Contains(err.Error(), "--spool DIR") || !strings.Contains(err.Error(), "STATE_DIRECTORY") {
+		t.Errorf("push: %v", err)
+	}
+}
+
+// The final error is said once: plainly for a usage error (also logged
+// when the log is a file), logged for anything else.
+func TestErrorSaidOnce(t *testing.T) {
+	usageErr := usage("--fifo", errors.New("directory /run/x does not exist"))
+	for _, tt := range []struct {
+		name        string
+		err         error
+		logIsStderr bool
+		code        int
+		stderr, log int // times the message appears
+	}{
+		{"usage, log on stderr", usageErr, true, exitUsage, 1, 0},
+		{"usage, log in a file", usageErr, false, exitUsage, 1, 1},
+		{"failure, log on stderr", errors.New("disk full"), true, exitFailure, 0, 1},
+		{"failure, log in a file", errors.New("disk full"), false, exitFailure, 0, 1},
+	} {
+		var stderr, logFile bytes.Buffer
+		logTo := io.Writer(&logFile)
+		if tt.logIsStderr {
+			logTo = &stderr // one stream, as without --log
+		}
+		out := errorOut{log: slog.New(slog.NewTextHandler(logTo, nil)), stderr: &stderr, logIsStderr: tt.logIsStderr}
+		msg := tt.err.Error()
+		code := out.exitStatus(tt.err)
+		plain := strings.Count(stderr.String(), "sshlogfwd: "+msg)
+		logged := strings.Count(logFile.String(), msg) + strings.Count(stderr.String(), "level=ERROR")
+		if code != tt.code || plain != tt.stderr || logged != tt.log {
+			t.Errorf("%s: exit %d, said plainly %d times and logged %d times; want %d, %d, %d\nstderr: %s\nlog: %s",
+				tt.name, code, plain, logged, tt.code, tt.stderr, tt.log, stderr.String(), logFile.String())
+		}
+	}
+	var stderr bytes.Buffer
+	if (errorOut{stderr: &stderr}).exitStatus(errors.New("cannot open --log")) != exitFailure || stderr.String() != "sshlogfwd: cannot open --log\n" {
+		t.Errorf("no log yet: %q", stderr.String())
+	}
+}
+
+// Through the real command line: push refusing a --fifo in a missing
+// directory says so once on standard error, with the fix.
+func TestUsageErrorPrintedOnce(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "no-such-dir")
+	code := run([]string{"push", "--fifo", filepath.Join(missing, "push.fifo"), "--spool", dir, "h:/x.log"})
+	os.Stderr = saved
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if code != exitUsage || strings.Count(string(out), "does not exist") != 1 || !strings.Contains(string(out), "install -d -o ") {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and the error once, with its fix", code, out)
+	}
+}
