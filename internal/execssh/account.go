@@ -32,7 +32,9 @@ func AccountProblem(account, first string, code int, stderr []string) (problem, 
 	case strings.TrimSpace(first) == nologinMessage:
 		return fmt.Sprintf("the far side's account has nologin as its shell (it answered %q): sshd runs every command, the forced one too, through the account's shell, so nothing runs", nologinMessage),
 			fmt.Sprintf("give the account a shell on the far side (usermod -s /bin/sh %s); the key's forced command still decides what it can do", account)
-	case code == 127 && strings.Contains(last, "not found"):
+	case code == 127:
+		// dash says "not found", bash "No such file or directory" (for
+		// an absolute path) or "command not found".
 		return fmt.Sprintf("the far side's account cannot run the forced command: its shell did not find the program (%s)", last),
 			"install the program at the path the key's forced command names (for sshlogfwd: the --sshlogfwd-path given to authorized-key, /usr/local/bin/sshlogfwd by default), or correct the forced command"
 	case code == 126:
