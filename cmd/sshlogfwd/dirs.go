@@ -80,7 +80,7 @@ func needCreatable(path string, mode fs.FileMode) error {
 	if missing != "" && errors.As(err, &fe) {
 		fi, _ := os.Stat(dir)
 		return &fixError{
-			problem: fmt.Sprintf("user %s cannot create %s in %s", userName(), missing, fsutil.Describe(dir, fi)),
+			problem: fmt.Sprintf("user %s cannot create %s in %s", userName(), missing, fsutil.DescribeOwner(dir, fi)),
 			fix:     check.FixDir(missing, mode), err: fe.err,
 		}
 	}
@@ -90,7 +90,7 @@ func needCreatable(path string, mode fs.FileMode) error {
 // notWritable is the error for an existing directory dir (fi) that the
 // user we run as may not create files in (err).
 func notWritable(dir string, fi fs.FileInfo, mode fs.FileMode, err error) error {
-	e := &fixError{problem: fmt.Sprintf("user %s cannot create files in %s", userName(), fsutil.Describe(dir, fi)), err: err}
+	e := &fixError{problem: fmt.Sprintf("user %s cannot create files in %s", userName(), fsutil.DescribeOwner(dir, fi)), err: err}
 	if sharedDirs[filepath.Clean(dir)] {
 		e.problem += ": give a path in a directory of its own below it"
 	} else {
@@ -105,7 +105,7 @@ func needReadable(path string) error {
 	if err := unix.Access(path, unix.R_OK); err != nil {
 		fi, _ := os.Stat(path)
 		return &fixError{
-			problem: fmt.Sprintf("user %s cannot read %s", userName(), fsutil.Describe(path, fi)),
+			problem: fmt.Sprintf("user %s cannot read %s", userName(), fsutil.DescribeOwner(path, fi)),
 			fix:     "chown " + userName() + ": " + forcedcmd.ShellQuote(path),
 			err:     &fs.PathError{Op: "access", Path: path, Err: err},
 		}

@@ -155,7 +155,7 @@ func checkWritableFile(path string) error {
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("%s is %s, not a regular file", path, fsutil.DescribeMode(fi.Mode()))
 	case unix.Access(path, unix.W_OK) != nil:
-		return &fixError{problem: fmt.Sprintf("user %s cannot write %s", userName(), fsutil.Describe(path, fi)), fix: "chown " + userName() + ": " + forcedcmd.ShellQuote(path)}
+		return &fixError{problem: fmt.Sprintf("user %s cannot write %s", userName(), fsutil.DescribeOwner(path, fi)), fix: "chown " + userName() + ": " + forcedcmd.ShellQuote(path)}
 	}
 	return nil
 }

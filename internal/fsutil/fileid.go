@@ -59,9 +59,9 @@ func GroupName(gid int) string {
 	return strconv.Itoa(gid)
 }
 
-// Describe is "PATH (owner O, group G, mode M)": what a message about
+// DescribeOwner is "PATH (owner O, group G, mode M)": what a message about
 // permissions must show. fi may be nil (then it is PATH alone).
-func Describe(path string, fi fs.FileInfo) string {
+func DescribeOwner(path string, fi fs.FileInfo) string {
 	if fi == nil {
 		return path
 	}

@@ -138,3 +138,27 @@ func TestIDOf(t *testing.T) {
 type fakeInfo struct{ os.FileInfo }
 
 func (fakeInfo) Sys() any { return nil }
+
+// DescribeOwner shows what a permission message needs: owner and group by
+// name, and the mode; without a FileInfo only the path.
+func TestDescribeOwner(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, nil, 0o600)
+	os.Chmod(p, 0o640)
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := Owner(fi)
+	gid, _ := Group(fi)
+	want := p + " (owner " + UserName(uid) + ", group " + GroupName(gid) + ", mode 0640)"
+	if got := DescribeOwner(p, fi); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := DescribeOwner(p, nil); got != p {
+		t.Errorf("nil FileInfo: %q", got)
+	}
+	if UserName(0) != "root" || GroupName(0) != "root" || UserName(2147483000) != "2147483000" {
+		t.Errorf("names: %q %q %q", UserName(0), GroupName(0), UserName(2147483000))
+	}
+}
