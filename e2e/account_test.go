@@ -19,7 +19,7 @@ import (
 // say so with the fix, instead of suggesting --compat.
 func TestCheckPullAccount(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
+	testlab.RequireRoot(t, "running as another user")
 	bin := testlab.Binary(t)
 	nologin := newUser(t, "wtnl", "--shell", "/usr/sbin/nologin", "--password", "*")
 	for _, tt := range []struct {

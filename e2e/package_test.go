@@ -51,7 +51,7 @@ const pkgLock = "/run/lock/sshlogfwd-package-test.lock"
 // root, only one at a time, only where no sshlogfwd package, file or user
 // is in the way, and purges (and removes the user it made) on every path.
 func TestPackage(t *testing.T) {
-	requireRoot(t)
+	testlab.RequireRoot(t, "installing a package")
 	for _, bin := range []string{"/usr/bin/dpkg", "/usr/bin/rpm", "/usr/bin/man", systemdAnalyze} {
 		testlab.RequireBinary(t, bin)
 	}

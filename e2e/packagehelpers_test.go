@@ -15,17 +15,6 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
-// requireRoot skips the test unless we are root, and fails it under CI=true.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("installing a package needs root (CI=true, not skipping)")
-	}
-	t.Skip("installing a package needs root")
-}
 
 // lockPackageTest waits (a while) for other runs of the test to end.
 func lockPackageTest(t *testing.T) {

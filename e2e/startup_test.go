@@ -17,7 +17,7 @@ import (
 // --system did not make, a key only root may read).
 func TestStartupErrorsSayWhatToDo(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
+	testlab.RequireRoot(t, "running as another user")
 	pub := publicDir(t)
 	rootOnly := filepath.Join(pub, "run-sshlogfwd")
 	os.Mkdir(rootOnly, 0o755)
@@ -67,14 +67,3 @@ func TestStartupErrorsSayWhatToDo(t *testing.T) {
 	}
 }
 
-// requireRoot skips a test that needs root, or fails it under CI=true.
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if os.Getuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("needs root (CI=true, not skipping)")
-	}
-	t.Skip("needs root")
-}

@@ -29,7 +29,7 @@ import (
 // block exits 0. A doc that stops working fails here.
 func TestWalkthrough(t *testing.T) {
 	t.Parallel()
-	requireRoot(t)
+	testlab.RequireRoot(t, "creating users for the walkthrough")
 	for _, p := range []string{"/usr/sbin/useradd", "/usr/sbin/userdel", "/usr/sbin/runuser", "/usr/bin/logger", "/usr/sbin/rsyslogd", "/usr/bin/ssh-keyscan"} {
 		testlab.RequireBinary(t, p)
 	}

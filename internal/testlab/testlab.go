@@ -59,3 +59,16 @@ func Poll(timeout time.Duration, cond func() bool) bool {
 		<-tick.C
 	}
 }
+
+// RequireRoot skips the test when we are not root, and fails it when
+// CI=true: there a test that needs root (users, packages, mounts) must run.
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s needs root (CI=true, not skipping)", why)
+	}
+	t.Skipf("%s needs root", why)
+}
