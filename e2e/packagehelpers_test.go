@@ -15,7 +15,6 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
-
 // lockPackageTest waits (a while) for other runs of the test to end.
 func lockPackageTest(t *testing.T) {
 	t.Helper()

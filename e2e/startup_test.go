@@ -66,4 +66,3 @@ func TestStartupErrorsSayWhatToDo(t *testing.T) {
 		})
 	}
 }
-
