@@ -27,6 +27,8 @@ var (
 	farSide    = []string{"internal/receiver", "internal/serve"}
 	engines    = []string{"internal/push", "internal/pull", "internal/serve", "internal/receiver", "internal/check"}
 	leaves     = []string{"internal/clock", "internal/fsutil", "internal/backoff"}
+	// helpers are small shared conventions built on the leaves only.
+	helpers = []string{"internal/onewriter"}
 	// codecHelpers are leaf helpers the codecs may share (none yet).
 	codecHelpers []string
 	// others are the remaining packages with a place in docs/architecture.md.
@@ -72,6 +74,8 @@ var rules = []rule{
 		from: engines, deny: []string{cmdPkg}},
 	{name: "testlab", says: "nothing outside _test files imports testlab",
 		from: []string{every}, deny: []string{testlab}},
+	{name: "helpers", says: "shared helpers (onewriter) import no internal package but the leaf helpers (clock, fsutil, backoff)",
+		from: helpers, deny: []string{every}, allow: leaves},
 	{name: "leaves", says: "leaf helpers (clock, fsutil, backoff) import no other internal package",
 		from: leaves, deny: []string{every}},
 }
@@ -95,7 +99,7 @@ type graph map[string][]string
 
 // known lists every package that has a place in the architecture.
 func known() []string {
-	all := join([]string{cmdPkg, testlab}, inputs, transports, codecs, farSide, engines, leaves, codecHelpers, others)
+	all := join([]string{cmdPkg, testlab}, inputs, transports, codecs, farSide, engines, leaves, helpers, codecHelpers, others)
 	slices.Sort(all)
 	return slices.Compact(all)
 }

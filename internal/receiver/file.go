@@ -16,16 +16,17 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 )
 
 // StatePath is the state file kept beside path. It is hidden so that
-// logrotate patterns like *.log do not rotate it.
-func StatePath(path string) string {
-	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".sshlogfwd")
-}
+// logrotate patterns like *.log do not rotate it; its name is the writers'
+// convention (internal/onewriter), by which pull knows the file is ours.
+func StatePath(path string) string { return onewriter.HiddenPath(path) }
 
-// LockPath is the lock file kept beside path.
-func LockPath(path string) string { return StatePath(path) + ".lock" }
+// LockPath is the lock file kept beside path: the one every writer of ours
+// takes (internal/onewriter).
+func LockPath(path string) string { return onewriter.LockPath(path) }
 
 // fileMode is the mode of files we create; the umask applies.
 const fileMode = 0o640

@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 )
 
 // BusyError is a lock held by a receiver of another stream.
@@ -49,7 +49,9 @@ type LockOptions struct {
 // lockPoll is how often a contended lock is tried again.
 const lockPoll = 20 * time.Millisecond
 
-// AcquireLock takes the lock of path for stream. If a receiver of the same
+// AcquireLock takes the lock of path for stream. A file another writer of
+// ours writes (a pull, see internal/onewriter) is an
+// *onewriter.OtherWriterError, before anything is touched. If a receiver of the same
 // stream holds it, that one is a leftover of a connection the sender has
 // already given up (a silently dropped link that sshd has not noticed): it
 // is asked to stop (SIGTERM; it syncs and saves its position), killed if it
@@ -68,6 +70,10 @@ func AcquireLock(ctx context.Context, path, stream string, opts LockOptions) (*L
 		t.wait = 10 * time.Second
 	}
 	t.start = t.clock.Now()
+	me := onewriter.Holder{Program: onewriter.Receive, Pid: os.Getpid(), Of: stream}
+	if err := onewriter.Check(path, me); err != nil {
+		return nil, err
+	}
 	fl, err := fsutil.OpenLock(LockPath(path))
 	if err != nil {
 		return nil, err
@@ -89,7 +95,7 @@ func AcquireLock(ctx context.Context, path, stream string, opts LockOptions) (*L
 		}
 	}
 	// Tell a later receiver who holds the lock.
-	if err := fl.SetHolder(strconv.Itoa(os.Getpid()) + " " + stream); err != nil {
+	if err := fl.SetHolder(me.String()); err != nil {
 		fl.Close()
 		return nil, err
 	}
@@ -106,11 +112,16 @@ type takeover struct {
 	signalled, killed bool
 }
 
-// step looks at the holder once more: a receiver of another stream, or
-// one unknown for too long, is a *BusyError; a leftover of our stream is
-// asked to stop, then killed halfway through the wait.
+// step looks at the holder once more: another writer of ours (a pull) is
+// an *onewriter.OtherWriterError; a receiver of another stream, or one
+// unknown for too long, is a *BusyError; a leftover of our stream is asked
+// to stop, then killed halfway through the wait.
 func (t *takeover) step() error {
-	pid, holder := readHolder(LockPath(t.path))
+	h, _ := onewriter.ReadHolder(t.path)
+	if h.Program == onewriter.Pull {
+		return &onewriter.OtherWriterError{Path: t.path, Me: onewriter.Receive, Other: h, Mark: LockPath(t.path), Running: true}
+	}
+	pid, holder := h.Pid, h.Of
 	waited := clock.Since(t.clock, t.start)
 	switch {
 	case holder != "" && holder != t.stream:
@@ -134,19 +145,6 @@ func (t *takeover) step() error {
 		return &BusyError{Path: t.path, Pid: pid, Stream: holder}
 	}
 	return nil
-}
-
-// readHolder reads "pid stream" from the lock file.
-func readHolder(lp string) (int, string) {
-	pidS, stream, ok := strings.Cut(fsutil.Holder(lp), " ")
-	if !ok {
-		return 0, ""
-	}
-	pid, err := strconv.Atoi(pidS)
-	if err != nil || pid <= 1 {
-		return 0, ""
-	}
-	return pid, stream
 }
 
 // sameProgram reports whether pid runs our own executable, so that a

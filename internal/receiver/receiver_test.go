@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
+	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 )
 
 const (
@@ -366,6 +367,54 @@ func TestBusyForAnotherStream(t *testing.T) {
 		t.Errorf("second receiver said %q", out.String())
 	}
 	s.end()
+}
+
+// A file a pull writes (its lock beside the file, held now or left from
+// its last run, or its default cursor file) is refused with "busy", naming
+// the pull, and nothing is written or created beside it.
+func TestRefusesPullsOutput(t *testing.T) {
+	pull := onewriter.Holder{Program: onewriter.Pull, Pid: 4242, Of: "web1:/var/log/auth.log"}
+	for name, mark := range map[string]func(t *testing.T, path string){
+		"pull running": func(t *testing.T, path string) {
+			l, err := onewriter.Claim(path, pull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { l.Close() })
+		},
+		"pull stopped": func(t *testing.T, path string) {
+			l, err := onewriter.Claim(path, pull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+		},
+		"pull's cursor": func(t *testing.T, path string) {
+			os.WriteFile(path+".cursor", []byte(onewriter.PullCursorPrefix+"2\nsource web1:/var/log/auth.log\n"), 0o600)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "remote.log")
+			os.WriteFile(path, []byte("pulled\n"), 0o640)
+			mark(t, path)
+			var out bytes.Buffer
+			hello := ackproto.AppendHello(nil, ackproto.Hello{Version: 1, Stream: streamA})
+			err := Serve(context.Background(), bytes.NewReader(append(hello, ackproto.AppendData(nil, 0, []byte("x\n"))...)), &out, Options{Path: path, Logger: testLogger(t)})
+			var other *onewriter.OtherWriterError
+			if !errors.As(err, &other) || other.Other.Program != onewriter.Pull {
+				t.Fatalf("Serve = %v, want an OtherWriterError naming pull", err)
+			}
+			if !strings.HasPrefix(out.String(), "E busy ") || !strings.Contains(out.String(), "sshlogfwd pull (from web1:/var/log/auth.log") {
+				t.Fatalf("receive said %q", out.String())
+			}
+			if b, _ := os.ReadFile(path); string(b) != "pulled\n" {
+				t.Fatalf("file %q", b)
+			}
+			if _, err := os.Stat(StatePath(path)); err == nil {
+				t.Fatal("a state file was created beside a pull's output")
+			}
+		})
+	}
 }
 
 func TestRefusesGarbageHello(t *testing.T) {

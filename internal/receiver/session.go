@@ -13,6 +13,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 )
 
 // Options configure Serve.
@@ -94,7 +95,7 @@ func (s *receiveSession) run(ctx context.Context) error {
 			return nil
 		}
 		code := ackproto.CodeIO
-		if errors.As(err, new(*BusyError)) {
+		if errors.As(err, new(*BusyError)) || errors.As(err, new(*onewriter.OtherWriterError)) {
 			code = ackproto.CodeBusy
 		}
 		return s.fail(code, err)
