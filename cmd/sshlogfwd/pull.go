@@ -16,6 +16,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 	"github.com/sshlogfwd/sshlogfwd/internal/pull"
 )
 
@@ -25,7 +26,8 @@ type PullCmd struct {
 
 	Src string `arg:"" name:"SRC" help:"The file to follow: [user@]host:/path/file.log (host may be a ~/.ssh/config alias)."`
 
-	Output       string        `name:"output" help:"Append here (created mode 0640; SIGHUP reopens it, for logrotate). Default: standard output." placeholder:"FILE"`
+	Output       string        `name:"output" help:"Append here (created mode 0640; SIGHUP reopens it, for logrotate). pull is its only writer: a file that sshlogfwd receive or another pull writes is refused, and so is one with bytes pull cannot prove it wrote. Default: standard output." placeholder:"FILE"`
+	MaxSize      ByteSize      `name:"max-size" help:"Never let --output grow beyond SIZE (0 = no bound): what does not fit is not taken, the far side keeps it, and pull waits (connected, logging an error) until the output is rotated and reopened (SIGHUP), then goes on from its cursor. Protects the log host's disk from a hostile far side." default:"0" placeholder:"SIZE"`
 	Reliable     bool          `name:"reliable" xor:"mode" help:"The far side runs 'sshlogfwd serve PATH' (usually as the forced command): exact resume across reconnects, restarts and rotation. This is the default."`
 	Compat       bool          `name:"compat" xor:"mode" help:"The far side has no sshlogfwd: run 'tail -F -n 0 -- PATH' there (or whatever the forced command is, e.g. tail -f FILE). Lines written while disconnected are lost."`
 	From         string        `name:"from" help:"Where the very first run starts when there is no cursor yet: start or end of the remote file. Later runs resume from the cursor." enum:"start,end" default:"end"`
@@ -52,6 +54,12 @@ func (p *PullCmd) Validate() error {
 		if p.CursorFile != "" {
 			return usage("--cursor-file", errors.New("has no effect with --compat, which keeps no position"))
 		}
+	}
+	if p.MaxSize < 0 {
+		return usage("--max-size", fmt.Errorf("negative size %d", p.MaxSize))
+	}
+	if p.MaxSize > 0 && p.Output == "" {
+		return usage("--max-size", errors.New("bounds --output; standard output has no size to bound"))
 	}
 	if p.RemoteBinary == "" || strings.ContainsAny(p.RemoteBinary, "\n\x00") {
 		return usage("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", p.RemoteBinary))
@@ -86,7 +94,12 @@ func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *reopener) e
 	}
 	opts.Logger = log
 	opts.OnReopen = func(f func() error) { reopen.add("--output", reopenFunc(f)) }
-	return pull.Run(ctx, opts)
+	err := pull.Run(ctx, opts)
+	if errors.Is(err, pull.ErrNotOurs) || errors.As(err, new(*onewriter.OtherWriterError)) {
+		// Running again will not help: the output must change.
+		return usage("--output", err)
+	}
+	return err
 }
 
 // engineOptions is what the flags ask of the pull engine.
@@ -99,6 +112,7 @@ func (p *PullCmd) engineOptions(dest execssh.Dest) pull.Options {
 		RemoteBinary: p.RemoteBinary,
 		From:         p.From,
 		Output:       p.Output,
+		MaxSize:      int64(p.MaxSize),
 		Fsync:        p.Fsync,
 		IdleTimeout:  p.IdleTimeout,
 		BackoffMax:   p.BackoffMax,

@@ -3,6 +3,7 @@ package pull
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
@@ -42,8 +43,7 @@ func (p *compat) run(ctx context.Context, l link) (got int64) {
 	for {
 		n, err := l.Read(buf)
 		got += int64(n)
-		if werr := p.sink.writeRaw(lines.whole(buf[:n])); werr != nil {
-			p.log.Error("writing output failed", "err", werr)
+		if !p.write(ctx, lines.whole(buf[:n])) {
 			break
 		}
 		if err != nil {
@@ -52,11 +52,29 @@ func (p *compat) run(ctx context.Context, l link) (got int64) {
 	}
 	if rest := lines.rest(); len(rest) > 0 {
 		p.log.Warn("connection ended inside a line; writing it as it is with a newline", "bytes", len(rest))
-		if err := p.sink.writeRaw(append(rest, '\n')); err != nil {
-			p.log.Error("writing output failed", "err", err)
-		}
+		p.write(ctx, append(rest, '\n'))
 	}
 	return got
+}
+
+// write writes whole lines; at the output's size bound it holds the
+// connection until there is room. False: the output failed, or the run
+// stopped while waiting.
+func (p *compat) write(ctx context.Context, lines []byte) bool {
+	for {
+		rest, err := p.sink.writeRaw(lines)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, ErrFull) {
+			p.log.Error("writing output failed", "err", err)
+			return false
+		}
+		if !p.sink.waitRoom(ctx) {
+			return false
+		}
+		lines = rest
+	}
 }
 
 // lineBuf holds back the end of a byte stream that is not yet a whole line.

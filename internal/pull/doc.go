@@ -12,14 +12,22 @@
 //     is written while the link is down is lost.
 //
 // The sink holds the output and the cursor. Its rules:
-//   - The cursor file records the output's identity and size along with the
-//     remote position, and is replaced atomically. A cursor is saved only
-//     after the data it covers is written (and, with an fsync interval,
-//     synced), so it never claims data the output lacks.
-//   - On start the output is brought back to what the cursor file records:
-//     bytes written after the last save are cut, because they are received
-//     again (reconcile).
-//   - One pull per cursor, by a lock file beside it.
+//   - The cursor file records the output's identity and size, the checksum
+//     of the last bytes pull wrote and whether pull stopped cleanly, along
+//     with the remote position, and is replaced atomically. A cursor is
+//     saved only after the data it covers is written (and, with an fsync
+//     interval, synced), so it never claims data the output lacks.
+//   - pull never cuts a byte of the output (proof.go). On start, an output
+//     whose bytes before the saved size are not the ones pull wrote, or
+//     that grew after a clean stop, is another program's too: pull refuses
+//     it. Bytes beyond the saved size after a kill may be pull's own:
+//     serve sends them again from the cursor, and they are compared
+//     instead of written; the first difference stops pull (ErrNotOurs).
+//   - One writer per output: pull takes the writers' lock beside it
+//     (internal/onewriter) and refuses a file that receive or a pull of
+//     another source writes. One pull per cursor, by a lock file beside it.
+//   - --max-size (bound.go): the output never grows beyond it; pull holds
+//     the connection, taking nothing more, until the output is rotated.
 //   - SIGHUP (logrotate) reopens the output under its name and saves the
 //     cursor with the new file at once.
 package pull

@@ -1,6 +1,7 @@
 package pull
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -13,15 +14,19 @@ import (
 type output struct {
 	path string // "" for standard output
 	f    *os.File
-	last byte // last byte written, 0 if nothing yet
+	// tail is the output's last bytes (at most tailMax) up to where
+	// pull's data ends: the bytes it last wrote, or found there at open.
+	// Its last byte tells whether a line is open; its checksum goes into
+	// the cursor record.
+	tail []byte
 }
 
-// stdoutOutput is standard output; it counts as ending with a newline, so
-// that nothing is added before the first line.
-func stdoutOutput() *output { return &output{f: os.Stdout, last: '\n'} }
+// stdoutOutput is standard output; with no bytes known it counts as
+// ending with a newline, so that nothing is added before the first line.
+func stdoutOutput() *output { return &output{f: os.Stdout} }
 
-// openOutput opens path for appending, creating it mode 0640, and learns
-// its last byte so that a line cut by a rotation can be ended.
+// openOutput opens path for appending, creating it mode 0640, and reads
+// its last bytes (the tail).
 func openOutput(path string) (*output, error) {
 	// Refuse a FIFO before opening it: opening one that nobody reads
 	// would block forever.
@@ -36,32 +41,50 @@ func openOutput(path string) (*output, error) {
 	if err == nil && !fi.Mode().IsRegular() {
 		err = fmt.Errorf("open output %s: not a regular file", path)
 	}
-	if err != nil {
-		f.Close()
-		return nil, err
+	if err == nil {
+		o := &output{path: path, f: f}
+		if err = o.loadTail(fi.Size()); err == nil {
+			return o, nil
+		}
 	}
-	return &output{path: path, f: f, last: lastByte(path, fi.Size())}, nil
+	f.Close()
+	return nil, err
 }
 
-// lastByte is the byte at size-1 of path, 0 if none or unreadable.
-func lastByte(path string, size int64) byte {
-	if size <= 0 {
-		return 0
+// loadTail reads the output's last bytes before size as its tail.
+func (o *output) loadTail(size int64) error {
+	t, err := readTail(o.path, size, tailMax)
+	if err != nil {
+		return err
+	}
+	o.tail = t
+	return nil
+}
+
+// readTail reads the n bytes of path before size (fewer if size < n).
+func readTail(path string, size int64, n int) ([]byte, error) {
+	from := max(size-int64(n), 0)
+	b := make([]byte, size-from)
+	if len(b) == 0 {
+		return b, nil
 	}
 	r, err := os.Open(path)
 	if err != nil {
-		return 0
+		return nil, err
 	}
 	defer r.Close()
-	var b [1]byte
-	if _, err := r.ReadAt(b[:], size-1); err != nil && err != io.EOF {
-		return 0
+	if _, err := r.ReadAt(b, from); err != nil {
+		if err == io.EOF {
+			err = fmt.Errorf("read %s: shorter than %d bytes", path, size)
+		}
+		return nil, err
 	}
-	return b[0]
+	return b, nil
 }
 
 // write appends p entirely or not at all: after a failed write (disk full)
-// a file is cut back, so that a retry does not leave half a chunk twice.
+// a file is cut back to the size it had right before, so that a retry does
+// not leave half a chunk twice.
 func (o *output) write(p []byte) error {
 	if len(p) == 0 {
 		return nil
@@ -78,12 +101,34 @@ func (o *output) write(p []byte) error {
 		}
 		return fmt.Errorf("write %s: %w", o.name(), err)
 	}
-	o.last = p[len(p)-1]
+	o.wrote(p)
 	return nil
 }
 
+// wrote adds p, now at the output's end, to the tail.
+func (o *output) wrote(p []byte) {
+	if len(p) >= tailMax {
+		o.tail = append(o.tail[:0], p[len(p)-tailMax:]...)
+		return
+	}
+	if drop := len(o.tail) + len(p) - tailMax; drop > 0 {
+		o.tail = append(o.tail[:0], o.tail[drop:]...)
+	}
+	o.tail = append(o.tail, p...)
+}
+
 // endsLine reports whether the output ends at a line end (or is empty).
-func (o *output) endsLine() bool { return o.last == '\n' || o.last == 0 }
+func (o *output) endsLine() bool { return len(o.tail) == 0 || o.tail[len(o.tail)-1] == '\n' }
+
+// tailSum is the checksum of the tail's last bytes that lie within the
+// first size bytes of the output, and their count (the record's tail).
+func (o *output) tailSum(size int64) (int, [sha256.Size]byte) {
+	t := o.tail
+	if int64(len(t)) > size {
+		t = t[int64(len(t))-size:]
+	}
+	return len(t), sha256.Sum256(t)
+}
 
 func (o *output) name() string {
 	if o.path == "" {

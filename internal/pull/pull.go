@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
+	"io/fs"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
+
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 )
@@ -30,8 +33,14 @@ type Options struct {
 	RemoteBinary string
 	// From is where the very first run starts: "start" or "end".
 	From string
-	// Output is the file to append to; "" is standard output.
+	// Output is the file to append to; "" is standard output. pull takes
+	// the writers' lock beside it (internal/onewriter) and refuses a file
+	// another writer of ours writes.
 	Output string
+	// MaxSize bounds Output (0: no bound): what would take it beyond is
+	// not written, and pull waits, holding the connection, until the
+	// output has room again (see bound).
+	MaxSize int64
 	// CursorPath is the cursor file (reliable mode; required there). Its
 	// lock is CursorPath + ".lock".
 	CursorPath string
@@ -55,24 +64,26 @@ type Options struct {
 }
 
 // Run pulls until ctx ends, reconnecting whenever the connection ends, and
-// then saves the cursor. It returns an error only when it cannot start:
-// the cursor file is unusable or locked by another pull, the output cannot
-// be opened, ssh cannot be run.
+// then saves the cursor. It returns an error when it cannot start (the
+// cursor file is unusable or locked by another pull, the output is another
+// writer's (*onewriter.OtherWriterError) or holds bytes pull cannot prove
+// it wrote (ErrNotOurs), the output cannot be opened, ssh cannot be run),
+// and when it stops because the output turned out to hold bytes that are
+// not its own (ErrNotOurs): it never cuts them.
 func Run(ctx context.Context, o Options) error {
 	o.Clock = clock.OrReal(o.Clock)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &sink{log: o.Logger, clk: o.Clock, src: o.Src.String(), fsync: o.Fsync}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	s := &sink{log: o.Logger, clk: o.Clock, src: o.Src.String(), fsync: o.Fsync, bound: bound{max: o.MaxSize}, stop: stop}
+	release, err := o.lock()
+	if err != nil {
+		return err
+	}
+	defer release()
 	if !o.Compat {
-		if o.CursorPath == "" {
-			return errors.New("pull: no cursor file given")
-		}
-		lock, err := fsutil.TryLockFile(o.CursorPath+".lock", fmt.Sprintf("pid %d sshlogfwd pull", os.Getpid()))
-		if err != nil {
-			return fmt.Errorf("lock cursor: %w", err)
-		}
-		defer lock.Close()
 		s.cursorPath = o.CursorPath
 	}
 	if err := s.open(o.Output); err != nil {
@@ -86,12 +97,55 @@ func Run(ctx context.Context, o Options) error {
 	if err := o.supervisor(s).Run(ctx, o.session(s)); err != nil {
 		return fmt.Errorf("run ssh: %w", err)
 	}
-	if err := s.save(true); err != nil {
+	if err := context.Cause(ctx); errors.Is(err, ErrNotOurs) {
+		return err
+	}
+	if err := s.stopped(); err != nil {
 		o.Logger.Error("saving the cursor failed", "err", err)
 	}
 	c, _ := s.position()
 	o.Logger.Info("stopped", "src", s.src, "cursor", c.String(), "bytes", s.received.Load())
 	return nil
+}
+
+// lock takes the cursor's lock (one pull per cursor) and the writers' lock
+// beside the output (one writer of ours per file), and returns what
+// releases them.
+func (o *Options) lock() (release func(), err error) {
+	var locks []*fsutil.Lock
+	release = func() {
+		for _, l := range locks {
+			l.Close()
+		}
+	}
+	if !o.Compat {
+		if o.CursorPath == "" {
+			return nil, errors.New("pull: no cursor file given")
+		}
+		l, err := fsutil.TryLockFile(o.CursorPath+".lock", fmt.Sprintf("pid %d sshlogfwd pull", os.Getpid()))
+		if err != nil {
+			return nil, fmt.Errorf("lock cursor: %w", err)
+		}
+		locks = append(locks, l)
+	}
+	if o.Output != "" {
+		me := onewriter.Holder{Program: onewriter.Pull, Pid: os.Getpid(), Of: o.Src.String()}
+		l, err := onewriter.Claim(o.Output, me)
+		switch {
+		case errors.Is(err, fs.ErrPermission):
+			// The output's directory is not ours to create files in:
+			// look for other writers, without keeping them away.
+			o.Logger.Warn("cannot create the writers' lock beside the output: other writers are not kept away while pull runs", "output", o.Output, "err", err)
+			err = onewriter.Check(o.Output, me)
+		case err == nil:
+			locks = append(locks, l)
+		}
+		if err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
 }
 
 func (o *Options) logStart(s *sink) {

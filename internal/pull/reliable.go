@@ -46,7 +46,7 @@ func (r *reliable) session(ctx context.Context, c *execssh.Child) bool {
 func (r *reliable) run(ctx context.Context, l link) (started bool, got int64) {
 	ended, end := context.WithCancel(context.Background())
 	defer end()
-	c := &conn{reliable: r, link: l, ended: ended}
+	c := &conn{reliable: r, link: l, ended: ended, ctx: ctx}
 	c.touch()
 	go c.stopOnCancel(ctx)
 	if r.idleTimeout > 0 {
@@ -64,6 +64,7 @@ type conn struct {
 	*reliable
 	link      link
 	ended     context.Context // done when run returns
+	ctx       context.Context // done when the run stops
 	lastFrame atomic.Int64    // unix nanoseconds on clk
 }
 
@@ -82,12 +83,37 @@ func (c *conn) read() (started bool, got int64) {
 		if f.Type == stream.Start {
 			started = true
 		}
-		n, err := c.sink.apply(f)
+		n, ok := c.apply(f)
 		got += n
-		if err != nil {
-			c.log.Error("writing output failed", "err", err)
+		if !ok {
 			return started, got
 		}
+	}
+}
+
+// apply applies f to the sink; at the output's size bound it holds the
+// connection (serve waits, its data stays unacknowledged) until there is
+// room and applies the rest. It returns the data bytes written and false
+// when the connection must end: the output failed, pull refuses to go on,
+// or the run stopped while waiting.
+func (c *conn) apply(f stream.Frame) (int64, bool) {
+	var got int64
+	for {
+		n, rest, err := c.sink.apply(f)
+		got += n
+		switch {
+		case err == nil:
+			return got, true
+		case errors.Is(err, ErrNotOurs):
+			return got, false // Run reports it
+		case !errors.Is(err, ErrFull):
+			c.log.Error("writing output failed", "err", err)
+			return got, false
+		}
+		if !c.sink.waitRoom(c.ctx) {
+			return got, false
+		}
+		f = rest
 	}
 }
 
@@ -125,7 +151,8 @@ func (c *conn) stopOnCancel(ctx context.Context) {
 // arrived for more than the idle timeout: the link is dead without ssh
 // knowing yet. It looks when the last frame is idleTimeout old, and every
 // idleCheck after that. A write to the output that is under way (a slow
-// disk) does not count as silence.
+// disk), or that waits for room under the size bound, does not count as
+// silence.
 func (c *conn) watchIdle() {
 	t := c.clk.NewTimer(c.idleTimeout)
 	defer t.Stop()

@@ -1,11 +1,11 @@
 package pull
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,21 +29,27 @@ type sink struct {
 	src        string
 	cursorPath string        // "" in compat mode: no cursor is kept
 	fsync      time.Duration // 0: never fsync, save the cursor every CursorSaveInterval
+	bound      bound         // --max-size
+	// stop ends the run with the error that makes pull refuse to go on
+	// (ErrNotOurs); nil in tests that do not run.
+	stop func(error)
 
-	writing  atomic.Bool // a write to the output is under way
+	writing  atomic.Bool // a write to the output is under way, or waits for room
 	received atomic.Int64
 
 	mu       sync.Mutex
 	out      *output
 	cursor   tailer.Cursor
-	have     bool // cursor is known (it may be zero: the file did not exist yet)
-	dirty    bool // cursor changed since the last save
+	have     bool      // cursor is known (it may be zero: the file did not exist yet)
+	dirty    bool      // cursor changed since the last save
+	unproven *unproven // bytes a killed pull may have written; nil once proven
+	failed   error     // set once pull refuses to go on
 	lastSave time.Time
 	closed   bool
 }
 
-// open loads the cursor file, if any, brings the output back to the state
-// it records (see reconcile) and opens the output ("" = standard output).
+// open loads the cursor file, if any, checks the output against it (see
+// reconcile) and opens the output ("" = standard output).
 func (s *sink) open(outputPath string) error {
 	var rec record
 	var found bool
@@ -59,12 +65,22 @@ func (s *sink) open(outputPath string) error {
 		return nil
 	}
 	if found && rec.HasOutput {
-		if err := reconcile(outputPath, rec, s.log); err != nil {
+		u, err := reconcile(outputPath, rec, s.log)
+		if err != nil {
 			return err
 		}
+		s.unproven = u
 	}
 	out, err := openOutput(outputPath)
+	if err == nil && s.unproven != nil {
+		// The tail is what pull had written up to the saved size.
+		err = out.loadTail(s.unproven.pos)
+	}
 	if err != nil {
+		if out != nil {
+			out.close()
+		}
+		s.dropUnproven()
 		return err
 	}
 	s.out = out
@@ -91,40 +107,6 @@ func loadRecord(path, src string) (record, bool, error) {
 	return rec, true, nil
 }
 
-// reconcile cuts the output at path back to the size recorded with the
-// cursor: bytes beyond it were written after the last save (a crash came
-// between the write and the save) and are received again from the
-// cursor. An output that is missing, or is another file than the one the
-// cursor was saved with (rotated away meanwhile), is left alone.
-//
-// The cut assumes that nobody but us appends to the output (the lock keeps
-// a second pull away, not other writers).
-func reconcile(path string, rec record, log *slog.Logger) error {
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if id, ok := fsutil.IDOf(fi); !ok || id != rec.Output {
-		log.Info("the output is not the file the cursor was saved with (rotated or replaced meanwhile); not checking it", "output", path)
-		return nil
-	}
-	switch size := fi.Size(); {
-	case size > rec.OutputSize:
-		log.Info("removing the output's last bytes, written after the cursor was saved: they are received again now",
-			"output", path, "bytes", size-rec.OutputSize)
-		if err := os.Truncate(path, rec.OutputSize); err != nil {
-			return fmt.Errorf("cut %s back to the saved cursor: %w", path, err)
-		}
-	case size < rec.OutputSize:
-		log.Warn("the output is shorter than when the cursor was saved: data was lost (a crash before fsync, or the file was truncated)",
-			"output", path, "missing_bytes", rec.OutputSize-size)
-	}
-	return nil
-}
-
 // position is the cursor and whether one is known.
 func (s *sink) position() (tailer.Cursor, bool) {
 	s.mu.Lock()
@@ -133,27 +115,32 @@ func (s *sink) position() (tailer.Cursor, bool) {
 }
 
 // apply writes one frame's effect and returns how many data bytes it wrote.
-func (s *sink) apply(f stream.Frame) (int64, error) {
+// At the output's size bound it applies what fits and returns ErrFull with
+// the rest of the frame, to be applied once there is room (waitRoom).
+// Once pull refused to go on (ErrNotOurs) every frame gets that error.
+func (s *sink) apply(f stream.Frame) (int64, stream.Frame, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.failed != nil {
+		return 0, f, s.failed
+	}
+	var n int64
 	var err error
 	switch f.Type {
 	case stream.Start:
 		s.applyStart(f)
 		// Store the start at once: a restart must resume here, not start
 		// at the (later) end again.
-		return 0, s.saveLocked(true)
+		return 0, f, s.saveLocked(true)
 	case stream.Data, stream.Late:
-		if err = s.applyData(f); err != nil {
-			return 0, err
-		}
+		n, f, err = s.applyData(f)
 	case stream.Rotated, stream.Truncated:
-		if err = s.applyBreak(f); err != nil {
-			return 0, err
-		}
+		err = s.applyBreak(f)
 	}
-	n := int64(len(f.Data))
-	return n, s.saveLocked(false)
+	if serr := s.saveLocked(false); err == nil {
+		err = serr
+	}
+	return n, f, err
 }
 
 func (s *sink) applyStart(f stream.Frame) {
@@ -164,16 +151,25 @@ func (s *sink) applyStart(f stream.Frame) {
 	s.cursor, s.have, s.dirty = f.Cursor, true, true
 }
 
-func (s *sink) applyData(f stream.Frame) error {
+// applyData writes a data or late frame, as much of it as the bound lets
+// through; with ErrFull it returns the rest.
+func (s *sink) applyData(f stream.Frame) (int64, stream.Frame, error) {
 	if f.Type == stream.Data && !contiguous(s.cursor, f) {
 		s.log.Warn("stream is not contiguous; writing it anyway", "src", s.src, "before", s.cursor.String(), "frame", f.Cursor.String(), "bytes", len(f.Data))
 	}
-	if err := s.write(f.Data); err != nil {
-		return err
+	now, rest := s.fit(f)
+	n, err := s.put(now.Data)
+	if err != nil {
+		return 0, f, err
 	}
-	s.received.Add(int64(len(f.Data)))
-	s.cursor, s.dirty = f.Cursor, true
-	return nil
+	s.received.Add(n)
+	if now.Type != 0 {
+		s.cursor, s.dirty = now.Cursor, true
+	}
+	if len(rest.Data) > 0 {
+		return n, rest, s.bound.reached(s)
+	}
+	return n, rest, nil
 }
 
 // contiguous reports whether data frame f continues right after prev.
@@ -189,7 +185,10 @@ func (s *sink) applyBreak(f stream.Frame) error {
 	if !s.out.endsLine() {
 		// The old file ended inside a line: end it here, so that the new
 		// file's first line does not continue it.
-		if err := s.write([]byte{'\n'}); err != nil {
+		if !s.fits(1) {
+			return s.bound.reached(s)
+		}
+		if _, err := s.put([]byte{'\n'}); err != nil {
 			return err
 		}
 	}
@@ -198,29 +197,73 @@ func (s *sink) applyBreak(f stream.Frame) error {
 	return nil
 }
 
-func (s *sink) write(p []byte) error {
+// put appends p to the output. Its leading bytes that the output already
+// holds from before a crash (unproven) are compared instead of written; a
+// difference ends the run (ErrNotOurs). It returns how many bytes it
+// wrote.
+func (s *sink) put(p []byte) (int64, error) {
+	if u := s.unproven; u != nil && len(p) > 0 {
+		n, err := u.match(p)
+		if err != nil {
+			return 0, s.fail(err)
+		}
+		s.out.wrote(p[:n])
+		p = p[n:]
+		if u.remaining() == 0 {
+			s.log.Info("the bytes after the saved cursor were pull's own, written before it was killed: kept, not written twice",
+				"output", s.out.path, "bytes", u.end-u.start)
+			s.dropUnproven()
+		}
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
 	s.writing.Store(true)
 	defer s.writing.Store(false)
-	return s.out.write(p)
+	if err := s.out.write(p); err != nil {
+		return 0, err
+	}
+	return int64(len(p)), nil
 }
 
-// writeRaw writes without a cursor (compat mode), syncing the output every
-// fsync interval.
-func (s *sink) writeRaw(p []byte) error {
+// fail makes err the end of the run: every later frame gets it.
+func (s *sink) fail(err error) error {
+	s.failed = err
+	if s.stop != nil {
+		s.stop(err)
+	}
+	return err
+}
+
+func (s *sink) dropUnproven() {
+	if s.unproven != nil {
+		s.unproven.close()
+		s.unproven = nil
+	}
+}
+
+// writeRaw writes whole lines without a cursor (compat mode), syncing the
+// output every fsync interval. At the size bound it writes the lines that
+// fit and returns ErrFull with the rest.
+func (s *sink) writeRaw(p []byte) ([]byte, error) {
 	if len(p) == 0 {
-		return nil
+		return nil, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.received.Add(int64(len(p)))
-	if err := s.write(p); err != nil {
-		return err
+	n := s.fitLines(p)
+	if _, err := s.put(p[:n]); err != nil {
+		return p, err
+	}
+	s.received.Add(int64(n))
+	if n < len(p) {
+		return p[n:], s.bound.reached(s)
 	}
 	if now := s.clk.Now(); s.fsync > 0 && now.Sub(s.lastSave) >= s.fsync {
 		s.lastSave = now
-		return s.out.sync()
+		return nil, s.out.sync()
 	}
-	return nil
+	return nil, nil
 }
 
 // save saves the cursor if it changed; unless force, only when the save
@@ -246,26 +289,54 @@ func (s *sink) saveLocked(force bool) error {
 	if !force && now.Sub(s.lastSave) < interval {
 		return nil
 	}
+	if err := s.writeRecord(false); err != nil {
+		return err
+	}
+	s.dirty = false
+	s.lastSave = now
+	return nil
+}
+
+// writeRecord syncs the output (with an fsync interval) and replaces the
+// cursor file with the current position; stopped marks the last save of
+// a clean stop.
+func (s *sink) writeRecord(stopped bool) error {
 	sync := s.fsync > 0
 	if sync {
 		if err := s.out.sync(); err != nil {
 			return err
 		}
 	}
-	rec := record{Source: s.src, Cursor: s.cursor}
+	rec := record{Source: s.src, Cursor: s.cursor, Stopped: stopped}
 	if s.out.path != "" {
 		id, size, err := s.out.stat()
 		if err != nil {
 			return err
 		}
+		if s.unproven != nil {
+			// Only what is proven is pull's.
+			size = s.unproven.pos
+		}
 		rec.Output, rec.OutputSize, rec.HasOutput = id, size, true
+		rec.TailLen, rec.Tail = s.out.tailSum(size)
 	}
 	if err := fsutil.WriteAtomic(s.cursorPath, []byte(rec.String()), 0o600, sync); err != nil {
 		return fmt.Errorf("save cursor: %w", err)
 	}
-	s.dirty = false
-	s.lastSave = now
 	return nil
+}
+
+// stopped saves the cursor for the last time, marked as a clean stop, so
+// that the next start knows every byte after it is someone else's; while
+// bytes from before a crash are still unproven it is not marked so. After
+// a refusal nothing is saved: the record stays as it was.
+func (s *sink) stopped() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cursorPath == "" || !s.have || s.failed != nil {
+		return nil
+	}
+	return s.writeRecord(s.unproven == nil)
 }
 
 // Reopen reopens the output under its name (SIGHUP, after logrotate moved
@@ -287,6 +358,9 @@ func (s *sink) Reopen() error {
 	}
 	s.out.close()
 	s.out = o
+	// Bytes still unproven were in the old file: they are no longer
+	// where pull writes.
+	s.dropUnproven()
 	if s.have {
 		s.dirty = true
 		return s.saveLocked(true)
@@ -302,8 +376,25 @@ func (s *sink) close() {
 		return
 	}
 	s.closed = true
+	s.dropUnproven()
 	if err := s.out.sync(); err != nil {
 		s.log.Warn("flushing the output failed", "err", err)
 	}
 	s.out.close()
+}
+
+// waitRoom waits, after ErrFull, until the output has room again (see
+// bound), polling every roomPoll on the clock. It returns false when ctx
+// ends first.
+func (s *sink) waitRoom(ctx context.Context) bool {
+	s.writing.Store(true)
+	defer s.writing.Store(false)
+	for {
+		if s.hasRoom() {
+			return true
+		}
+		if clock.Sleep(ctx, s.clk, roomPoll) != nil {
+			return false
+		}
+	}
 }

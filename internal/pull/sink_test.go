@@ -95,15 +95,16 @@ func heartbeat() stream.Frame { return stream.Frame{Type: stream.Heartbeat} }
 func apply(t *testing.T, s *sink, frames ...stream.Frame) {
 	t.Helper()
 	for _, f := range frames {
-		if _, err := s.apply(f); err != nil {
+		if _, _, err := s.apply(f); err != nil {
 			t.Fatalf("apply %v: %v", f.Type, err)
 		}
 	}
 }
 
 // A pull killed between writing data and saving the cursor: on the next
-// start the bytes beyond the saved cursor are cut from the output, and
-// received again from the cursor, so they end up there once.
+// start the bytes beyond the saved cursor are kept, not cut; serve sends
+// them again from the cursor, they are compared instead of written, and so
+// every line ends up in the output once.
 func TestCrashBetweenWriteAndSave(t *testing.T) {
 	f := newFixture(t)
 	s := f.open(0)
@@ -116,8 +117,8 @@ func TestCrashBetweenWriteAndSave(t *testing.T) {
 	}
 
 	s2 := f.open(0)
-	if got := f.read(f.out); got != "one\ntwo\n" {
-		t.Fatalf("output after restart: %q, want it cut back to the saved cursor", got)
+	if got := f.read(f.out); got != "one\ntwo\nthree\nfour\n" {
+		t.Fatalf("output after restart: %q, want it untouched", got)
 	}
 	c, have := s2.position()
 	if !have || c != rc(8) {
@@ -126,9 +127,19 @@ func TestCrashBetweenWriteAndSave(t *testing.T) {
 	if cmd := RemoteCommand(Options{Src: execssh.Dest{Host: "loghost", Path: "/var/log/x.log"}, RemoteBinary: "sshlogfwd", From: "end"}, c, have); !strings.Contains(cmd, "--cursor 9:99:8") {
 		t.Fatalf("request after restart %q does not resume at 9:99:8", cmd)
 	}
-	apply(t, s2, dataFrame(rc(14), "three\n"), dataFrame(rc(19), "four\n"))
-	if got := f.read(f.out); got != "one\ntwo\nthree\nfour\n" {
+	// serve sends the same bytes again, cut into other frames, and more.
+	apply(t, s2, dataFrame(rc(10), "th"), dataFrame(rc(17), "ree\nfo"), dataFrame(rc(24), "ur\nfive\n"))
+	if got := f.read(f.out); got != "one\ntwo\nthree\nfour\nfive\n" {
 		t.Fatalf("output after receiving again: %q, want every line once", got)
+	}
+	if s2.unproven != nil {
+		t.Fatal("the bytes were matched but are still unproven")
+	}
+	if err := s2.stopped(); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.record(); r.Cursor != rc(24) || r.OutputSize != 24 || !r.Stopped {
+		t.Fatalf("record after the stop: %+v, want cursor %v, size 24, stopped", r, rc(24))
 	}
 }
 

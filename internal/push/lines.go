@@ -62,7 +62,7 @@ func (e *engine) logRefusal(d *destination, code ackproto.Code, text string) {
 	what := map[ackproto.Code]string{
 		ackproto.CodeQuota:   "the log host refuses more data: the file reached its size bound (receive --max-size); rotate it or raise the bound",
 		ackproto.CodeNoSpace: "the log host's disk is full",
-		ackproto.CodeBusy:    "another receiver is writing the file on the log host",
+		ackproto.CodeBusy:    "another writer is writing the file on the log host (a receiver of another stream, or sshlogfwd pull: see the reason)",
 		ackproto.CodeRefused: "the log host refused the request",
 	}[code]
 	if what == "" {
