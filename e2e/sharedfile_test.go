@@ -1,0 +1,174 @@
+package e2e
+
+// Two writers on one file (issue 13's data loss: the README once used one
+// file as push's DEST and pull's --output), and pull's bounds against a
+// hostile far side.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
+)
+
+// sharedLines is how many lines the shared-file tests push.
+const sharedLines = 1000
+
+// waitExit waits for p to exit on its own and returns its exit status.
+func (p *plProc) waitExit(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("pull still running after %v; want it to refuse and exit\n%s", timeout, p.log())
+	}
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		return ee.ExitCode()
+	}
+	if p.err != nil {
+		t.Fatalf("pull: %v", p.err)
+	}
+	return 0
+}
+
+// refused checks that pull exited with status 2 and said want.
+func (p *plProc) refused(t *testing.T, want string) {
+	t.Helper()
+	if code := p.waitExit(t, 30*time.Second); code != 2 || !strings.Contains(p.log(), want) {
+		t.Fatalf("pull exited %d, want 2 with %q in its log:\n%s", code, want, p.log())
+	}
+}
+
+// sharedLabs are a log host that takes reliable pushes into one file
+// (receive) and a watched host that serves its log to pull (serve), with
+// pull's --output set to the file receive writes.
+func sharedLabs(t *testing.T) (*relLab, *plLab) {
+	t.Helper()
+	rel := newRelLab(t, relLabOptions{})
+	pl := newPLLab(t)
+	pl.out = rel.Remote
+	return rel, pl
+}
+
+// TestSharedFileReliablePushThenPull: the README's old mistake in the
+// order met: 1,000 lines pushed with --reliable and acknowledged, then a
+// reliable pull given the same file as --output. pull refuses at start,
+// naming the receiver, again when restarted, and the acknowledged lines
+// stay.
+func TestSharedFileReliablePushThenPull(t *testing.T) {
+	t.Parallel()
+	rel, pl := sharedLabs(t)
+	push := rel.push(t)
+	startRelWriter(t, rel.FIFO, 5000, sharedLines)
+	exactlyOnce(t, waitAll(t, func() []byte { return readFile(rel.Remote) }, sharedLines, 60*time.Second), sharedLines)
+
+	newPLWriter(t, pl.log).Write(100)
+	for range 2 { // started, and restarted as a supervisor would
+		p := pl.startPull("--from", "start")
+		p.refused(t, rel.Remote+" is written by sshlogfwd receive")
+		if !strings.Contains(p.log(), "give pull its own --output") {
+			t.Errorf("the refusal does not say what to do:\n%s", p.log())
+		}
+	}
+	exactlyOnce(t, relLines.Check(readFile(rel.Remote), sharedLines), sharedLines)
+	if err := push.Stop(t, 15*time.Second); err != nil {
+		t.Errorf("push: %v", err)
+	}
+}
+
+// TestSharedFilePullThenReliablePush: the other order, as issue 13
+// reproduced the loss: pull writes the file, a reliable push is pointed at
+// it, pull is killed -9 and restarted. The receiver refuses the file
+// (naming pull), push keeps its 1,000 lines in the spool, and pull's own
+// lines are in the output exactly once: nothing was cut.
+func TestSharedFilePullThenReliablePush(t *testing.T) {
+	t.Parallel()
+	rel, pl := sharedLabs(t)
+	w := newPLWriter(t, pl.log)
+	w.Write(100)
+	p := pl.startPull("--from", "start")
+	waitOutputSize(t, pl.out, 100*plLineSize, 20*time.Second, p.log)
+
+	push := rel.push(t)
+	startRelWriter(t, rel.FIFO, 5000, sharedLines)
+	testlab.WaitFor(t, 30*time.Second, func() bool {
+		log := string(readFile(rel.Log))
+		return strings.Contains(log, "is written by sshlogfwd pull") && strings.Contains(log, fmt.Sprintf("spooled_bytes=%d", sharedLines*relLineSize))
+	}, "push to be refused with all %d lines spooled, naming pull\n%s", sharedLines, tail(readFile(rel.Log), 20))
+
+	p.cmd.Process.Kill()
+	<-p.done
+	w.Write(50)
+	p = pl.startPull("--from", "start")
+	r := waitPulled(t, pl.out, 150, 30*time.Second, p.log)
+	if !r.Exact(150) {
+		t.Fatalf("pull's own lines after the restart: %s", r)
+	}
+	if strings.Contains(p.log(), "removing") {
+		t.Errorf("pull cut its output:\n%s", p.log())
+	}
+	if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+		t.Errorf("pull after SIGTERM: %v", err)
+	}
+	if err := push.Stop(t, 15*time.Second); err != nil {
+		t.Errorf("push: %v", err)
+	}
+	if log := string(readFile(rel.Log)); !strings.Contains(log, fmt.Sprintf("kept in the spool for the next start\" dest=%s bytes=%d", rel.dest(), sharedLines*relLineSize)) {
+		t.Errorf("push did not keep its %d lines for the next start:\n%s", sharedLines, tail([]byte(log), 20))
+	}
+}
+
+// TestSharedFileForeignAppend: another program (no mark of ours: `cat >>`,
+// an administrator's echo) appends to pull's output while pull is down.
+// After pull was killed -9, the bytes are checked against what serve sends
+// again and pull stops at the first difference; after a clean stop it
+// refuses at once. Either way nothing is cut.
+func TestSharedFileForeignAppend(t *testing.T) {
+	t.Parallel()
+	for _, stop := range []string{"kill -9", "SIGTERM"} {
+		t.Run(stop, func(t *testing.T) {
+			t.Parallel()
+			l := newPLLab(t)
+			w := newPLWriter(t, l.log)
+			w.Write(100)
+			p := l.startPull("--from", "start")
+			waitOutputSize(t, l.out, 100*plLineSize, 20*time.Second, p.log)
+			// Let the cursor be saved (every --fsync, 1 s) with all of it.
+			testlab.WaitFor(t, 10*time.Second, func() bool {
+				return strings.Contains(string(readFile(l.out+".cursor")), fmt.Sprintf(":%d\n", 100*plLineSize))
+			}, "cursor saved at the output's end")
+			if stop == "kill -9" {
+				p.cmd.Process.Kill()
+				<-p.done
+			} else if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+				t.Fatalf("pull after SIGTERM: %v", err)
+			}
+			foreign := "an administrator's line\n"
+			f, err := os.OpenFile(l.out, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteString(foreign)
+			f.Close()
+			want := string(readFile(l.out))
+
+			p = l.startPull("--from", "start")
+			w.Write(10) // serve sends these where the foreign line is
+			if stop == "kill -9" {
+				p.refused(t, "are not what serve sends again")
+			} else {
+				p.refused(t, "pull stopped cleanly")
+			}
+			if got := string(readFile(l.out)); got != want {
+				t.Fatalf("output changed after the refusal: %d bytes, want the %d there before", len(got), len(want))
+			}
+		})
+	}
+}
