@@ -123,29 +123,27 @@ func (p *prober) accountFailed(name string, res probeResult) bool {
 }
 
 // explainSSHFailure turns ssh's complaint (the stderr of a run that did
-// not get in) into a problem and a fix.
+// not get in, sorted by execssh.Classify) into a problem and a fix.
 func (p *prober) explainSSHFailure(res probeResult) (problem, fix string) {
 	role, host := p.role, p.dest.Host
 	last := res.lastStderr()
-	all := strings.Join(res.stderr, " ")
-	has := func(s string) bool { return strings.Contains(all, s) }
-	switch {
-	case has("IDENTIFICATION HAS CHANGED") || has("has changed and you have requested strict checking"):
+	switch execssh.Classify(res.stderr) {
+	case execssh.HostKeyChanged:
 		return "the " + role + "'s host key has CHANGED since it was pinned: it was reinstalled, or someone is intercepting the connection",
 			"ask the " + role + "'s administrator for its key fingerprint (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub, on its console); only if it matches, remove the old key (ssh-keygen -R " + host + ") and add the new one"
-	case has("host key is known") || has("Host key verification failed"):
+	case execssh.HostKeyUnknown:
 		return "the " + role + "'s host key is not known, and the forwarder never accepts an unknown one",
 			"get its fingerprint from the " + role + "'s console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), fetch it with " + p.keyscanCommand() + ", compare, and add it to known_hosts (never StrictHostKeyChecking=no)"
-	case has("UNPROTECTED PRIVATE KEY") || has("bad permissions"):
+	case execssh.KeyExposed:
 		return "ssh ignored the private key because others can read it", "chmod 600 the key file"
-	case has("Permission denied"):
+	case execssh.PermissionDenied:
 		return "the " + role + " refused the key (" + last + ")",
 			"install the line printed by " + p.keyCommand() + " in the receiving account's authorized_keys, and make sure its from= matches this host's address; an account whose password is locked ('!') is refused too where sshd runs with UsePAM no (usermod -p '*' ACCOUNT)"
-	case has("Could not resolve hostname"):
+	case execssh.UnknownHost:
 		return "unknown host name (" + last + ")", "check the host name or the ~/.ssh/config alias"
-	case has("Connection refused") || has("timed out") || has("No route to host") || has("Network is unreachable"):
+	case execssh.Unreachable:
 		return "cannot reach the " + role + " (" + last + ")", "check the address, the port and the firewall"
-	case has("passphrase"):
+	case execssh.Passphrase:
 		return "the key has a passphrase (" + last + ")", "use a dedicated key without passphrase"
 	}
 	if last == "" {

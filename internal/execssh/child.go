@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -41,6 +42,11 @@ type Child struct {
 	stdinOnce sync.Once
 	ready     chan struct{}
 	marker    string
+	stderr    *stderrLog
+
+	connectOnce sync.Once
+	connected   atomic.Bool
+	onConnected func(took time.Duration)
 }
 
 // StartOptions describe a child to start.
@@ -53,6 +59,12 @@ type StartOptions struct {
 	// ReadyMarker is the stderr line that closes Ready (see
 	// Options.ReadyMarker); it is not logged.
 	ReadyMarker string
+	// OnConnected, if set, is called once the session says the far side
+	// answered (Connected), with the time since the start.
+	OnConnected func(took time.Duration)
+	// Quiet, if set, tells while stderr lines are to be kept (for
+	// StderrTail) but not logged.
+	Quiet func() bool
 }
 
 // Start starts the child in its own process group, so that a Ctrl-C on our
@@ -75,7 +87,8 @@ func Start(o StartOptions) (*Child, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start %s: stdin pipe: %w", o.Name, err)
 	}
-	c := &Child{Name: o.Name, Stdin: stdin, log: log, cmd: cmd, done: make(chan struct{}), ready: make(chan struct{}), marker: o.ReadyMarker}
+	c := &Child{Name: o.Name, Stdin: stdin, log: log, cmd: cmd, done: make(chan struct{}), ready: make(chan struct{}), marker: o.ReadyMarker,
+		stderr: newStderrLog(log, o.Name, o.Quiet), onConnected: o.OnConnected}
 	if o.ReadyMarker == "" {
 		close(c.ready)
 	}
@@ -132,7 +145,7 @@ func (c *Child) own(stderr *os.File) {
 			c.marker = ""
 			continue
 		}
-		c.log.Warn(c.Name + ": " + line)
+		c.stderr.line(line)
 		c.mu.Lock()
 		c.tail = append(c.tail, line)
 		if len(c.tail) > stderrTailLines {
@@ -141,6 +154,7 @@ func (c *Child) own(stderr *os.File) {
 		c.mu.Unlock()
 	}
 	stderr.Close()
+	c.stderr.end()
 	err := c.cmd.Wait()
 	c.exited = time.Now()
 	if err != nil {
@@ -154,6 +168,21 @@ func (c *Child) own(stderr *os.File) {
 	c.err = err
 	close(c.done)
 }
+
+// Connected is what the session calls once the far side answered (the
+// receiver's hello, serve's start, ssh's ready marker): the connection is
+// up. Only the first call counts.
+func (c *Child) Connected() {
+	c.connectOnce.Do(func() {
+		c.connected.Store(true)
+		if c.onConnected != nil {
+			c.onConnected(time.Since(c.started))
+		}
+	})
+}
+
+// IsConnected reports whether Connected was called.
+func (c *Child) IsConnected() bool { return c.connected.Load() }
 
 // Ready is closed once ssh reported that it is connected and
 // authenticated (at once when no ReadyMarker was asked for).

@@ -214,3 +214,40 @@ func TestSupervisorMissingBinary(t *testing.T) {
 		t.Fatalf("Run with a missing ssh = %v, want an immediate error", err)
 	}
 }
+
+// A failure to connect that persists is logged in full for the first
+// attempts, explained once with its fix, and then left out attempt by
+// attempt.
+func TestSupervisorQuietsPersistentFailure(t *testing.T) {
+	log, buf := newLog()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	attempts := 0
+	s := &Supervisor{
+		Name: "ssh[h]", Target: "h", Doing: "delivering",
+		Argv:    func() ([]string, error) { return fakeArgv(t), nil },
+		Env:     []string{"EXECSSH_FAKE=exit:255"},
+		Logger:  log,
+		Backoff: backoff.Backoff{Min: time.Millisecond, Max: time.Millisecond},
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			if attempts++; attempts == 6 {
+				cancel()
+				return ctx.Err()
+			}
+			return nil
+		},
+	}
+	if err := s.Run(ctx, func(ctx context.Context, c *Child) bool { <-c.Done(); return false }); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	if n := strings.Count(got, "connection ended"); n != reportAfter {
+		t.Errorf("%d of 6 failed attempts logged, want the first %d:\n%s", n, reportAfter, got)
+	}
+	if n := strings.Count(got, "ssh[h]: Permission denied"); n != reportAfter {
+		t.Errorf("ssh's complaint logged %d times, want %d:\n%s", n, reportAfter, got)
+	}
+	if n := strings.Count(got, `level=ERROR msg="cannot connect to h: the far side refuses the key`); n != 1 {
+		t.Errorf("the failure explained %d times, want once:\n%s", n, got)
+	}
+}
