@@ -109,6 +109,7 @@ func (e *engine) appendTo(stop context.Context, d *destination, l Link) (healthy
 	if !s.ready() {
 		return false
 	}
+	e.connected(d, l)
 	go clock.Every(alive, e.clock, settle/4, func(time.Time) { d.settling.aged(d, e.clock.Now()) })
 	s.copy()
 	return s.wrote > 0 && l.Uptime() > settle

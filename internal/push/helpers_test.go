@@ -200,6 +200,7 @@ func (l *pipeLink) Name() string           { return "ssh[test]" }
 func (l *pipeLink) Stdin() io.Writer       { return l.stdin }
 func (l *pipeLink) Stdout() io.Reader      { return l.stdout }
 func (l *pipeLink) Ready() <-chan struct{} { return l.ready }
+func (l *pipeLink) Connected()             {}
 func (l *pipeLink) Done() <-chan struct{}  { return l.done }
 func (l *pipeLink) Err() error             { <-l.done; return l.err }
 func (l *pipeLink) CloseStdin()            { l.stdinOnce.Do(func() { l.stdin.Close() }) }

@@ -56,9 +56,28 @@ func (e *engine) logStats() {
 	e.log.Info("status", args...)
 }
 
+// refusal is the last refusal logged for a destination: the same one again
+// is logged at most every refusalEvery, with a count, so that a receiver
+// that keeps refusing (a full quota, a path that does not match) does not
+// fill the log at every retry.
+type refusal struct {
+	key      string
+	at       time.Time
+	repeated int
+}
+
+const refusalEvery = 10 * time.Minute
+
 // logRefusal says loudly why the receiver refuses data, and that nothing
 // is lost.
 func (e *engine) logRefusal(d *destination, code ackproto.Code, text string) {
+	r, now, key := &d.refusal, e.clock.Now(), string(code)
+	if r.key == key && now.Sub(r.at) < refusalEvery {
+		r.repeated++
+		return
+	}
+	repeated := r.repeated
+	*r = refusal{key: key, at: now}
 	what := map[ackproto.Code]string{
 		ackproto.CodeQuota:   "the log host refuses more data: the file reached its size bound (receive --max-size); rotate it or raise the bound",
 		ackproto.CodeNoSpace: "the log host's disk is full",
@@ -68,5 +87,9 @@ func (e *engine) logRefusal(d *destination, code ackproto.Code, text string) {
 	if what == "" {
 		what = "the log host's receiver failed"
 	}
-	e.log.Error(what+"; the data stays in the spool and is sent when the receiver accepts it again", "dest", d.String(), "code", string(code), "reason", text, "spooled_bytes", d.consumer.Pending())
+	args := []any{"dest", d.String(), "code", string(code), "reason", text, "spooled_bytes", d.consumer.Pending()}
+	if repeated > 0 {
+		args = append(args, "repeated", repeated)
+	}
+	e.log.Error(what+"; the data stays in the spool and is sent when the receiver accepts it again", args...)
 }

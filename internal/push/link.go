@@ -20,6 +20,9 @@ type Link interface {
 	Stdout() io.Reader
 	// Ready is closed once the link is connected and authenticated.
 	Ready() <-chan struct{}
+	// Connected says that the far side answered: the connection is up
+	// (the supervisor logs it).
+	Connected()
 	// Done is closed once the child has exited.
 	Done() <-chan struct{}
 	// Err is the child's result once Done is closed; a non-zero exit
@@ -41,6 +44,7 @@ func (l child) Name() string           { return l.c.Name }
 func (l child) Stdin() io.Writer       { return l.c.Stdin }
 func (l child) Stdout() io.Reader      { return l.c.Stdout }
 func (l child) Ready() <-chan struct{} { return l.c.Ready() }
+func (l child) Connected()             { l.c.Connected() }
 func (l child) Done() <-chan struct{}  { return l.c.Done() }
 func (l child) Err() error             { return l.c.Err() }
 func (l child) CloseStdin()            { l.c.CloseStdin() }

@@ -119,11 +119,15 @@ type destination struct {
 	reconnects atomic.Int64
 	settling   settling // compatible mode
 	gap        gapState // reliable mode
+	outage     outage
+	refusal    refusal
+	log        *slog.Logger
 }
 
 // ack records that everything before pos is delivered.
 func (d *destination) ack(pos int64) {
 	d.consumer.Ack(pos)
+	d.logDelivered(pos)
 	select {
 	case d.progress <- struct{}{}:
 	default:
@@ -198,7 +202,7 @@ func newEngine(opts Options) (*engine, error) {
 		e.supervise = e.superviseSSH
 	}
 	for _, d := range opts.Dests {
-		e.dests = append(e.dests, &destination{Dest: d.Dest, argv: d.Argv, name: "ssh[" + d.Target() + "]", progress: e.progress})
+		e.dests = append(e.dests, &destination{Dest: d.Dest, argv: d.Argv, name: "ssh[" + d.Target() + "]", progress: e.progress, log: e.log})
 	}
 	return e, nil
 }
@@ -297,6 +301,10 @@ func (e *engine) superviseSSH(ctx context.Context, d *destination, session func(
 		Argv:        func() ([]string, error) { return d.argv, nil },
 		ReadyMarker: e.opts.ReadyMarker,
 		WantStdout:  e.opts.Reliable,
+		Target:      d.Target(),
+		Doing:       "delivering",
+		Explain:     e.explain(d),
+		Clock:       e.clock,
 		Logger:      e.log,
 		Backoff:     backoff.Backoff{Min: 250 * time.Millisecond, Max: e.opts.BackoffMax},
 		Sleep:       func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, e.clock, d) },
@@ -305,10 +313,12 @@ func (e *engine) superviseSSH(ctx context.Context, d *destination, session func(
 	return sup.Run(ctx, func(sctx context.Context, c *execssh.Child) bool { return session(sctx, child{c}) })
 }
 
-// exited settles what an ended child of d was given.
+// exited settles what an ended child of d was given; the link is down
+// until the next connect.
 func (e *engine) exited(d *destination, err error) {
 	d.reconnects.Add(1)
 	d.settling.exited(d, err)
+	d.outage.lost(e.clock.Now(), e.sp.Stats().AppendedLines)
 }
 
 // startPeriodic starts the marks, the status lines and (reliable mode)

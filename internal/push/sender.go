@@ -110,6 +110,7 @@ func (s *sender) handshake() bool {
 	pipe.Grow(s.link.Stdout(), 1<<20)
 	h, ok := s.hello()
 	if ok {
+		s.e.connected(s.d, s.link)
 		s.resume(h)
 	}
 	return ok
