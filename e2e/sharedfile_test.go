@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -170,5 +171,48 @@ func TestSharedFileForeignAppend(t *testing.T) {
 				t.Fatalf("output changed after the refusal: %d bytes, want the %d there before", len(got), len(want))
 			}
 		})
+	}
+}
+
+// TestPullMaxSizeAndFarStderrFlood: a hostile far side sends far more than
+// the bound and floods its stderr. The output never grows beyond
+// --max-size and ends at a whole line; pull logs at most its cap of the
+// far side's lines and counts the rest; after the output is rotated and
+// pull reopens it (SIGHUP), the next lines follow exactly.
+func TestPullMaxSizeAndFarStderrFlood(t *testing.T) {
+	t.Parallel()
+	const bound, total = 1000, 3000 // lines
+	l := newPLLabKey(t, func(l *plLab, pub string) string {
+		script := filepath.Join(l.dir, "flood.sh")
+		os.WriteFile(script, []byte("#!/bin/sh\nseq 1 5000 | sed 's/^/noise /' >&2\nexec "+l.bin+" serve "+l.log+"\n"), 0o755)
+		return testlab.RestrictedKeyLine(pub, "127.0.0.1", script)
+	})
+	w := newPLWriter(t, l.log)
+	w.Write(total)
+	p := l.startPull("--from", "start", "--max-size", fmt.Sprint(bound*plLineSize))
+	testlab.WaitFor(t, 30*time.Second, func() bool { return strings.Contains(p.log(), "reached its size bound") }, "the bound to be reached\n%s", p.log())
+	data, _ := plLines.WaitQuiet(func() []byte { return readFile(l.out) }, bound-1, time.Second, 20*time.Second)
+	if r := plLines.Check(data, bound); !r.Exact(bound) || len(data) != bound*plLineSize {
+		t.Fatalf("output at the bound: %d bytes, %s; want exactly the first %d lines", len(data), r, bound)
+	}
+	log := p.log()
+	if n := strings.Count(log, "noise "); n > 150 || !strings.Contains(log, "the rest are counted") {
+		t.Fatalf("%d of the far side's 5000 stderr lines in pull's log, want at most the cap and a count of the rest:\n%s", n, tail([]byte(log), 20))
+	}
+
+	if err := os.Rename(l.out, l.out+".1"); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitOutputSize(t, l.out, bound*plLineSize, 30*time.Second, p.log)
+	both := append(readFile(l.out+".1"), readFile(l.out)...)
+	if r := plLines.Check(both, 2*bound); !r.Exact(2 * bound) {
+		t.Fatalf("after the rotation: %s", r)
+	}
+	if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+		t.Errorf("pull after SIGTERM: %v", err)
+	}
+	if !strings.Contains(p.log(), "suppressed 4900 lines from far[loghost]") {
+		t.Errorf("no count of the far side's suppressed lines at the connection's end:\n%s", tail([]byte(p.log()), 10))
 	}
 }

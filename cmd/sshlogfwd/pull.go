@@ -104,10 +104,12 @@ func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *reopener) e
 
 // engineOptions is what the flags ask of the pull engine.
 func (p *PullCmd) engineOptions(dest execssh.Dest) pull.Options {
+	ssh := p.options()
+	ssh.ReadyMarker = readyMarker // a connect is logged when ssh prints it
 	return pull.Options{
 		Src:          dest,
 		SSH:          p.SSH,
-		SSHOptions:   p.options(),
+		SSHOptions:   ssh,
 		Compat:       p.Compat,
 		RemoteBinary: p.RemoteBinary,
 		From:         p.From,

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/stream"
 )
 
@@ -58,8 +60,8 @@ func TestBoundCutsDataAtLineEnd(t *testing.T) {
 }
 
 // The reliable session holds the connection at the bound, takes nothing
-// more (the output never grows beyond the bound), and once the output was
-// rotated and reopened applies the rest and goes on.
+// more (the output never grows beyond the bound), and as soon as the
+// output was rotated and reopened applies the rest and goes on.
 func TestReliableSessionWaitsForRoom(t *testing.T) {
 	f := newFixture(t)
 	s := f.openBounded(10)
@@ -81,7 +83,7 @@ func TestReliableSessionWaitsForRoom(t *testing.T) {
 	if err := s.Reopen(); err != nil {
 		t.Fatal(err)
 	}
-	f.clk.Advance(roomPoll)
+	// The reopen makes the wait look again at once, without the clock.
 	go enc.Data(rc(20), []byte("dddd\n"))
 	waitFor(t, func() bool { return f.read(f.out) == "cccc\ndddd\n" }, "the rest written after the rotation")
 	f.clk.Advance(CursorSaveInterval)
@@ -133,5 +135,19 @@ func TestCompatBound(t *testing.T) {
 	waitClosed(t, closedOn(res), "compat session end on stop")
 	if f.size() > 6 {
 		t.Fatalf("output grew to %d bytes beyond the bound", f.size())
+	}
+}
+
+// The advice for a connection that keeps failing names pull's own fix.
+func TestPullExplainsInItsTerms(t *testing.T) {
+	o := Options{Src: execssh.Dest{User: "logreader", Host: "web1", Path: "/var/log/auth.log"}}
+	if a := o.explain(execssh.PermissionDenied, nil); !strings.Contains(a.Fix, "sshlogfwd authorized-key pull --from <this host's address> --key <key>.pub /var/log/auth.log") {
+		t.Errorf("permission denied: fix %q", a.Fix)
+	}
+	if a := o.explain(execssh.RequestRefused, nil); !strings.Contains(a.Fix, "SRC must match the forced command") {
+		t.Errorf("request refused: fix %q", a.Fix)
+	}
+	if a := o.explain(execssh.HostKeyUnknown, nil); !strings.Contains(a.Fix, "ssh-keyscan web1") {
+		t.Errorf("host key unknown: fix %q", a.Fix)
 	}
 }

@@ -20,6 +20,15 @@ type compat struct {
 // session is an execssh.Session.
 func (p *compat) session(ctx context.Context, c *execssh.Child) bool {
 	pipe.Grow(c.Stdout, 1<<20)
+	// tail says nothing when it starts: ssh's ready marker is the
+	// connect.
+	go func() {
+		select {
+		case <-c.Ready():
+			c.Connected()
+		case <-c.Done():
+		}
+	}()
 	return p.run(ctx, childLink{c}) > 0
 }
 

@@ -14,6 +14,9 @@ type link interface {
 	Kill()
 	// Name names the connection in the log, e.g. "ssh[loghost]".
 	Name() string
+	// Connected says that the far side answered: the connection is up
+	// (the supervisor logs it).
+	Connected()
 }
 
 // childLink is an ssh child as a link.
@@ -23,3 +26,4 @@ func (l childLink) Read(p []byte) (int, error) { return l.c.Stdout.Read(p) }
 func (l childLink) CloseStdin()                { l.c.CloseStdin() }
 func (l childLink) Kill()                      { l.c.Kill() }
 func (l childLink) Name() string               { return l.c.Name }
+func (l childLink) Connected()                 { l.c.Connected() }

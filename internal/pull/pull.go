@@ -13,6 +13,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
@@ -166,12 +167,43 @@ func (o *Options) supervisor(s *sink) *execssh.Supervisor {
 			c, have := s.position()
 			return execssh.Argv(o.SSH, o.SSHOptions, o.Src, RemoteCommand(*o, c, have))
 		},
-		WantStdout: true,
-		Logger:     o.Logger,
-		Backoff:    backoff.Backoff{Min: 250 * time.Millisecond, Max: o.BackoffMax},
-		StopGrace:  2 * time.Second,
-		Sleep:      func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, o.Clock, d) },
+		WantStdout:  true,
+		ReadyMarker: o.readyMarker(),
+		Target:      o.Src.Target(),
+		Doing:       "receiving",
+		Explain:     o.explain,
+		Clock:       o.Clock,
+		Logger:      o.Logger,
+		Backoff:     backoff.Backoff{Min: 250 * time.Millisecond, Max: o.BackoffMax},
+		StopGrace:   2 * time.Second,
+		Sleep:       func(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, o.Clock, d) },
 	}
+}
+
+// readyMarker is the marker ssh prints once connected, unless the user's
+// own LocalCommand replaces ours.
+func (o *Options) readyMarker() string {
+	if o.SSHOptions.ReadyGated() {
+		return o.SSHOptions.ReadyMarker
+	}
+	return ""
+}
+
+// explain is the advice for a connection that keeps failing, in pull's
+// terms where pull knows better than ssh.
+func (o *Options) explain(f execssh.Failure, stderr []string) execssh.Advice {
+	a := execssh.Explain(f, o.Src.Target(), stderr)
+	mode := "pull"
+	if o.Compat {
+		mode = "pull --compat"
+	}
+	switch f {
+	case execssh.PermissionDenied:
+		a.Fix = fmt.Sprintf("install the line printed by 'sshlogfwd authorized-key %s --from <this host's address> --key <key>.pub %s' in the watched host account's authorized_keys", mode, forcedcmd.ShellQuote(o.Src.Path))
+	case execssh.RequestRefused:
+		a.Fix = fmt.Sprintf("SRC must match the forced command: the key's forced command in authorized_keys on the watched host must name %s, or SRC the file it names", o.Src.Path)
+	}
+	return a
 }
 
 func (o *Options) session(s *sink) execssh.Session {

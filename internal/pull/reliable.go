@@ -80,8 +80,9 @@ func (c *conn) read() (started bool, got int64) {
 			return started, got
 		}
 		c.touch()
-		if f.Type == stream.Start {
+		if f.Type == stream.Start && !started {
 			started = true
+			c.link.Connected()
 		}
 		n, ok := c.apply(f)
 		got += n

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ type fakeLink struct {
 	killed    chan struct{}
 	stdinDone chan struct{}
 	once      [2]sync.Once
+	connects  atomic.Int32
 }
 
 func newLink() *fakeLink {
@@ -32,6 +34,7 @@ func newLink() *fakeLink {
 func (l *fakeLink) Read(p []byte) (int, error) { return l.r.Read(p) }
 func (l *fakeLink) CloseStdin()                { l.once[0].Do(func() { close(l.stdinDone) }) }
 func (l *fakeLink) Name() string               { return "ssh[test]" }
+func (l *fakeLink) Connected()                 { l.connects.Add(1) }
 func (l *fakeLink) Kill() {
 	l.once[1].Do(func() { close(l.killed) })
 	l.w.Close() // the child's stdout ends
@@ -102,6 +105,9 @@ func TestReliableSessionAppliesStream(t *testing.T) {
 	}
 	if !got.started || got.got != 8 {
 		t.Fatalf("session result %+v, want started and 8 bytes", got)
+	}
+	if n := l.connects.Load(); n != 1 {
+		t.Fatalf("connect reported %d times, want once, at serve's start", n)
 	}
 	if out := f.read(f.out); out != "one\ntwo\n" {
 		t.Fatalf("output %q", out)

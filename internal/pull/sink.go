@@ -36,6 +36,7 @@ type sink struct {
 
 	writing  atomic.Bool // a write to the output is under way, or waits for room
 	received atomic.Int64
+	reopened chan struct{} // Reopen tells waitRoom to look again; made by open
 
 	mu       sync.Mutex
 	out      *output
@@ -51,6 +52,7 @@ type sink struct {
 // open loads the cursor file, if any, checks the output against it (see
 // reconcile) and opens the output ("" = standard output).
 func (s *sink) open(outputPath string) error {
+	s.reopened = make(chan struct{}, 1)
 	var rec record
 	var found bool
 	if s.cursorPath != "" {
@@ -361,6 +363,10 @@ func (s *sink) Reopen() error {
 	// Bytes still unproven were in the old file: they are no longer
 	// where pull writes.
 	s.dropUnproven()
+	select {
+	case s.reopened <- struct{}{}:
+	default:
+	}
 	if s.have {
 		s.dirty = true
 		return s.saveLocked(true)
@@ -384,17 +390,21 @@ func (s *sink) close() {
 }
 
 // waitRoom waits, after ErrFull, until the output has room again (see
-// bound), polling every roomPoll on the clock. It returns false when ctx
-// ends first.
+// bound): it looks at once after a reopen, and every roomPoll on the
+// clock. It returns false when ctx ends first.
 func (s *sink) waitRoom(ctx context.Context) bool {
 	s.writing.Store(true)
 	defer s.writing.Store(false)
-	for {
-		if s.hasRoom() {
-			return true
-		}
-		if clock.Sleep(ctx, s.clk, roomPoll) != nil {
+	t := s.clk.NewTimer(roomPoll)
+	defer t.Stop()
+	for !s.hasRoom() {
+		select {
+		case <-ctx.Done():
 			return false
+		case <-s.reopened:
+		case <-t.C():
+			t.Reset(roomPoll)
 		}
 	}
+	return true
 }
