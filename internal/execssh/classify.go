@@ -1,6 +1,9 @@
 package execssh
 
-import "strings"
+import (
+	"log/slog"
+	"strings"
+)
 
 // Failure is what kept ssh from getting through, read from its stderr.
 // check turns it into a FAIL line, push and pull into the error they log
@@ -28,12 +31,15 @@ const (
 	// RequestRefused: our forced command (receive, serve) refused the
 	// request: the path asked for is not the one in authorized_keys.
 	RequestRefused
+	// FarSideFailed: our far side (receive, serve) logged an error and
+	// gave up; its message says why.
+	FarSideFailed
 )
 
 // String names the failure for the log.
 func (f Failure) String() string {
 	return [...]string{"other", "host key changed", "host key unknown", "private key readable by others",
-		"permission denied", "unknown host", "unreachable", "key has a passphrase", "request refused"}[f]
+		"permission denied", "unknown host", "unreachable", "key has a passphrase", "request refused", "far side failed"}[f]
 }
 
 // classes are the stderr phrases of each failure, in the order they are
@@ -66,5 +72,19 @@ func Classify(stderr []string) Failure {
 			}
 		}
 	}
+	if farError(stderr) != "" {
+		return FarSideFailed
+	}
 	return FailureOther
+}
+
+// farError is the last error our far side logged among stderr, "" if
+// none.
+func farError(stderr []string) string {
+	for i := len(stderr) - 1; i >= 0; i-- {
+		if l := parseFarLine(stderr[i]); l.ours && l.level >= slog.LevelError {
+			return l.msg
+		}
+	}
+	return ""
 }

@@ -52,6 +52,8 @@ func Explain(f Failure, target string, stderr []string) Advice {
 		return Advice{"the key has a passphrase", "use a dedicated key without passphrase"}
 	case RequestRefused:
 		return Advice{"the far side's forced command refuses the request (" + last + ")", "the path asked for must be the one in the key's forced command in authorized_keys"}
+	case FarSideFailed:
+		return Advice{"sshlogfwd on the far side gives up: " + farError(stderr), "what it says above; the far host's setup must change"}
 	}
 	if last == "" {
 		last = "ssh said nothing"

@@ -24,6 +24,8 @@ func TestClassify(t *testing.T) {
 		{[]string{"ssh: connect to host 10.0.0.1 port 22: Connection timed out"}, Unreachable},
 		{[]string{`Load key "k": incorrect passphrase supplied to decrypt private key`}, Passphrase},
 		{[]string{`level=ERROR msg="SSH_ORIGINAL_COMMAND: the request names /a.log, this key may only append to /b.log"`}, RequestRefused},
+		{[]string{`time=2026-12-02T07:50:04.101Z level=ERROR msg="receive /x.log: /x.log is written by sshlogfwd pull (pid 3)"`}, FarSideFailed},
+		{[]string{`level=WARN msg="slow disk"`}, FailureOther},
 		{[]string{"kex_exchange_identification: Connection closed by remote host"}, FailureOther},
 		{nil, FailureOther},
 	} {
@@ -93,6 +95,7 @@ func TestExplainAdvice(t *testing.T) {
 		HostKeyUnknown:   "ssh-keyscan web1",
 		PermissionDenied: "sshlogfwd authorized-key",
 		RequestRefused:   "forced command in authorized_keys",
+		FarSideFailed:    "far host's setup",
 		Unreachable:      "firewall",
 		FailureOther:     "-v",
 	} {
