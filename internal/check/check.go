@@ -137,6 +137,7 @@ func Pull(ctx context.Context, o PullOptions) error {
 	r := &report{w: o.Out}
 	if o.Output != "" {
 		checkOutput(r, "--output "+o.Output, o.Output)
+		checkOneWriter(r, "--output "+o.Output, o.Output, o.Src.String())
 	}
 	if !o.Compat {
 		switch {

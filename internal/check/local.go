@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 )
 
 // checkKeyFile checks a private key as ssh would use it unattended: no
@@ -288,6 +289,22 @@ func checkOutput(r *report, name, path string) {
 		r.fail(name, fmt.Sprintf("every user can read it (mode %04o)", fi.Mode().Perm()), "chmod o-r "+path)
 	default:
 		r.ok(name, "a regular file, writable, mode %04o", fi.Mode().Perm())
+	}
+}
+
+// checkOneWriter fails an output that another writer of ours writes (a
+// receiver, or a pull of another source): pull would refuse it at start,
+// and sharing it is how acknowledged lines got cut.
+func checkOneWriter(r *report, name, path, src string) {
+	me := onewriter.Holder{Program: onewriter.Pull, Of: src}
+	var other *onewriter.OtherWriterError
+	switch err := onewriter.Check(path, me); {
+	case errors.As(err, &other):
+		r.fail(name, fmt.Sprintf("written by %s", other.Other.Describe()), "give pull its own --output, a file no other sshlogfwd writes")
+	case err != nil:
+		r.fail(name, err.Error(), "")
+	default:
+		r.ok(name, "no other sshlogfwd writes it")
 	}
 }
 
