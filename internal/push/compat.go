@@ -2,10 +2,12 @@ package push
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
 
@@ -67,7 +69,7 @@ func (s *settling) exited(d *destination, err error) {
 	}
 	if code := exitCode(err); code > 0 && code != sshStatus {
 		_, acked := d.consumer.Position()
-		d.consumer.Rewind(acked)
+		d.rewind(acked)
 		return
 	}
 	d.ack(pending[len(pending)-1].end)
@@ -170,17 +172,18 @@ func (s *appendSession) next() (spool.Batch, bool) {
 // write hands b to the child; a notice stands in for lines the spool bound
 // dropped. A failed write leaves b to the next child.
 func (s *appendSession) write(b spool.Batch) bool {
+	var err error
 	data := b.Data
 	if b.Gap.Bytes > 0 {
 		data = s.e.gapLine(b.Gap, s.d)
 		s.e.log.Warn("spool bound reached: lines were dropped before they could be sent", "dest", s.d.String(), "lines", b.Gap.Lines, "bytes", b.Gap.Bytes)
-	}
-	if _, err := s.link.Stdin().Write(data); err != nil {
-		if b.Gap.Bytes == 0 {
-			s.d.consumer.Rewind(b.Start)
-		} else {
+		if _, err = s.link.Stdin().Write(data); err != nil {
 			s.d.consumer.RestoreGap(b.Gap)
 		}
+	} else if err = s.handOver(b); err != nil {
+		s.d.rewind(b.Start)
+	}
+	if err != nil {
 		s.e.log.Debug("write to ssh failed", "child", s.link.Name(), "err", err)
 		return false
 	}
@@ -188,4 +191,49 @@ func (s *appendSession) write(b spool.Batch) bool {
 	s.d.sent.Add(int64(len(b.Data)))
 	s.d.settling.wrote(b.End, s.e.clock.Now())
 	return true
+}
+
+// handOver gives b's data to the child and records for a restart how much
+// of it the child took. A push killed -9 leaves its ssh child running (own
+// process group); ssh sends what it was given when its input ends, so the
+// next start must not send that again, nor skip what it was not given.
+// The count of bytes taken is kept by the kernel as it moves them
+// (pipe.Feed into spool.Consumer.BeginHandover's record), exact at any
+// moment. Without that (a test's io.Pipe, no spool directory), the record
+// follows the write.
+func (s *appendSession) handOver(b spool.Batch) error {
+	taken, err := s.d.consumer.BeginHandover(b.Start, len(b.Data))
+	s.d.recorded(err)
+	if taken != nil {
+		if err := pipe.Feed(s.link.Stdin(), b.Data, taken); !errors.Is(err, pipe.ErrNotPipe) {
+			return err
+		}
+	}
+	if _, err := s.link.Stdin().Write(b.Data); err != nil {
+		return err
+	}
+	s.d.saveResume(b.End)
+	return nil
+}
+
+// rewind goes back to pos, for the next child, which must get what the
+// last one was given but did not deliver; a restart too.
+func (d *destination) rewind(pos int64) {
+	d.consumer.Rewind(pos)
+	d.saveResume(pos)
+}
+
+// saveResume records where a restart resumes.
+func (d *destination) saveResume(pos int64) { d.recorded(d.consumer.SaveResume(pos)) }
+
+// recorded logs a failure to record what ssh was given when it starts and
+// when it ends: it does not stop delivery (a kill -9 of push meanwhile
+// would repeat some lines after the restart).
+func (d *destination) recorded(err error) {
+	switch was := d.resumeFailing.Swap(err != nil); {
+	case err != nil && !was:
+		d.log.Error("recording what ssh was given failed; after a kill of push the next start may send some lines again", "dest", d.String(), "err", err)
+	case err == nil && was:
+		d.log.Info("recording what ssh was given works again", "dest", d.String())
+	}
 }

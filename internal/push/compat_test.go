@@ -3,8 +3,13 @@ package push
 import (
 	"bytes"
 	"context"
+	"io"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
@@ -166,5 +171,76 @@ func TestAppendSessionDrainTimeoutEndsStuckWrite(t *testing.T) {
 	result(t, done, "the session stuck in a write after the drain timeout")
 	if a := te.d.consumer.Available(); a == 0 {
 		t.Errorf("nothing left to send: the stuck child's share was counted as written")
+	}
+}
+
+// restartPosition is where a push started now on te's spool directory
+// (after a kill -9 of this one) would resume te's destination.
+func (te *testEngine) restartPosition(t *testing.T, dir string) int64 {
+	t.Helper()
+	sp, err := spool.Open(spool.Options{Dir: dir, Max: 64 << 20, Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not closed: Close would save positions of its own.
+	read, _ := sp.Consumer(te.d.String()).Position()
+	return read
+}
+
+// queued is how many bytes wait in the pipe read by f.
+func queued(t *testing.T, f io.Reader) int {
+	t.Helper()
+	sc, ok := f.(syscall.Conn)
+	if !ok {
+		t.Fatal("not a pipe")
+	}
+	rc, _ := sc.SyscallConn()
+	n := 0
+	rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	return n
+}
+
+// TestAppendSessionRecordsWhatTheChildTook: after every write into the
+// child, what it took is recorded for a restart, exactly: a killed push
+// leaves its ssh running, which delivers what it took, and a restart must
+// neither send that again nor skip anything after it.
+func TestAppendSessionRecordsWhatTheChildTook(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	te := newTestEngine(t, Options{}, spool.Options{Dir: dir, Durable: true})
+	all := lines(0, 50000) // more than the pipe holds
+	te.sp.Append(all)
+	l := newPipeLink(t, te.clk)
+	done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
+	// The far side reads a little, then stops: the write blocks.
+	first := make([]byte, 10000)
+	if _, err := io.ReadFull(l.farIn, first); err != nil {
+		t.Fatal(err)
+	}
+	// Blocked, the session has written what fits, and recorded it.
+	waitFor(t, func() bool {
+		took := len(first) + queued(t, l.farIn)
+		return took > len(first) && te.restartPosition(t, dir) == int64(took)
+	}, "a restart position equal to what the child took")
+	l.Kill()
+	result(t, done, "the session")
+}
+
+// TestAppendSessionFailedCommandMovesRestartBack: the share of a remote
+// command that failed is sent again, by the next child or, after a kill,
+// by the next start.
+func TestAppendSessionFailedCommandMovesRestartBack(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	te := newTestEngine(t, Options{}, spool.Options{Dir: dir, Durable: true})
+	all := lines(0, 100)
+	te.sp.Append(all)
+	l, _, done := te.appendChild(t, len(all))
+	if got := te.restartPosition(t, dir); got != int64(len(all)) {
+		t.Fatalf("a restart would resume at %d after the child took all %d bytes", got, len(all))
+	}
+	l.exit(exitError(2))
+	result(t, done, "the session")
+	te.exited(te.d, l.Err())
+	if got := te.restartPosition(t, dir); got != 0 {
+		t.Errorf("a restart would resume at %d after the remote command failed, want 0", got)
 	}
 }

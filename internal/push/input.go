@@ -86,20 +86,22 @@ func (s *streamInput) end() {
 
 func (s *streamInput) close() {}
 
-// follower follows a file by name (--file) and keeps, with the spool, the
-// file position that the spooled data corresponds to: the spool's input
-// mark. It is the one place where that position is read and written.
+// follower follows a file by name (--file) and spools it with its
+// position: every append carries the file position right after the last
+// byte it spools (spool.AppendInput), so that after a crash at any moment
+// the spool holds the file exactly up to the position it recorded, and
+// reading goes on from there. It is the one place where that position is
+// read and written.
 type follower struct {
 	path  string
 	t     *tailer.Tailer
-	sp    *spool.Spool
 	lw    *spool.LineWriter
 	clock clock.Clock
 	log   *slog.Logger
 }
 
-// followSave is how often the spool and the file position are saved.
-const followSave = time.Second
+// followRetry is how often a chunk the spool refused is offered again.
+const followRetry = time.Second
 
 // openFollower starts following path from the position saved in the
 // spool, or, on the very first run, from its start or end (fromEnd).
@@ -118,23 +120,11 @@ func openFollower(sp *spool.Spool, lw *spool.LineWriter, path string, fromEnd bo
 	if err != nil {
 		return nil, fmt.Errorf("follow %s: %w", path, err)
 	}
-	return &follower{path: path, t: t, sp: sp, lw: lw, clock: c, log: log}, nil
+	return &follower{path: path, t: t, lw: lw, clock: c, log: log}, nil
 }
 
-// run copies the file into the spool, recording the file position after
-// each chunk, and saves both every followSave and when it returns.
+// run copies the file into the spool until ctx ends.
 func (f *follower) run(ctx context.Context) error {
-	saveCtx, stopSaving := context.WithCancel(ctx)
-	saving := make(chan struct{})
-	go func() {
-		defer close(saving)
-		clock.Every(saveCtx, f.clock, followSave, func(time.Time) { f.save() })
-	}()
-	defer func() {
-		stopSaving()
-		<-saving
-		f.save()
-	}()
 	for {
 		c, err := f.t.Next(ctx)
 		if err != nil {
@@ -143,30 +133,51 @@ func (f *follower) run(ctx context.Context) error {
 			}
 			return fmt.Errorf("follow %s: %w", f.path, err)
 		}
-		f.take(c)
+		if err := f.take(ctx, c); err != nil {
+			return nil // stopped while the spool refused the chunk
+		}
 	}
 }
 
-// take spools a chunk and, where no line is left half-read, records the
-// file position it ends at: only there does the position match the spool
-// exactly.
-func (f *follower) take(c tailer.Chunk) {
+// take spools a chunk with its positions. A chunk the spool refuses (a
+// failing disk) is offered again every followRetry until it goes in or
+// ctx ends: the file keeps what is not spooled, and the position does not
+// move past it. That is logged once, and once more when it works again.
+func (f *follower) take(ctx context.Context, c tailer.Chunk) error {
 	if c.Event == tailer.EventTruncated {
 		f.log.Warn("followed file was truncated; reading it again from the start", "path", f.path)
 	}
-	if len(c.Data) > 0 {
-		if _, err := f.lw.Write(c.Data); err != nil {
-			f.log.Error("spool append failed", "err", err)
+	pos := positions(c)
+	_, err := f.lw.WriteInput(c.Data, pos)
+	if err == nil {
+		return nil
+	}
+	f.log.Error("spooling the followed file failed; holding its position until the spool takes data again", "path", f.path, "err", err)
+	data := append([]byte(nil), c.Data...)
+	for err != nil {
+		if err := clock.Sleep(ctx, f.clock, followRetry); err != nil {
+			return err
 		}
+		_, err = f.lw.WriteInput(data, pos)
 	}
-	if f.lw.Partial() == 0 {
-		f.sp.SetInputMark(c.End.String())
-	}
+	f.log.Info("spooling the followed file works again", "path", f.path)
+	return nil
 }
 
-func (f *follower) save() {
-	if err := f.sp.Sync(); err != nil {
-		f.log.Error("saving spool and file position failed", "err", err)
+// positions returns, for chunk c, the file position after its first k
+// bytes. Late data (written to the previous file after the switch) is
+// spooled out of order; the position stays where it is in the current
+// file, which a restart must not move back from.
+func positions(c tailer.Chunk) func(k int) string {
+	if c.Event == tailer.EventLate {
+		end := c.End.String()
+		return func(int) string { return end }
+	}
+	start := c.End.Offset - int64(len(c.Data))
+	return func(k int) string {
+		cur := c.End
+		cur.Offset = start + int64(k)
+		return cur.String()
 	}
 }
 

@@ -41,8 +41,8 @@ type Options struct {
 	// Reliable speaks the acknowledged protocol with `sshlogfwd receive`
 	// instead of writing into `cat >> FILE`.
 	Reliable bool
-	// Fsync is how often the spool is made durable (reliable mode;
-	// default 1 s).
+	// Fsync is how often the spool is made durable (reliable mode and
+	// File; default 1 s).
 	Fsync time.Duration
 	// AckTimeout takes a link with outstanding data and no
 	// acknowledgement for this long for dead (reliable mode; default
@@ -122,6 +122,8 @@ type destination struct {
 	outage     outage
 	refusal    refusal
 	log        *slog.Logger
+
+	resumeFailing atomic.Bool // compatible mode: see saveResume
 }
 
 // ack records that everything before pos is delivered.
@@ -148,10 +150,10 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer lock.Close()
-	// Following a file, every spooled byte goes to disk at once and the
-	// file position is saved with the spool: after a crash the spool and
-	// the position agree, so nothing is read twice or skipped.
-	sp, err := spool.Open(spool.Options{Dir: opts.SpoolDir, Max: opts.SpoolMax, Logger: e.log, Durable: opts.File != "" || opts.Reliable})
+	// Following a file, every spooled byte goes to disk at once, with the
+	// file position (see follower): after a crash the spool and the
+	// position agree, so nothing is read twice or skipped.
+	sp, err := spool.Open(spool.Options{Dir: opts.SpoolDir, Max: opts.SpoolMax, Logger: e.log, Durable: e.durable()})
 	if err != nil {
 		return err
 	}
@@ -321,7 +323,7 @@ func (e *engine) exited(d *destination, err error) {
 	d.outage.lost(e.clock.Now(), e.sp.Stats().AppendedLines)
 }
 
-// startPeriodic starts the marks, the status lines and (reliable mode)
+// startPeriodic starts the marks, the status lines and (durable spool)
 // the spool syncs, until ctx ends.
 func (e *engine) startPeriodic(ctx context.Context) *sync.WaitGroup {
 	var wg sync.WaitGroup
@@ -338,14 +340,29 @@ func (e *engine) startPeriodic(ctx context.Context) *sync.WaitGroup {
 	if e.opts.Stats > 0 {
 		every(e.opts.Stats, func(time.Time) { e.logStats() })
 	}
-	if e.opts.Reliable {
-		every(e.opts.Fsync, func(time.Time) {
-			if err := e.sp.Sync(); err != nil {
-				e.log.Error("syncing the spool failed", "err", err)
-			}
-		})
+	if e.durable() {
+		failing := false
+		every(e.opts.Fsync, func(time.Time) { failing = e.syncSpool(failing) })
 	}
 	return &wg
+}
+
+// durable reports whether the spool is kept on disk: for reliable mode,
+// and for a followed file, whose position goes with the spool.
+func (e *engine) durable() bool { return e.opts.Reliable || e.opts.File != "" }
+
+// syncSpool makes the spool durable and reports whether that failed. A
+// failure is logged when it starts, with its cause, and its end when it
+// ends, not every time.
+func (e *engine) syncSpool(failing bool) bool {
+	err := e.sp.Sync()
+	switch {
+	case err != nil && !failing:
+		e.log.Error("syncing the spool failed; a crash of this machine could lose what is not synced; retrying every --fsync", "err", err, "fsync", e.opts.Fsync)
+	case err == nil && failing:
+		e.log.Info("syncing the spool works again")
+	}
+	return err != nil
 }
 
 // awaitReader gives the reader, told to stop, a moment to take what is

@@ -13,9 +13,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
-	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
-	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 )
 
 // fakeSupervisor connects every child of a destination to the far side
@@ -192,60 +190,5 @@ func TestMarksAndStatsOnTheClock(t *testing.T) {
 	}
 	if n := te.logs.count("status"); n != 2 {
 		t.Errorf("%d status lines in 40m, want 2", n)
-	}
-}
-
-// TestFollowerRecordsPositionAtWholeLines: the file position is recorded
-// with the spool only where no line is half-read, so that the saved
-// position and the spooled data always agree.
-func TestFollowerRecordsPositionAtWholeLines(t *testing.T) {
-	te := newTestEngine(t, Options{}, spool.Options{})
-	f := &follower{path: "app.log", sp: te.sp, lw: te.lw, clock: te.clk, log: te.log}
-	at := func(off int64) tailer.Cursor { return tailer.Cursor{Dev: 1, Ino: 2, Offset: off} }
-
-	f.take(tailer.Chunk{Data: []byte("one\ntw"), End: at(6)})
-	if m := te.sp.InputMark(); m != "" {
-		t.Fatalf("position %s recorded with half a line read", m)
-	}
-	f.take(tailer.Chunk{Data: []byte("o\n"), End: at(8)})
-	if m := te.sp.InputMark(); m != at(8).String() {
-		t.Fatalf("position %q after whole lines, want %q", m, at(8))
-	}
-	if _, tail := te.sp.Bounds(); tail != 8 {
-		t.Errorf("spool tail %d, want 8", tail)
-	}
-}
-
-// TestFollowerResumesAtSavedPosition: a restart goes on reading the file
-// where the saved position says, neither repeating nor skipping.
-func TestFollowerResumesAtSavedPosition(t *testing.T) {
-	te := newTestEngine(t, Options{}, spool.Options{})
-	path := filepath.Join(t.TempDir(), "app.log")
-	if err := os.WriteFile(path, []byte("sent before\nnot yet sent\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, _ := fsutil.IDOf(fi)
-	te.sp.SetInputMark(tailer.Cursor{Dev: id.Dev, Ino: id.Ino, Offset: 12}.String())
-	f, err := openFollower(te.sp, te.lw, path, false, te.clk, te.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.run(ctx) }()
-	if got := string(te.next(t).Data); got != "not yet sent\n" {
-		t.Fatalf("resumed with %q", got)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("follower: %v", err)
-	}
-	if m := te.sp.InputMark(); m != (tailer.Cursor{Dev: id.Dev, Ino: id.Ino, Offset: 25}).String() {
-		t.Errorf("position %q after reading to the end", m)
 	}
 }

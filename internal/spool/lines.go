@@ -25,72 +25,66 @@ type LineWriter struct {
 
 // Write appends the whole lines in p and keeps an unfinished last line.
 func (w *LineWriter) Write(p []byte) (int, error) {
+	return w.WriteInput(p, nil)
+}
+
+// WriteInput is Write for an input with positions (see
+// Spool.AppendInput): pos(k) is the input's position right after the
+// first k bytes of p. The spool records, with every append, the position
+// right after the last byte it took, so that an unfinished line held back
+// here is read again after a crash, and nothing else is.
+//
+// It appends all it can of p or, with an error, nothing: the caller may
+// give the same p again. An empty p only moves the position to pos(0),
+// when no unfinished line is held (the input skipped something: a
+// rotation).
+func (w *LineWriter) WriteInput(p []byte, pos func(k int) string) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := len(p)
-	if w.midLine {
-		// Finish the over-long line first, then let held lines in.
-		j := bytes.IndexByte(p, '\n')
-		if j < 0 {
-			w.partial = append(w.partial, p...)
-			if len(w.partial) >= w.maxLine() {
-				if err := w.S.Append(w.partial); err != nil {
-					return 0, err
-				}
-				w.partial = w.partial[:0]
-			}
-			return n, nil
+	mark := func(k int) string {
+		if pos == nil {
+			return ""
 		}
-		w.partial = append(w.partial, p[:j+1]...)
-		if err := w.S.Append(w.partial); err != nil {
-			return 0, err
+		return pos(k)
+	}
+	if len(p) == 0 {
+		if len(w.partial) > 0 || pos == nil {
+			return 0, nil
 		}
-		w.partial = w.partial[:0]
-		w.midLine = false
-		if err := w.flushHeld(); err != nil {
-			return 0, err
-		}
-		p = p[j+1:]
+		return 0, w.S.AppendInput(mark(0))
 	}
 	i := bytes.LastIndexByte(p, '\n')
 	if i < 0 {
-		w.partial = append(w.partial, p...)
-		if limit := w.maxLine(); len(w.partial) >= limit {
-			if err := w.S.Append(w.partial); err != nil {
-				return 0, err
-			}
-			w.partial = w.partial[:0]
-			w.midLine = true
+		if len(w.partial)+len(p) < w.maxLine() {
+			w.partial = append(w.partial, p...)
+			return len(p), nil
 		}
-		return n, nil
-	}
-	var err error
-	if len(w.partial) > 0 {
-		// Finish the held line with p's first line and append it on its
-		// own: appending it with the rest of p would copy all of p once
-		// more, and a full read (256 KiB) almost always ends inside a line.
-		j := bytes.IndexByte(p, '\n')
-		w.partial = append(w.partial, p[:j+1]...)
-		err = w.S.Append(w.partial)
+		// Over-long: passed on as it is, marks wait for its end.
+		if err := w.S.AppendInput(mark(len(p)), w.partial, p); err != nil {
+			return 0, err
+		}
 		w.partial = w.partial[:0]
-		if cap(w.partial) > 64<<10 {
-			w.partial = nil
-		}
-		if err == nil && j < i {
-			err = w.S.Append(p[j+1 : i+1])
-		}
-	} else {
-		err = w.S.Append(p[:i+1])
+		w.midLine = true
+		return len(p), nil
 	}
-	if err != nil {
+	parts := [][]byte{w.partial, p[:i+1]}
+	if w.midLine && len(w.held) > 0 {
+		// The over-long line ends with p's first line; the held lines
+		// follow it.
+		j := bytes.IndexByte(p, '\n')
+		parts = append([][]byte{w.partial, p[:j+1]}, w.held...)
+		parts = append(parts, p[j+1:i+1])
+	}
+	if err := w.S.AppendInput(mark(i+1), parts...); err != nil {
 		return 0, err
 	}
+	w.held = nil
 	w.midLine = false
-	w.partial = append(w.partial, p[i+1:]...)
-	if err := w.flushHeld(); err != nil {
-		return 0, err
+	if cap(w.partial) > 64<<10 {
+		w.partial = nil // an over-long line's buffer
 	}
-	return n, nil
+	w.partial = append(w.partial[:0], p[i+1:]...)
+	return len(p), nil
 }
 
 func (w *LineWriter) maxLine() int {
@@ -113,16 +107,6 @@ func (w *LineWriter) WriteLine(line []byte) error {
 	return w.S.Append(line)
 }
 
-func (w *LineWriter) flushHeld() error {
-	for len(w.held) > 0 {
-		if err := w.S.Append(w.held[0]); err != nil {
-			return err
-		}
-		w.held = w.held[1:]
-	}
-	return nil
-}
-
 // Partial reports how many bytes of an unfinished line are held back.
 func (w *LineWriter) Partial() int {
 	w.mu.Lock()
@@ -135,12 +119,11 @@ func (w *LineWriter) Partial() int {
 func (w *LineWriter) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.partial) > 0 {
-		if err := w.S.Append(w.partial); err != nil {
-			return err
-		}
-		w.partial = w.partial[:0]
+	if err := w.S.AppendInput("", append([][]byte{w.partial}, w.held...)...); err != nil {
+		return err
 	}
+	w.partial = w.partial[:0]
 	w.midLine = false
-	return w.flushHeld()
+	w.held = nil
+	return nil
 }

@@ -8,13 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -52,6 +49,11 @@ type Spool struct {
 	opts Options
 	log  *slog.Logger
 
+	// syncMu serialises the saves of the state file (Sync, Close), so
+	// that they land in the order of their snapshots and the saved
+	// positions never go backwards.
+	syncMu sync.Mutex
+
 	mu        sync.Mutex
 	segs      []*segment
 	head      int64 // offset of the oldest byte kept
@@ -63,10 +65,16 @@ type Spool struct {
 	stats     Stats
 	closed    bool
 	diskErr   error
-	inputMark string
-	inputTail int64
 	spare     []byte // buffer of a released memory segment, for the next one
 	streamID  string // names this stream to receivers; kept in the state file
+
+	// The input position (AppendInput): stream offset inputTail holds
+	// the input up to inputMark; "" while the input has none. While it
+	// has one, inputTail is the tail and the record in the file input
+	// says the same.
+	inputMark string
+	inputTail int64
+	input     *posFile
 }
 
 type segment struct {
@@ -79,8 +87,6 @@ type segment struct {
 }
 
 func (g *segment) end() int64 { return g.start + g.size }
-
-const stateFile = "state.json"
 
 // memSegmentSize caps memory segments so a released one frees memory soon.
 // A memory segment gets this capacity at once (growing it by appends
@@ -203,226 +209,172 @@ func (s *Spool) SkipTo(pos int64) {
 	}
 }
 
-type state struct {
-	Tail      int64            `json:"tail"`
-	Consumers map[string]int64 `json:"consumers"`
-	// InputMark is the reader's position in its input (e.g. a file
-	// cursor) matching stream offset InputTail: everything before it is
-	// in the spool or delivered.
-	InputMark string `json:"input_mark,omitempty"`
-	InputTail int64  `json:"input_tail,omitempty"`
-	StreamID  string `json:"stream_id,omitempty"`
-}
-
-// load takes up what an earlier run left in the directory. Only regular
-// files of ours count (fsutil.ReadOwned, OpenOwned): a symlink or a
-// stranger's file planted there is neither read into the stream (it would
-// be sent to the log host) nor written through.
-func (s *Spool) load() error {
-	st, err := s.loadState()
-	if err != nil {
-		return err
-	}
-	segs, err := s.segmentFiles()
-	if err != nil {
-		return err
-	}
-	s.inputMark, s.inputTail = st.InputMark, st.InputTail
-	s.head, s.tail = st.Tail, st.Tail
-	for i, fo := range segs {
-		f, size, err := s.openSegment(fo)
-		if err != nil {
-			return err
-		}
-		if f == nil {
-			continue
-		}
-		if i > 0 && fo.start != s.tail {
-			s.log.Warn("spool segments are not contiguous; the gap is treated as dropped data", "file", fo.path, "expected_offset", s.tail)
-		}
-		if i == 0 {
-			s.head = fo.start
-		}
-		if size == 0 {
-			f.Close()
-			os.Remove(fo.path)
-			s.tail = max(s.tail, fo.start)
-			continue
-		}
-		s.segs = append(s.segs, &segment{start: fo.start, size: size, f: f, path: fo.path})
-		s.tail = fo.start + size
-	}
-	if s.inputMark == "" {
-		// Never reuse offsets handed out before (see SkipTo). With an
-		// input mark the data after InputTail is read again instead.
-		s.tail = max(s.tail, st.Tail)
-	}
-	if len(s.segs) == 0 {
-		s.head = s.tail
-	} else {
-		s.head = s.segs[0].start
-	}
-	s.streamID = st.StreamID
-	for name, pos := range st.Consumers {
-		s.saved[name] = pos
-	}
-	if n := s.tail - s.head; n > 0 {
-		s.log.Info("spool holds data from an earlier run; sending it first", "dir", s.opts.Dir, "bytes", n, "segments", len(s.segs))
-	}
-	return nil
-}
-
-// stateLimit bounds what is read of the state file.
-const stateLimit = 1 << 20
-
-// loadState reads the state file. One that is unreadable or not ours is
-// ignored, with a warning: positions then start at the oldest data.
-func (s *Spool) loadState() (state, error) {
-	var st state
-	path := filepath.Join(s.opts.Dir, stateFile)
-	b, err := fsutil.ReadOwned(path, stateLimit)
-	if err == nil {
-		err = json.Unmarshal(b, &st)
-	}
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case errors.Is(err, fsutil.ErrUnsafe), errors.As(err, new(*json.SyntaxError)), errors.As(err, new(*json.UnmarshalTypeError)):
-		s.log.Warn("spool state file unreadable or not ours; ignoring it, positions start at the oldest data", "file", path, "err", err)
-		return state{}, nil
-	case err != nil:
-		return state{}, fmt.Errorf("spool state %s: %w", path, err)
-	}
-	return st, nil
-}
-
-// segFile is a segment file found in the directory.
-type segFile struct {
-	start int64
-	path  string
-}
-
-// segmentFiles lists the segment files in the directory, oldest first.
-func (s *Spool) segmentFiles() ([]segFile, error) {
-	names, err := filepath.Glob(filepath.Join(s.opts.Dir, "*.seg"))
-	if err != nil {
-		return nil, err
-	}
-	var segs []segFile
-	for _, p := range names {
-		n, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(p), ".seg"), 10, 64)
-		if err != nil || n < 0 {
-			s.log.Warn("ignoring unexpected file in spool directory", "file", p)
-			continue
-		}
-		segs = append(segs, segFile{n, p})
-	}
-	sort.Slice(segs, func(i, j int) bool { return segs[i].start < segs[j].start })
-	return segs, nil
-}
-
-// openSegment opens a segment file of an earlier run and returns it with
-// the size it counts for: cut to the saved input position and to whole
-// lines. A file that is not a segment of ours is ignored (nil file).
-func (s *Spool) openSegment(fo segFile) (*os.File, int64, error) {
-	f, err := fsutil.OpenOwned(fo.path, os.O_RDWR|os.O_APPEND)
-	if errors.Is(err, fsutil.ErrUnsafe) {
-		s.log.Warn("ignoring a file in the spool directory that is not a segment of ours", "file", fo.path, "err", err)
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("open spool segment %s: %w", fo.path, err)
-	}
-	fail := func(format string, err error) (*os.File, int64, error) {
-		f.Close()
-		return nil, 0, fmt.Errorf(format, fo.path, err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return fail("stat spool segment %s: %w", err)
-	}
-	size := fi.Size()
-	if s.inputMark != "" && fo.start+size > s.inputTail {
-		// Written after the last saved input position: the reader reads
-		// it again from its input, so it must not stay here too.
-		size = max(0, s.inputTail-fo.start)
-		if err := f.Truncate(size); err != nil {
-			return fail("truncate spool segment %s to the saved input position: %w", err)
-		}
-	}
-	// A crash may have torn the last write: keep whole lines only.
-	if size > 0 {
-		if whole, err := wholeLines(f, size); err == nil && whole < size {
-			s.log.Warn("spool segment ends in a torn line; cutting it", "file", fo.path, "bytes", size-whole)
-			if err := f.Truncate(whole); err != nil {
-				return fail("truncate torn spool segment %s: %w", err)
-			}
-			size = whole
-		}
-	}
-	return f, size, nil
-}
-
-// wholeLines returns the length of the prefix of f that ends with '\n'.
-func wholeLines(f *os.File, size int64) (int64, error) {
-	buf := make([]byte, 64<<10)
-	end := size
-	for end > 0 {
-		n := int64(len(buf))
-		if n > end {
-			n = end
-		}
-		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
-			return size, err
-		}
-		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
-			return end - n + int64(i) + 1, nil
-		}
-		end -= n
-	}
-	return 0, nil
-}
-
 // Append adds p, which must consist of whole lines (the caller assembles
 // them), at the end of the stream. It never blocks on the destinations: if
-// the bound is exceeded, the oldest segments are dropped.
-func (s *Spool) Append(p []byte) error {
-	if len(p) == 0 {
-		return nil
+// the bound is exceeded, the oldest segments are dropped. While the input
+// has a position (AppendInput), p counts as data of our own (a mark line):
+// the position stays where it is and covers p too.
+func (s *Spool) Append(p []byte) error { return s.AppendInput("", p) }
+
+// AppendInput appends parts, in this order, at the end of the stream,
+// together with the position the input reached right after them: mark, an
+// opaque string (a file cursor, a journal cursor) of at most MaxMark bytes
+// that the input understands. Consumers see the data only once its
+// position is recorded, in a file of the spool directory, at once and
+// without fsync (a killed process leaves the page cache to the kernel;
+// Sync makes it durable). After a crash, Open cuts the segments back to
+// the last recorded position and InputMark says where the input resumes:
+// no byte of the input is spooled twice, none is skipped, and what was
+// appended without a position in between (mark lines) stays where it was.
+//
+// Either all of parts is appended or, with an error, nothing: the caller
+// keeps the data and its position and tries again later. A mark needs a
+// durable spool. With no parts, only the position moves (the input
+// skipped something, such as a rotation).
+func (s *Spool) AppendInput(mark string, parts ...[]byte) error {
+	var n int64
+	for _, p := range parts {
+		n += int64(len(p))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errors.New("spool: append after close")
 	}
-	g := s.tailSegment(int64(len(p)))
-	if g.f != nil {
-		if _, err := g.f.Write(p); err != nil {
-			// The disk is full or failing. Keep the data in memory
-			// within the bound rather than lose it.
-			if s.diskErr == nil {
-				s.log.Error("spool: writing segment failed; keeping data in memory", "file", g.path, "err", err)
-			}
-			s.diskErr = err
-			// Whatever part was written is cut away again.
-			_ = g.f.Truncate(g.size)
-			g = s.newSegment(true)
-			g.mem = append(g.mem, p...)
-			s.memBytes += int64(len(p))
-		} else {
-			s.diskErr = nil
-			g.dirty = true
-		}
-	} else {
-		g.mem = append(g.mem, p...)
-		s.memBytes += int64(len(p))
+	if mark != "" && !s.opts.Durable {
+		return errors.New("spool: an input position needs a durable spool")
 	}
-	g.size += int64(len(p))
-	s.tail += int64(len(p))
-	s.stats.AppendedBytes += int64(len(p))
-	s.stats.AppendedLines += int64(bytes.Count(p, []byte{'\n'}))
+	if mark == "" {
+		mark = s.inputMark
+	}
+	if n == 0 && mark == s.inputMark {
+		return nil
+	}
+	g, err := s.put(parts, n, mark != "")
+	if err != nil {
+		return err
+	}
+	if mark != "" {
+		if err := s.recordInput(s.tail+n, mark); err != nil {
+			s.unput(g)
+			return err
+		}
+	}
+	if n > 0 {
+		s.commit(g, parts, n)
+	}
+	return nil
+}
+
+// put writes parts into the tail segment, not yet visible to consumers.
+// When the disk fails, the data is kept in memory within the bound rather
+// than lost, except for an input with a position (strict): there memory
+// would not match the recorded position, and the input keeps the data.
+func (s *Spool) put(parts [][]byte, n int64, strict bool) (*segment, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	g := s.tailSegment(n)
+	if g.f == nil && strict {
+		if g = s.fileSegment(g); g == nil {
+			return nil, fmt.Errorf("spool: cannot create a segment file: %w", s.diskErr)
+		}
+	}
+	if g.f == nil {
+		for _, p := range parts {
+			g.mem = append(g.mem, p...)
+		}
+		s.memBytes += n
+		return g, nil
+	}
+	err := writeParts(g.f, parts)
+	if err == nil {
+		s.diskErr = nil
+		g.dirty = true
+		return g, nil
+	}
+	// Whatever part was written is cut away again.
+	_ = g.f.Truncate(g.size)
+	if strict {
+		return nil, fmt.Errorf("write spool segment %s: %w", g.path, err)
+	}
+	if s.diskErr == nil {
+		s.log.Error("spool: writing segment failed; keeping data in memory", "file", g.path, "err", err)
+	}
+	s.diskErr = err
+	g = s.newSegment(true)
+	for _, p := range parts {
+		g.mem = append(g.mem, p...)
+	}
+	s.memBytes += n
+	return g, nil
+}
+
+// fileSegment replaces memory segment g at the tail, which a failing disk
+// left there, by a new segment file; nil if that fails too.
+func (s *Spool) fileSegment(g *segment) *segment {
+	if g.size == 0 {
+		s.segs = s.segs[:len(s.segs)-1]
+	}
+	f := s.newSegment(false)
+	if f.f == nil {
+		s.segs = s.segs[:len(s.segs)-1]
+		return nil
+	}
+	return f
+}
+
+func writeParts(f *os.File, parts [][]byte) error {
+	for _, p := range parts {
+		if len(p) == 0 {
+			continue
+		}
+		if _, err := f.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unput takes back what put wrote into g.
+func (s *Spool) unput(g *segment) {
+	if g == nil {
+		return
+	}
+	if g.f != nil {
+		_ = g.f.Truncate(g.size)
+		return
+	}
+	s.memBytes -= int64(len(g.mem)) - g.size
+	g.mem = g.mem[:g.size]
+}
+
+// commit makes n bytes put into g visible.
+func (s *Spool) commit(g *segment, parts [][]byte, n int64) {
+	g.size += n
+	s.tail += n
+	s.stats.AppendedBytes += n
+	for _, p := range parts {
+		s.stats.AppendedLines += int64(bytes.Count(p, []byte{'\n'}))
+	}
 	s.enforceBound()
 	close(s.wake)
 	s.wake = make(chan struct{})
+}
+
+// recordInput records that stream offset off holds the input up to mark.
+func (s *Spool) recordInput(off int64, mark string) error {
+	if s.input == nil {
+		p, _, _, err := s.openPosFile(inputPosFile, true)
+		if err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		s.input = p
+	}
+	if err := s.input.write(off, mark); err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.inputMark, s.inputTail = mark, off
 	return nil
 }
 
@@ -567,10 +519,18 @@ func (s *Spool) release() {
 }
 
 // Sync makes every byte appended so far durable (fsync of dirty segment
-// files and the directory) and then saves the positions as they were when
-// Sync began, so the saved state never claims more than is on disk.
+// files, of the position files and of the directory) and then saves the
+// positions as they were when Sync began, so the saved state never claims
+// more than is on disk. Syncs are serialised: the state saved last is the
+// newest.
 func (s *Spool) Sync() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil // Close synced everything
+	}
 	var dirty []*os.File
 	for _, g := range s.segs {
 		if g.f != nil && g.dirty {
@@ -578,6 +538,7 @@ func (s *Spool) Sync() error {
 			g.dirty = false
 		}
 	}
+	pos := s.posFilesLocked()
 	st := s.snapshotLocked()
 	s.mu.Unlock()
 	for _, f := range dirty {
@@ -585,9 +546,32 @@ func (s *Spool) Sync() error {
 			return fmt.Errorf("fsync spool segment %s: %w", f.Name(), err)
 		}
 	}
+	for _, p := range pos {
+		if err := p.sync(); err != nil {
+			return err
+		}
+	}
 	return s.writeState(st, true)
 }
 
+// posFilesLocked returns the open position files.
+func (s *Spool) posFilesLocked() []*posFile {
+	var pos []*posFile
+	if s.input != nil {
+		pos = append(pos, s.input)
+	}
+	for _, c := range s.consumers {
+		c.resumeMu.Lock()
+		if c.resume != nil {
+			pos = append(pos, c.resume)
+		}
+		c.resumeMu.Unlock()
+	}
+	return pos
+}
+
+// saveState saves the positions as they are. The caller holds syncMu, or
+// has the spool to itself (Open).
 func (s *Spool) saveState(sync bool) error {
 	s.mu.Lock()
 	st := s.snapshotLocked()
@@ -614,18 +598,9 @@ func (s *Spool) writeState(st state, sync bool) error {
 	return fsutil.WriteAtomic(filepath.Join(s.opts.Dir, stateFile), b, 0o600, sync)
 }
 
-// SetInputMark records that the stream up to the current tail holds the
-// input up to mark (an opaque position such as a file cursor). Sync and
-// Close save it with the positions; after a crash, data appended beyond
-// the saved mark is discarded on Open, because the reader will read it
-// again from mark.
-func (s *Spool) SetInputMark(mark string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.inputMark, s.inputTail = mark, s.tail
-}
-
-// InputMark returns the input position saved by an earlier run, or "".
+// InputMark returns the input position that goes with the end of the
+// stream (see AppendInput): after Open, where the input resumes; "" for
+// an input without positions.
 func (s *Spool) InputMark() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -635,6 +610,8 @@ func (s *Spool) InputMark() string {
 // Close writes data still held in memory to segment files (so a restart
 // sends it first), saves consumer positions and releases the files.
 func (s *Spool) Close() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -660,6 +637,7 @@ func (s *Spool) Close() error {
 		firstErr = err
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, g := range s.segs {
 		if g.f != nil {
 			if err := g.f.Sync(); err != nil && firstErr == nil {
@@ -668,7 +646,17 @@ func (s *Spool) Close() error {
 			g.f.Close()
 		}
 	}
-	s.mu.Unlock()
+	for _, c := range s.consumers {
+		c.resumeMu.Lock()
+		c.closed = true
+		c.resumeMu.Unlock()
+	}
+	for _, p := range s.posFilesLocked() {
+		if err := p.sync(); err != nil && firstErr == nil {
+			firstErr = err
+		}
+		p.close()
+	}
 	return firstErr
 }
 
@@ -703,10 +691,17 @@ type Consumer struct {
 	gapLines int64
 	gapBytes int64
 	buf      []byte
+
+	// The resume record (SaveResume, BeginHandover) has a lock of its
+	// own: see record.
+	resumeMu sync.Mutex
+	resume   *posFile // nil until used
+	closed   bool     // the spool was closed: no more records
 }
 
-// Consumer returns the consumer called name, creating it at the position
-// saved by an earlier run, or at the oldest data kept.
+// Consumer returns the consumer called name, creating it where an earlier
+// run left it (its resume record, else its saved position), or at the
+// oldest data kept.
 func (s *Spool) Consumer(name string) *Consumer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -717,9 +712,85 @@ func (s *Spool) Consumer(name string) *Consumer {
 	if p, ok := s.saved[name]; ok && p > pos {
 		pos = min(p, s.tail)
 	}
-	c := &Consumer{s: s, name: name, read: pos, acked: pos}
+	c := &Consumer{s: s, name: name}
+	if r, ok := c.openResume(); ok && r.offset > pos {
+		pos = min(r.offset, s.tail)
+		if r.offset > s.tail {
+			// Offsets this spool no longer has (data held in memory died
+			// with the process): new data will take them, and must not
+			// be skipped after the next crash.
+			if err := c.resume.write(pos, ""); err != nil {
+				s.log.Warn("spool: cannot move a destination's resume record back to the end of the spool", "consumer", name, "err", err)
+			}
+		}
+	}
+	c.read, c.acked = pos, pos
 	s.consumers[name] = c
 	return c
+}
+
+// openResume opens c's resume record, if there is one.
+func (c *Consumer) openResume() (posRecord, bool) {
+	s := c.s
+	if s.opts.Dir == "" {
+		return posRecord{}, false
+	}
+	p, r, ok, err := s.openPosFile(consumerPosFile(c.name), false)
+	if err != nil {
+		s.log.Warn("spool: cannot read a destination's resume record; it starts at its saved position", "consumer", c.name, "err", err)
+		return r, false
+	}
+	c.resume = p
+	return r, ok
+}
+
+// SaveResume records that a later run of this spool starts this consumer
+// at pos: a destination that cannot acknowledge (a `cat >>` behind ssh)
+// keeps what it was handed when this process is killed (ssh delivers it),
+// and must not be handed it again. pos may go back, when what was handed
+// turned out not to be delivered. Like the input position, the record is
+// written at once without fsync (see AppendInput). Without a directory it
+// does nothing.
+func (c *Consumer) SaveResume(pos int64) error {
+	_, err := c.record(func(p *posFile) (*int64, error) { return nil, p.write(pos, "") })
+	return err
+}
+
+// BeginHandover records that the n bytes from stream offset start are
+// being handed to the destination, and returns the count of them it has
+// taken so far (0): a word in the record file, mapped shared, for
+// pipe.Feed to pass to splice(2), which advances it in the same system
+// call that moves the bytes. A later run starts this consumer at start
+// plus that count, exact even when this process is killed in the middle.
+// Without a directory it returns nil.
+func (c *Consumer) BeginHandover(start int64, n int) (*int64, error) {
+	return c.record(func(p *posFile) (*int64, error) { return p.begin(start, int64(n)) })
+}
+
+// record writes c's resume record with put, opening its file first.
+func (c *Consumer) record(put func(*posFile) (*int64, error)) (*int64, error) {
+	s := c.s
+	if s.opts.Dir == "" {
+		return nil, nil
+	}
+	// Not s.mu: a record must not wait for an append holding it.
+	c.resumeMu.Lock()
+	defer c.resumeMu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if c.resume == nil {
+		p, _, _, err := s.openPosFile(consumerPosFile(c.name), true)
+		if err != nil {
+			return nil, fmt.Errorf("spool: %w", err)
+		}
+		c.resume = p
+	}
+	adv, err := put(c.resume)
+	if err != nil {
+		return nil, fmt.Errorf("spool: resume record of %s: %w", c.name, err)
+	}
+	return adv, nil
 }
 
 // Gap is data the spool had to drop before this consumer could read it.
