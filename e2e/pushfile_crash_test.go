@@ -20,8 +20,7 @@ import (
 // The push --file crash tests: a writer appends numbered lines to the
 // followed file, push is killed -9 at random moments and started again at
 // once with the same flags, and the followed file is rotated (rename +
-// create) twice meanwhile. The numbered-line writer for a followed file is
-// here rather than in internal/testlab because none was shared there yet.
+// create) twice meanwhile.
 
 const (
 	crashLineSize = 124  // bytes per numbered line, newline included
@@ -29,6 +28,9 @@ const (
 	crashKills    = 32
 	crashRotateAt = crashKills / 3 // and 2*crashRotateAt
 )
+
+// crashLines are the numbered lines the crash tests write.
+var crashLines = testlab.Numbered(crashLineSize)
 
 // TestPushFileReliableKilled: push --reliable --file killed -9 at random
 // moments: every line exactly once, in order, untorn.
@@ -81,7 +83,7 @@ func TestPushFileCompatKilled(t *testing.T) {
 // once, rotates the file twice, then waits for every line on the log host
 // and stops the last push. It returns what arrived and how many lines were
 // written.
-func runFileKills(t *testing.T, sshd *testlab.SSHD, dir, remote string, flags ...string) (lineReport, int) {
+func runFileKills(t *testing.T, sshd *testlab.SSHD, dir, remote string, flags ...string) (testlab.Report, int) {
 	t.Helper()
 	src := filepath.Join(dir, "app.log")
 	args := append(flags, "--file", src, "--from", "start", "--spool", filepath.Join(dir, "spool"), sshd.Alias+":"+remote)
@@ -104,15 +106,14 @@ func runFileKills(t *testing.T, sshd *testlab.SSHD, dir, remote string, flags ..
 	if w.rotations != 2 {
 		t.Fatalf("%d rotations, want 2", w.rotations)
 	}
-	if !pollUntil(90*time.Second, func() bool { return lastLinePresent(readFile(remote), n, crashLineSize) }) {
-		r := checkLines(readFile(remote), n, crashLineSize)
-		t.Fatalf("after 90 s the log host does not have the last of %d lines: %s; missing %s", n, r, missingRanges(readFile(remote), n))
+	if _, ok := crashLines.WaitQuiet(func() []byte { return readFile(remote) }, n-1, 500*time.Millisecond, 90*time.Second); !ok { // quiet < the 1 s between marks
+		r := crashLines.Check(readFile(remote), n)
+		t.Fatalf("after 90 s the log host does not have the last of %d lines: %s; missing %s", n, r, r.Gaps(20))
 	}
 	ps.stop(p)
-	got := readFile(remote)
-	r := checkLines(got, n, crashLineSize)
+	r := crashLines.Check(readFile(remote), n)
 	if r.Lost > 0 {
-		t.Errorf("missing lines: %s", missingRanges(got, n))
+		t.Errorf("missing lines: %s", r.Gaps(20))
 	}
 	return r, n
 }
@@ -234,7 +235,7 @@ func (w *fileWriter) run(rate int) {
 		due := int(time.Since(start).Seconds() * float64(rate))
 		buf = buf[:0]
 		for i := next; i < due; i++ {
-			buf = append(buf, numbered(i, crashLineSize)...)
+			buf = crashLines.Append(buf, i)
 		}
 		w.mu.Lock()
 		_, err := w.f.Write(buf)
