@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
@@ -209,8 +208,12 @@ func (a *Appender) openFile() error {
 		f.Close()
 		return fmt.Errorf("%s is not a regular file (%s)", a.path, fi.Mode().Type())
 	}
-	st := fi.Sys().(*syscall.Stat_t)
-	a.f, a.dev, a.ino, a.size = f, uint64(st.Dev), uint64(st.Ino), fi.Size()
+	id, ok := fsutil.IDOf(fi)
+	if !ok {
+		f.Close()
+		return fmt.Errorf("%s: the file system gives no inode number", a.path)
+	}
+	a.f, a.dev, a.ino, a.size = f, id.Dev, id.Ino, fi.Size()
 	return nil
 }
 
@@ -265,7 +268,7 @@ func findInode(path string, dev, ino uint64) (string, int64) {
 		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
-		if st := fi.Sys().(*syscall.Stat_t); uint64(st.Dev) == dev && uint64(st.Ino) == ino {
+		if id, ok := fsutil.IDOf(fi); ok && id == (fsutil.ID{Dev: dev, Ino: ino}) {
 			return p, fi.Size()
 		}
 	}
@@ -438,8 +441,7 @@ func (a *Appender) switchStream(stream string, off int64) error {
 func (a *Appender) checkRotated() error {
 	fi, err := os.Stat(a.path)
 	if err == nil {
-		st := fi.Sys().(*syscall.Stat_t)
-		if uint64(st.Dev) == a.dev && uint64(st.Ino) == a.ino {
+		if id, ok := fsutil.IDOf(fi); ok && id == (fsutil.ID{Dev: a.dev, Ino: a.ino}) {
 			return nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
