@@ -38,7 +38,7 @@ func writeManPage(w io.Writer) error {
 		Manual:      "User Commands",
 		Description: manDescription(),
 		App:         parser.Model,
-		Sections:    manSections,
+		Sections:    manpage.SshlogfwdSections,
 	})
 }
 
@@ -47,112 +47,4 @@ func writeManPage(w io.Writer) error {
 func manDescription() string {
 	_, rest, _ := strings.Cut(description, "\n\n")
 	return rest
-}
-
-// manSections are what the command line help cannot hold.
-var manSections = []manpage.Section{
-	{Title: "SIGNALS", Blocks: []manpage.Block{
-		manpage.Item{Tag: "SIGTERM, SIGINT", Text: "Stop in order. push keeps delivering what it holds for at most " +
-			"`--drain-timeout` (reliable: until it is acknowledged), then closes ssh's input; the rest stays in the spool " +
-			"and is sent first at the next start. pull closes serve's input, writes every frame already on its way, saves " +
-			"the cursor and exits 0. receive syncs the file and its state and exits."},
-		manpage.Item{Tag: "SIGHUP", Text: "Reopen `--log` and pull's `--output`, after logrotate moved them " +
-			"(the units' `ExecReload=`). Nothing else is reloaded."},
-		manpage.Item{Tag: "SIGPIPE", Text: "Ignored by receive and serve: a write to a client that went away fails, " +
-			"and they save their state and exit instead of dying."},
-		manpage.Para("The ssh child runs in its own process group, so a Ctrl-C on the terminal reaches sshlogfwd, " +
-			"which then stops ssh in order: its input closed, a bounded grace, then SIGKILL."),
-	}},
-	{Title: "EXIT STATUS", Blocks: []manpage.Block{
-		manpage.Item{Tag: "0", Text: "Done: a clean stop on a signal, standard input ended and everything read was " +
-			"delivered, the sender closed a receive session (or its link died), check found every item OK."},
-		manpage.Item{Tag: "1", Text: "A runtime failure, logged with its cause: I/O error, full disk, a lock held by " +
-			"another process, a quota (`receive --max-size`), a protocol error, a FAIL line of check."},
-		manpage.Item{Tag: "2", Text: "A usage error, naming the flag or argument (fix the command line; running again " +
-			"will not help), or a request refused by receive or serve as a forced command."},
-	}},
-	{Title: "ENVIRONMENT", Blocks: []manpage.Block{
-		manpage.Para("Every flag can also be set with a variable `SSHLOGFWD_<FLAG>` (a systemd unit's " +
-			"`EnvironmentFile=`, a shell); the command line wins. No variable is read by receive and serve, nor by any " +
-			"command run under sshd (`SSH_ORIGINAL_COMMAND` or `SSH_CONNECTION` set), the global flags' included: " +
-			"sshd may pass on the client's variables (`AcceptEnv`), and a forced command takes its settings from " +
-			"authorized_keys only. Variables that were ignored are named in a warning."),
-		manpage.EnvList{},
-		manpage.Item{Tag: "STATE_DIRECTORY, XDG_STATE_HOME, HOME", Text: "The state directory, where push's spools " +
-			"and the cursor of a pull to standard output live: `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`), " +
-			"else `$XDG_STATE_HOME/sshlogfwd`, else `~/.local/state/sshlogfwd`."},
-		manpage.Item{Tag: "SSH_ORIGINAL_COMMAND", Text: "Set by sshd for a forced command: the client's request, which " +
-			"receive and serve check against their own command line (serve takes `--cursor` and `--from` from it)."},
-		manpage.Item{Tag: "PATH", Text: "Where `ssh` (or `--ssh`) is found."},
-	}},
-	{Title: "FILES", Blocks: []manpage.Block{
-		manpage.Item{Tag: "SPOOL/", Text: "push's spool (`--spool`; default: one directory per set of DESTs under " +
-			"the state directory, such as `/var/lib/sshlogfwd/loguser@loghost__var_log_remote_web1.log`), mode 0700. " +
-			"It holds `NNNNNNNNNNNNNNNNNNNN.seg` segment files, named by the stream offset of their first byte; " +
-			"`state.json`, the stream id, each DEST's acknowledged position and, with `--file`, the input position; " +
-			"and `lock`, which allows one push per spool and names its holder."},
-		manpage.Item{Tag: "DIR/.NAME.sshlogfwd, DIR/.NAME.sshlogfwd.lock", Text: "receive's state beside the file " +
-			"DIR/NAME it appends to (JSON: stream id, the file's device, inode and size at a stream offset), and its " +
-			"lock (one receiver per file). Hidden, so that logrotate patterns like `*.log` leave them alone; the " +
-			"directory must be writable by the key's account."},
-		manpage.Item{Tag: "FILE.cursor, FILE.cursor.lock", Text: "pull's cursor beside `--output FILE` " +
-			"(`--cursor-file`; with standard output `pull-SRC.cursor` in the state directory) and its lock. Text, " +
-			"replaced atomically:"},
-		manpage.Example(`
-			sshlogfwd-pull-cursor 1
-			source loghost:/var/log/auth.log
-			cursor 2049:1312:48213
-			output 2049:77:1093821`),
-		manpage.Para("`cursor` is the remote file's device:inode:offset that the output holds everything up to; " +
-			"`output` the output's device:inode:size when it was saved (absent for standard output), to notice an " +
-			"output that was truncated or replaced."),
-		manpage.Item{Tag: "/etc/sshlogfwd/NAME.env", Text: "The settings of the units `sshlogfwd-push@NAME` and " +
-			"`sshlogfwd-pull@NAME` (`SSHLOGFWD_DEST` or `SSHLOGFWD_SRC`, `SSHLOGFWD_IDENTITY`, any other flag); keys " +
-			"usually live beside them, owned by the user sshlogfwd, mode 0600."},
-		manpage.Item{Tag: "/usr/lib/systemd/system/sshlogfwd-push@.service, sshlogfwd-pull@.service", Text: "The " +
-			"units, installed by the packages and enabled by nobody: push reads the FIFO `/run/sshlogfwd/NAME.fifo` " +
-			"and spools in `/var/lib/sshlogfwd`; pull appends to `/var/log/sshlogfwd/NAME.log`."},
-		manpage.Item{Tag: "/usr/share/doc/sshlogfwd/", Text: "The README, the guides (`docs/`) and tested examples " +
-			"(`contrib/`: authorized_keys, rsyslog, syslog-ng, logrotate, the units)."},
-	}},
-	{Title: "SECURITY", Blocks: []manpage.Block{
-		manpage.Para("The point is a trail that an intruder with root on the watched host cannot erase, so every key " +
-			"must be restricted on the host it opens: use the line `sshlogfwd authorized-key` prints (`restrict`, " +
-			"`from=`, `command=`), and let `sshlogfwd check` prove that the key gives no shell and no tunnel."),
-		manpage.Para("Use a dedicated account on the log host, with a locked password and no write access to its own " +
-			"`~/.ssh`. Never allow `AcceptEnv SSHLOGFWD_*` in the sshd_config of a host that runs receive or serve. " +
-			"Pin host keys: ssh runs with `BatchMode=yes`, so an unknown or changed host key is refused and logged. " +
-			"Bound the log host's disk with `receive --max-size`, or a file system or quota of its own for `cat >>` " +
-			"files. Keep the private key mode 0600, owned by the service's user. The threat model, option by option: " +
-			"`/usr/share/doc/sshlogfwd/docs/security.md`."),
-	}},
-	{Title: "EXAMPLES", Blocks: []manpage.Block{
-		manpage.Para("On the watched host, print the line for the log host's authorized_keys, then forward a FIFO " +
-			"that rsyslog writes:"),
-		manpage.Example(`
-			sshlogfwd authorized-key push --from 192.0.2.10 \
-			    --key /etc/sshlogfwd/id_ed25519.pub /var/log/remote/web1.log
-			sshlogfwd push -i /etc/sshlogfwd/id_ed25519 --fifo /run/sshlogfwd/push.fifo \
-			    loguser@loghost:/var/log/remote/web1.log`),
-		manpage.Para("Acknowledged and exactly once, with sshlogfwd installed on the log host (from the packages: " +
-			"`--sshlogfwd-path /usr/bin/sshlogfwd`):"),
-		manpage.Example(`
-			sshlogfwd authorized-key push --reliable --sshlogfwd-path /usr/bin/sshlogfwd \
-			    --max-size 2GiB --from 192.0.2.10 --key id_ed25519.pub /var/log/remote/web1.log
-			sshlogfwd push --reliable -i /etc/sshlogfwd/id_ed25519 --fifo /run/sshlogfwd/push.fifo \
-			    loguser@loghost:/var/log/remote/web1.log`),
-		manpage.Para("On the log host, follow a file of the watched host, resuming exactly:"),
-		manpage.Example(`
-			sshlogfwd pull -i /etc/sshlogfwd/id_ed25519 --output /var/log/sshlogfwd/web1.log \
-			    web1:/var/log/auth.log`),
-		manpage.Para("Check a setup as the service's user before enabling the unit:"),
-		manpage.Example(`
-			runuser -u sshlogfwd -- sh -c 'set -a; . /etc/sshlogfwd/push.env;
-			    SSHLOGFWD_FIFO=/run/sshlogfwd/push.fifo sshlogfwd check push $SSHLOGFWD_DEST'
-			systemctl enable --now sshlogfwd-push@push`),
-	}},
-	{Title: "SEE ALSO", Blocks: []manpage.Block{
-		manpage.Para("ssh(1), ssh_config(5), sshd(8) (AUTHORIZED_KEYS FILE FORMAT), rsyslogd(8), rsyslog.conf(5), " +
-			"logrotate(8), systemd.exec(5); `/usr/share/doc/sshlogfwd/`."),
-	}},
 }
