@@ -42,7 +42,11 @@ func (p *plProc) waitExit(t *testing.T, timeout time.Duration) int {
 // refused checks that pull exited with status 2 and said want.
 func (p *plProc) refused(t *testing.T, want string) {
 	t.Helper()
-	if code := p.waitExit(t, 30*time.Second); code != 2 || !strings.Contains(p.log(), want) {
+	code := p.waitExit(t, 30*time.Second)
+	// The stderr reader may store pull's last line just after the exit is
+	// seen: wait for it (a bound that only catches a hang).
+	testlab.Poll(10*time.Second, func() bool { return strings.Contains(p.log(), want) })
+	if code != 2 || !strings.Contains(p.log(), want) {
 		t.Fatalf("pull exited %d, want 2 with %q in its log:\n%s", code, want, p.log())
 	}
 }
