@@ -47,30 +47,20 @@ func ReadOwned(path string, limit int64) ([]byte, error) {
 // O_NOFOLLOW and O_NONBLOCK are added) and checks that it is a regular file
 // owned by the effective user. O_NONBLOCK is cleared again on success.
 func OpenOwned(path string, flag int) (*os.File, error) {
-	fd, err := unix.Open(path, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ELOOP) {
-		return nil, fmt.Errorf("%s: %w (a symbolic link)", path, ErrUnsafe)
-	}
-	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-	}
-	f := os.NewFile(uintptr(fd), path)
-	if err := checkOwnedRegular(f, path); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := unix.SetNonblock(fd, false); err != nil {
-		f.Close()
-		return nil, &fs.PathError{Op: "clear O_NONBLOCK", Path: path, Err: err}
-	}
-	return f, nil
+	return openOwned(path, flag, 0)
 }
 
 // CreateOwned opens path for reading and writing, creating it with perm
 // when missing, never through a symlink, and checks that the result is a
 // regular file owned by the effective user (ErrUnsafe otherwise).
 func CreateOwned(path string, perm fs.FileMode) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
+	return openOwned(path, unix.O_RDWR|unix.O_CREAT, perm)
+}
+
+// openOwned is OpenOwned and CreateOwned: open with O_NOFOLLOW (a FIFO
+// does not block: O_NONBLOCK, cleared again), then check the result.
+func openOwned(path string, flag int, perm fs.FileMode) (*os.File, error) {
+	fd, err := unix.Open(path, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if errors.Is(err, unix.ELOOP) {
 		return nil, fmt.Errorf("%s: %w (a symbolic link)", path, ErrUnsafe)
 	}
