@@ -29,6 +29,9 @@ var (
 	leaves     = []string{"internal/clock", "internal/fsutil", "internal/backoff"}
 	// helpers are small shared conventions built on the leaves only.
 	helpers = []string{"internal/onewriter"}
+	// reporters tell the world how an engine is doing: systemd's
+	// notification socket, the metrics file.
+	reporters = []string{"internal/sdnotify", "internal/metrics"}
 	// codecHelpers are leaf helpers the codecs may share (none yet).
 	codecHelpers []string
 	// others are the remaining packages with a place in docs/architecture.md.
@@ -76,6 +79,8 @@ var rules = []rule{
 		from: []string{every}, deny: []string{testlab}},
 	{name: "helpers", says: "shared helpers (onewriter) import no internal package but the leaf helpers (clock, fsutil, backoff)",
 		from: helpers, deny: []string{every}, allow: leaves},
+	{name: "reporters", says: "reporting helpers (sdnotify, metrics) import no internal package but the leaf helpers (clock, fsutil, backoff)",
+		from: reporters, deny: []string{every}, allow: leaves},
 	{name: "leaves", says: "leaf helpers (clock, fsutil, backoff) import no other internal package",
 		from: leaves, deny: []string{every}},
 }
@@ -99,7 +104,7 @@ type graph map[string][]string
 
 // known lists every package that has a place in the architecture.
 func known() []string {
-	all := join([]string{cmdPkg, testlab}, inputs, transports, codecs, farSide, engines, leaves, helpers, codecHelpers, others)
+	all := join([]string{cmdPkg, testlab}, inputs, transports, codecs, farSide, engines, leaves, helpers, reporters, codecHelpers, others)
 	slices.Sort(all)
 	return slices.Compact(all)
 }
