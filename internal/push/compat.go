@@ -189,6 +189,7 @@ func (s *appendSession) write(b spool.Batch) bool {
 	}
 	s.wrote += int64(len(data))
 	s.d.sent.Add(int64(len(b.Data)))
+	s.d.stats.sent(b.Start, b.Data)
 	s.d.settling.wrote(b.End, s.e.clock.Now())
 	return true
 }

@@ -71,6 +71,7 @@ const refusalEvery = 10 * time.Minute
 // logRefusal says loudly why the receiver refuses data, and that nothing
 // is lost.
 func (e *engine) logRefusal(d *destination, code ackproto.Code, text string) {
+	d.stats.end(endRefused)
 	r, now, key := &d.refusal, e.clock.Now(), string(code)
 	if r.key == key && now.Sub(r.at) < refusalEvery {
 		r.repeated++

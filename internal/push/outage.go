@@ -77,10 +77,12 @@ func thousands(n int64) string {
 	return s
 }
 
-// connected is a session's connect to d: the supervisor says it, and the
+// connected is a session's connect to d: the supervisor says it, the
+// state line and the metrics count the connection from now, and the
 // outage, if there was one, ends.
 func (e *engine) connected(d *destination, l Link) {
 	l.Connected()
+	d.stats.connected()
 	_, tail := e.sp.Bounds()
 	d.outage.back(e.clock.Now(), e.sp.Stats().AppendedLines, tail)
 }

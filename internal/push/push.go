@@ -16,6 +16,8 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
+	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
 
@@ -67,6 +69,15 @@ type Options struct {
 	// dropped lines); default "localhost".
 	Hostname string
 
+	// Notify, if set, hears when the run is ready (the spool recovered,
+	// the input open), its state line, watchdog pings from the report
+	// pass, and the stop (internal/sdnotify).
+	Notify sdnotify.Notifier
+	// Metrics, if set, gets the run's metrics (docs/metrics.md) every
+	// MetricsEvery and once more at the end.
+	Metrics      metrics.Sink
+	MetricsEvery time.Duration
+
 	Clock  clock.Clock
 	Logger *slog.Logger
 
@@ -105,6 +116,10 @@ type engine struct {
 
 	frameMax, window int64 // reliable mode; tests make them small
 	supervise        superviseFunc
+
+	beat    *sdnotify.Heartbeat // nil: no service manager to tell
+	metrics *metrics.Writer     // nil: no metrics file
+	ages    ageMarks
 }
 
 // destination is one Dest with its view of the spool and what it
@@ -121,6 +136,7 @@ type destination struct {
 	gap        gapState // reliable mode
 	outage     outage
 	refusal    refusal
+	stats      destStats
 	log        *slog.Logger
 
 	resumeFailing atomic.Bool // compatible mode: see saveResume
@@ -128,7 +144,7 @@ type destination struct {
 
 // ack records that everything before pos is delivered.
 func (d *destination) ack(pos int64) {
-	d.consumer.Ack(pos)
+	d.stats.ack(d.consumer, pos)
 	d.logDelivered(pos)
 	select {
 	case d.progress <- struct{}{}:
@@ -168,6 +184,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer in.close()
+	e.beat.Ready(e.statusLine())
 	return e.run(ctx, in)
 }
 
@@ -204,8 +221,11 @@ func newEngine(opts Options) (*engine, error) {
 		e.supervise = e.superviseSSH
 	}
 	for _, d := range opts.Dests {
-		e.dests = append(e.dests, &destination{Dest: d.Dest, argv: d.Argv, name: "ssh[" + d.Target() + "]", progress: e.progress, log: e.log})
+		e.dests = append(e.dests, &destination{Dest: d.Dest, argv: d.Argv, name: "ssh[" + d.Target() + "]", progress: e.progress, log: e.log,
+			stats: destStats{clock: e.clock}})
 	}
+	e.beat = sdnotify.NewHeartbeat(opts.Notify, e.clock, e.log)
+	e.metrics = metrics.NewWriter(opts.Metrics, e.collect, e.log)
 	return e, nil
 }
 
@@ -247,9 +267,11 @@ func (e *engine) run(ctx context.Context, in input) error {
 	go func() { readerDone <- in.run(readCtx) }()
 	wg, sshErr := e.connectAll(runCtx, endRun)
 	periodic := e.startPeriodic(runCtx)
+	defer e.startReporting()()
 
 	select {
 	case <-ctx.Done():
+		e.beat.Stopping(e.stoppingLine())
 		e.log.Info("stopping: delivering buffered lines", "drain_timeout", e.opts.DrainTimeout)
 		stopReading()
 		e.awaitReader(readerDone)
@@ -259,6 +281,7 @@ func (e *engine) run(ctx context.Context, in input) error {
 			e.log.Error("reading input failed", "err", err)
 		}
 		in.end()
+		e.beat.Stopping(e.stoppingLine())
 		e.log.Info("input ended; delivering what is buffered")
 		if !e.waitDelivered(ctx) {
 			e.log.Info("stopping: delivering buffered lines", "drain_timeout", e.opts.DrainTimeout)
@@ -286,7 +309,11 @@ func (e *engine) connectAll(ctx context.Context, endRun func()) (*sync.WaitGroup
 		}
 		wg.Go(func() {
 			run := func(sctx context.Context, l Link) bool { return session(sctx, d, l) }
-			if err := e.supervise(ctx, d, run, func(err error) { e.exited(d, err) }); err != nil {
+			exited := func(err error) {
+				e.exited(d, err)
+				d.stats.exited(err, ctx.Err() != nil)
+			}
+			if err := e.supervise(ctx, d, run, exited); err != nil {
 				errs <- err
 				endRun()
 			}

@@ -284,6 +284,7 @@ func (s *sender) watchAcks(time.Time) {
 	if s.sess.Err() != nil || !s.overdue(s.e.clock.Now()) {
 		return
 	}
+	s.d.stats.end(endAckTimeout)
 	s.e.log.Warn("no acknowledgement while data is outstanding; taking the link for dead and reconnecting", "dest", s.d.String(), "ack_timeout", s.e.opts.AckTimeout, "outstanding_bytes", s.sentHigh.Load()-s.acked.Load())
 	s.end()
 	s.link.Kill()
@@ -422,6 +423,7 @@ func (s *sender) sendData(off int64, data []byte) bool {
 	}
 	s.sent = end
 	s.d.sent.Add(int64(len(data)))
+	s.d.stats.sent(off, data)
 	return true
 }
 

@@ -2,6 +2,7 @@ package sdnotify
 
 import (
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +28,7 @@ type Heartbeat struct {
 
 	mu       sync.Mutex
 	ready    bool
+	prefix   string // "stopping: " once the engine stops
 	status   string
 	lastPing time.Time
 	failing  bool // the last message could not be sent
@@ -78,6 +80,7 @@ func (h *Heartbeat) Beat(status string) {
 		return
 	}
 	var msg []string
+	status = h.prefix + status
 	if status != h.status {
 		h.status = status
 		msg = append(msg, "STATUS="+status)
@@ -91,17 +94,18 @@ func (h *Heartbeat) Beat(status string) {
 	h.send(msg...)
 }
 
-// Stopping says the engine has begun to stop (it drains), with a state
-// line saying so. Passes go on during the drain: systemd's stop timeout
-// bounds it.
+// Stopping says the engine has begun to stop (it drains), with its state
+// line. Passes go on during the drain (systemd's stop timeout bounds it),
+// their lines now starting with "stopping: ".
 func (h *Heartbeat) Stopping(status string) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.status = status
-	h.send("STOPPING=1", "STATUS="+status)
+	h.prefix = "stopping: "
+	h.status = h.prefix + status
+	h.send("STOPPING=1", "STATUS="+h.status)
 }
 
 // send sends the assignments as one message. A failure is logged once,
@@ -118,4 +122,26 @@ func (h *Heartbeat) send(assignments ...string) {
 		h.log.Info("telling systemd the service state works again")
 	}
 	h.failing = err != nil
+}
+
+// Bytes is n for a state line: "0 B", "812 B", "12.3 KiB", "1.5 MiB".
+func Bytes(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	f, i := float64(n)/1024, 0
+	for f >= 1024 && i < len(units)-1 {
+		f, i = f/1024, i+1
+	}
+	return strconv.FormatFloat(f, 'f', 1, 64) + " " + units[i:i+1] + "iB"
+}
+
+// When is t for a state line, in local time to the second ("Dec  3
+// 10:04:05"), or "never" for the zero time.
+func When(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Local().Format(time.Stamp)
 }

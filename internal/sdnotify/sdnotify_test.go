@@ -141,8 +141,10 @@ func TestHeartbeat(t *testing.T) {
 			t.Errorf("step %d: sent %q, want %q", i, got, s.want)
 		}
 	}
-	h.Stopping("stopping")
-	if got := r.take(); !slices.Equal(got, []string{"STOPPING=1\nSTATUS=stopping"}) {
+	h.Stopping("draining")
+	h.Beat("draining")
+	h.Beat("drained")
+	if got := r.take(); !slices.Equal(got, []string{"STOPPING=1\nSTATUS=stopping: draining", "STATUS=stopping: drained"}) {
 		t.Errorf("stop: sent %q", got)
 	}
 	if NewHeartbeat(nil, clk, nil) != nil {
@@ -171,5 +173,16 @@ func TestHeartbeatShortWatchdog(t *testing.T) {
 		if got := r.take(); !slices.Equal(got, []string{"WATCHDOG=1"}) {
 			t.Errorf("sent %q, want a ping", got)
 		}
+	}
+}
+
+func TestBytesAndWhen(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536 << 10: "1.5 MiB", 3 << 40: "3.0 TiB"} {
+		if got := Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if When(time.Time{}) != "never" || When(time.Unix(1e9, 0)) != time.Unix(1e9, 0).Format(time.Stamp) {
+		t.Errorf("When: %q, %q", When(time.Time{}), When(time.Unix(1e9, 0)))
 	}
 }

@@ -42,6 +42,7 @@ type Stats struct {
 	DroppedBytes, DroppedLines   int64
 	Pending                      int64 // bytes held now
 	OnDisk                       int64 // of which in segment files
+	Segments                     int   // segments held now, memory and files
 }
 
 // Spool is a bounded, ordered, segmented byte stream of whole lines.
@@ -666,6 +667,7 @@ func (s *Spool) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Pending = s.tail - s.head
+	st.Segments = len(s.segs)
 	for _, g := range s.segs {
 		if g.f != nil {
 			st.OnDisk += g.size

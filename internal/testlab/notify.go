@@ -70,6 +70,17 @@ func (l *NotifyListener) Next(t testing.TB, timeout time.Duration) string {
 	}
 }
 
+// TryNext returns the next message if one arrives within d: for checking
+// that none comes while something should keep it from coming.
+func (l *NotifyListener) TryNext(d time.Duration) (string, bool) {
+	select {
+	case m, ok := <-l.msgs:
+		return m, ok
+	case <-time.After(d):
+		return "", false
+	}
+}
+
 // Await returns the first message for which match is true, failing the
 // test when none arrives within timeout; it returns the messages before
 // it too.
