@@ -52,6 +52,9 @@ func (p *compat) run(ctx context.Context, l link) (got int64) {
 	for {
 		n, err := l.Read(buf)
 		got += int64(n)
+		if n > 0 {
+			p.sink.stats.connected(p.sink.clk)
+		}
 		if !p.write(ctx, lines.whole(buf[:n])) {
 			break
 		}

@@ -15,8 +15,10 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
 	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
+	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 )
 
@@ -60,8 +62,16 @@ type Options struct {
 	// its name (for SIGHUP, after logrotate moved it) once Output is open.
 	// The function does nothing after Run returned.
 	OnReopen func(reopen func() error)
-	Clock    clock.Clock
-	Logger   *slog.Logger
+	// Notify, if set, hears when the pull is ready (the output and the
+	// cursor open), its state line, watchdog pings from the report pass,
+	// and the stop (internal/sdnotify).
+	Notify sdnotify.Notifier
+	// Metrics, if set, gets the pull's metrics (docs/metrics.md) every
+	// MetricsEvery and once more at the end.
+	Metrics      metrics.Sink
+	MetricsEvery time.Duration
+	Clock        clock.Clock
+	Logger       *slog.Logger
 }
 
 // Run pulls until ctx ends, reconnecting whenever the connection ends, and
@@ -95,7 +105,11 @@ func Run(ctx context.Context, o Options) error {
 		o.OnReopen(s.Reopen)
 	}
 	o.logStart(s)
-	if err := o.supervisor(s).Run(ctx, o.session(s)); err != nil {
+	stopReporting := newReporter(&o, s).start(ctx)
+	defer stopReporting()
+	sup := o.supervisor(s)
+	sup.OnExit = func(error) { s.stats.exited(ctx.Err() != nil) }
+	if err := sup.Run(ctx, o.session(s)); err != nil {
 		return fmt.Errorf("run ssh: %w", err)
 	}
 	if err := context.Cause(ctx); errors.Is(err, ErrNotOurs) {

@@ -80,9 +80,11 @@ func (c *conn) read() (started bool, got int64) {
 			return started, got
 		}
 		c.touch()
+		c.sink.stats.frames.Add(1)
 		if f.Type == stream.Start && !started {
 			started = true
 			c.link.Connected()
+			c.sink.stats.connected(c.clk)
 		}
 		n, ok := c.apply(f)
 		got += n

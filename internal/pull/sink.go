@@ -37,6 +37,7 @@ type sink struct {
 	writing  atomic.Bool // a write to the output is under way, or waits for room
 	received atomic.Int64
 	reopened chan struct{} // Reopen tells waitRoom to look again; made by open
+	stats    pullStats
 
 	mu       sync.Mutex
 	out      *output
@@ -46,6 +47,7 @@ type sink struct {
 	unproven *unproven // bytes a killed pull may have written; nil once proven
 	failed   error     // set once pull refuses to go on
 	lastSave time.Time
+	lastData time.Time // when data was last written (zero: not yet)
 	closed   bool
 }
 
@@ -109,6 +111,14 @@ func loadRecord(path, src string) (record, bool, error) {
 	return rec, true, nil
 }
 
+// lastDataTime is when data was last written. It takes the lock every
+// write holds (the report pass relies on that).
+func (s *sink) lastDataTime() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastData
+}
+
 // position is the cursor and whether one is known.
 func (s *sink) position() (tailer.Cursor, bool) {
 	s.mu.Lock()
@@ -165,6 +175,9 @@ func (s *sink) applyData(f stream.Frame) (int64, stream.Frame, error) {
 		return 0, f, err
 	}
 	s.received.Add(n)
+	if n > 0 {
+		s.lastData = s.clk.Now()
+	}
 	if now.Type != 0 {
 		s.cursor, s.dirty = now.Cursor, true
 	}
@@ -258,6 +271,9 @@ func (s *sink) writeRaw(p []byte) ([]byte, error) {
 		return p, err
 	}
 	s.received.Add(int64(n))
+	if n > 0 {
+		s.lastData = s.clk.Now()
+	}
 	if n < len(p) {
 		return p[n:], s.bound.reached(s)
 	}

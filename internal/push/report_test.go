@@ -5,78 +5,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
-	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
-
-// watchdogConn is a real notification socket with a watchdog timeout
-// chosen by the test (systemd would set $WATCHDOG_USEC).
-type watchdogConn struct {
-	*sdnotify.Conn
-	timeout time.Duration
-}
-
-func (c watchdogConn) Watchdog() time.Duration { return c.timeout }
-
-// lastMetrics is a metrics sink that keeps the last write.
-type lastMetrics struct {
-	mu     sync.Mutex
-	fams   []metrics.Family
-	writes int
-}
-
-func (m *lastMetrics) Write(fams []metrics.Family) error {
-	if _, err := metrics.Encode(fams); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.fams, m.writes = fams, m.writes+1
-	return nil
-}
-
-// value is the sample of name whose labels include want (name=value
-// pairs); it fails the test when there is none.
-func (m *lastMetrics) value(t *testing.T, name string, want ...string) float64 {
-	t.Helper()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, f := range m.fams {
-		if f.Name != name {
-			continue
-		}
-	samples:
-		for _, s := range f.Samples {
-			for i := 0; i+1 < len(want); i += 2 {
-				found := false
-				for _, l := range s.Labels {
-					found = found || (l.Name == want[i] && l.Value == want[i+1])
-				}
-				if !found {
-					continue samples
-				}
-			}
-			return s.Value
-		}
-	}
-	t.Fatalf("no metric %s%q", name, want)
-	return 0
-}
 
 // reportRun is a reliable run into the real receiver, with a real
 // notification socket (watchdog timeout 4 s) and a metrics sink.
 type reportRun struct {
 	clk    *clock.Fake
 	notify *testlab.NotifyListener
-	sink   *lastMetrics
+	sink   *testlab.MetricsRecorder
 	dest   atomic.Pointer[destination]
 	remote string
 	cancel func()
@@ -85,15 +29,11 @@ type reportRun struct {
 }
 
 func startReportRun(t *testing.T, input []byte) *reportRun {
-	r := &reportRun{clk: clock.NewFake(t0), notify: testlab.ListenNotify(t, false), sink: &lastMetrics{}}
+	r := &reportRun{clk: clock.NewFake(t0), notify: testlab.ListenNotify(t, false), sink: &testlab.MetricsRecorder{}}
 	r.remote = filepath.Join(t.TempDir(), "remote.log")
 	opts := runOptions(t, r.remote, r.clk, &logRecorder{t: t})
 	opts.Input = newEndlessInput(input)
-	conn, err := sdnotify.Dial(r.notify.Socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Notify = watchdogConn{conn, 4 * time.Second}
+	opts.Notify = r.notify.Notifier(t, 4*time.Second)
 	opts.Metrics, opts.MetricsEvery = r.sink, time.Hour
 	sup := fakeSupervisor(t, r.clk, func(l *pipeLink) func() {
 		served := serveReceiver(t, l, r.remote)
@@ -131,37 +71,6 @@ func (r *reportRun) stop(t *testing.T) {
 	}
 }
 
-// awaitAdvancing advances the clock a second at a time until a message
-// containing want arrives, and returns it.
-func (r *reportRun) awaitAdvancing(t *testing.T, want ...string) string {
-	t.Helper()
-	var seen []string
-	for range 60 {
-		r.clk.Advance(time.Second)
-		for {
-			m, ok := r.notify.TryNext(20 * time.Millisecond)
-			if !ok {
-				break
-			}
-			if containsAll(m, want) {
-				return m
-			}
-			seen = append(seen, m)
-		}
-	}
-	t.Fatalf("hang: no message with %q in 60 s on the clock; got %q", want, seen)
-	return ""
-}
-
-func containsAll(s string, parts []string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
-}
-
 // TestRunNotifiesSystemd: READY=1 comes first, once the spool and the
 // input are open, with a state line naming the destination; then the
 // state line reports the connection and the delivery, WATCHDOG=1 comes
@@ -179,11 +88,11 @@ func TestRunNotifiesSystemd(t *testing.T) {
 	waitFor(t, func() bool { b, _ := os.ReadFile(r.remote); return len(b) == n*lineLen }, "all %d lines on the log host", n)
 	// Acknowledgements come after the data is on disk: the state line
 	// says so within a few passes.
-	msg := r.awaitAdvancing(t, "STATUS=loghost: connected, last delivery ", "; spooled 0 B")
+	msg := r.notify.AwaitAdvancing(t, r.clk, "STATUS=loghost: connected, last delivery ", "; spooled 0 B")
 	if strings.Contains(msg, "never") {
 		t.Errorf("state line %q: the delivery is not there", msg)
 	}
-	r.awaitAdvancing(t, "WATCHDOG=1")
+	r.notify.AwaitAdvancing(t, r.clk, "WATCHDOG=1")
 	r.cancel()
 	stop, _ := r.notify.Await(t, hang, "STOPPING=1", func(m string) bool { return strings.HasPrefix(m, "STOPPING=1\n") })
 	if st, _ := testlab.Assignment(stop, "STATUS"); !strings.HasPrefix(st, "stopping: ") {
@@ -199,7 +108,7 @@ func TestRunNotifiesSystemd(t *testing.T) {
 func TestRunWatchdogStopsWhenWedged(t *testing.T) {
 	r := startReportRun(t, lines(0, 10))
 	r.notify.Next(t, hang) // READY=1
-	r.awaitAdvancing(t, "WATCHDOG=1")
+	r.notify.AwaitAdvancing(t, r.clk, "WATCHDOG=1")
 	d := r.dest.Load()
 	d.stats.mu.Lock()
 	for range 10 {
@@ -230,7 +139,7 @@ func TestRunMetricsCountLines(t *testing.T) {
 		"sshlogfwd_push_dropped_lines_total": 0,
 		"sshlogfwd_push_spooled_bytes":       0,
 	} {
-		if got := r.sink.value(t, name); got != want {
+		if got := r.sink.Value(t, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
@@ -243,16 +152,16 @@ func TestRunMetricsCountLines(t *testing.T) {
 		"sshlogfwd_push_pending_bytes":              0,
 		"sshlogfwd_push_oldest_pending_age_seconds": 0,
 	} {
-		if got := r.sink.value(t, name, "dest", dest); got != want {
+		if got := r.sink.Value(t, name, "dest", dest); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
 	for _, reason := range endReasonNames[1:] {
-		if got := r.sink.value(t, "sshlogfwd_push_reconnects_total", "dest", dest, "reason", reason); got != 0 {
+		if got := r.sink.Value(t, "sshlogfwd_push_reconnects_total", "dest", dest, "reason", reason); got != 0 {
 			t.Errorf("reconnects (%s) = %v, want 0 (the stop is no reconnect)", reason, got)
 		}
 	}
-	if got := r.sink.value(t, "sshlogfwd_push_last_delivery_timestamp_seconds", "dest", dest); got < metrics.Seconds(t0) {
+	if got := r.sink.Value(t, "sshlogfwd_push_last_delivery_timestamp_seconds", "dest", dest); got < metrics.Seconds(t0) {
 		t.Errorf("last delivery %v, want at least the start %v", got, metrics.Seconds(t0))
 	}
 }
