@@ -102,6 +102,9 @@ func TestContribUnits(t *testing.T) {
 				"RestrictSUIDSGID":      "yes",
 				"SystemCallFilter":      "@system-service",
 				"KillMode":              "mixed",
+				"Type":                  "notify",
+				"NotifyAccess":          "main",
+				"WatchdogSec":           "60",
 				"ExecReload":            "/bin/kill -HUP $MAINPID",
 			}
 			switch {

@@ -23,6 +23,7 @@ import (
 // PullCmd copies a log file from another host, following it.
 type PullCmd struct {
 	SSHFlags
+	ReportFlags
 
 	Src string `arg:"" name:"SRC" help:"The file to follow: [user@]host:/path/file.log (host may be a ~/.ssh/config alias)."`
 
@@ -46,6 +47,9 @@ func (p *PullCmd) Validate() error {
 	}
 	if _, err := execssh.ParseDest(p.Src); err != nil {
 		return usage("SRC", err)
+	}
+	if err := p.ReportFlags.validate(); err != nil {
+		return err
 	}
 	if p.Compat {
 		if p.From == "start" {
@@ -92,8 +96,12 @@ func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *reopener) e
 		}
 		opts.CursorPath = path
 	}
+	if err := p.ReportFlags.checkPath(); err != nil {
+		return err
+	}
 	opts.Logger = log
 	opts.OnReopen = func(f func() error) { reopen.add("--output", reopenFunc(f)) }
+	opts.Notify, opts.Metrics, opts.MetricsEvery = notifier(log), p.sink(), p.MetricsInterval
 	err := pull.Run(ctx, opts)
 	if errors.Is(err, pull.ErrNotOurs) || errors.As(err, new(*onewriter.OtherWriterError)) {
 		// Running again will not help: the output must change.

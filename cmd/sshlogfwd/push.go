@@ -27,6 +27,7 @@ import (
 type PushCmd struct {
 	SSHFlags
 	ReliableFlags
+	ReportFlags
 
 	Dests []string `arg:"" name:"DEST" help:"Where to append: [user@]host:/path/remote.log (host may be a ~/.ssh/config alias). Several DESTs each get every line."`
 
@@ -49,6 +50,9 @@ func (p *PushCmd) Validate() error {
 		return err
 	}
 	if err := p.ReliableFlags.validate(); err != nil {
+		return err
+	}
+	if err := p.ReportFlags.validate(); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
@@ -198,6 +202,7 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 		Reliable: p.Reliable, Fsync: p.Fsync, AckTimeout: p.AckTimeout,
 		Mark: p.Mark, Stats: p.Stats, BackoffMax: p.BackoffMax, DrainTimeout: p.DrainTimeout,
 		ReadyMarker: marker, Hostname: hostname(), Logger: log,
+		Notify: notifier(log), Metrics: p.sink(), MetricsEvery: p.MetricsInterval,
 	}, nil
 }
 
@@ -254,7 +259,7 @@ func (p *PushCmd) checkPaths() error {
 			return usage("--spool", err)
 		}
 	}
-	return nil
+	return p.ReportFlags.checkPath()
 }
 
 // checkFIFOPath accepts a FIFO we may read and write, or a name we may

@@ -36,6 +36,11 @@ var SshlogfwdSections = []Section{
 			"else `$XDG_STATE_HOME/sshlogfwd`, else `~/.local/state/sshlogfwd`."},
 		Item{Tag: "SSH_ORIGINAL_COMMAND", Text: "Set by sshd for a forced command: the client's request, which " +
 			"receive and serve check against their own command line (serve takes `--cursor` and `--from` from it)."},
+		Item{Tag: "NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID", Text: "Set by systemd for a `Type=notify` unit " +
+			"(see sd_notify(3)): push and pull say `READY=1` once their input, spool, output and cursor are open, keep " +
+			"`STATUS=` (shown by `systemctl status`) up to date, send `WATCHDOG=1` at half the `WatchdogSec=` timeout " +
+			"from the pass that reads their state (a wedged forwarder stops pinging and is restarted), and `STOPPING=1` " +
+			"when they begin to drain. They are removed from the environment of ssh."},
 		Item{Tag: "PATH", Text: "Where `ssh` (or `--ssh`) is found."},
 	}},
 	{Title: "FILES", Blocks: []Block{
@@ -106,6 +111,7 @@ var SshlogfwdSections = []Section{
 	}},
 	{Title: "SEE ALSO", Blocks: []Block{
 		Para("ssh(1), ssh_config(5), sshd(8) (AUTHORIZED_KEYS FILE FORMAT), rsyslogd(8), rsyslog.conf(5), " +
-			"logrotate(8), systemd.exec(5); `/usr/share/doc/sshlogfwd/`."),
+			"logrotate(8), systemd.exec(5), systemd.service(5), sd_notify(3); `/usr/share/doc/sshlogfwd/` (docs/metrics.md: the " +
+			"names of the --metrics-file metrics and sample alerts)."),
 	}},
 }

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
+	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
+)
+
+// ReportFlags are push's and pull's flags for monitoring. (systemd's
+// notifications need none: $NOTIFY_SOCKET says where they go.)
+type ReportFlags struct {
+	MetricsFile     string        `name:"metrics-file" help:"Write metrics in the Prometheus text format to this file, replaced atomically, for node_exporter's textfile collector (e.g. /var/lib/prometheus/node-exporter/sshlogfwd.prom: it reads only *.prom files). No port is opened. Names: docs/metrics.md." placeholder:"PATH"`
+	MetricsInterval time.Duration `name:"metrics-interval" help:"With --metrics-file: how often it is written (and once more at exit)." default:"30s"`
+}
+
+func (r *ReportFlags) validate() error {
+	if r.MetricsFile == "" {
+		if r.MetricsInterval != 30*time.Second {
+			return usage("--metrics-interval", errors.New("applies only with --metrics-file"))
+		}
+		return nil
+	}
+	if r.MetricsInterval < time.Second {
+		return usage("--metrics-interval", fmt.Errorf("%s is too short (at least 1s)", r.MetricsInterval))
+	}
+	return nil
+}
+
+// checkPath refuses a --metrics-file whose directory we cannot write in,
+// with the fix (a directory node_exporter can read: 0755) (not in
+// validate: check reports such things as findings).
+func (r *ReportFlags) checkPath() error {
+	if r.MetricsFile == "" {
+		return nil
+	}
+	if err := needDir(filepath.Dir(r.MetricsFile), 0o755); err != nil {
+		return usage("--metrics-file", err)
+	}
+	return nil
+}
+
+// sink is where the metrics go, nil for none.
+func (r *ReportFlags) sink() metrics.Sink {
+	if r.MetricsFile == "" {
+		return nil
+	}
+	return metrics.File(r.MetricsFile)
+}
+
+// notifier is systemd's notification socket when we were started with
+// Type=notify, else nil. A socket it cannot use is logged, not fatal:
+// systemd then says the start timed out, which points here.
+func notifier(log *slog.Logger) sdnotify.Notifier {
+	c, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Warn("cannot tell systemd how the service is doing", "err", err)
+	}
+	if c == nil {
+		return nil // not a nil *Conn in a non-nil interface
+	}
+	return c
+}
