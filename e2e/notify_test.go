@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -69,8 +70,57 @@ func TestNotifyAndMetricsPush(t *testing.T) {
 		"sshlogfwd_push_pending_bytes":            0,
 		"sshlogfwd_push_dropped_lines_total":      0,
 	} {
-		if got, ok := metricValue(fams, name, dest); !ok || got != want {
+		if got, ok := metricValue(fams, name, "dest", dest); !ok || got != want {
 			t.Errorf("%s{dest=%q} = %v (found: %v), want %v", name, dest, got, ok, want)
+		}
+	}
+}
+
+// TestNotifyAndMetricsPull: the same for the real pull from the lab's
+// sshd (serve as the forced command): READY=1 once the output and the
+// cursor are open, the state line with the source and what arrived,
+// WATCHDOG=1, STOPPING=1 on SIGTERM, and a metrics file that counts the
+// bytes pulled.
+func TestNotifyAndMetricsPull(t *testing.T) {
+	t.Parallel()
+	const n = 3000
+	l := newPLLab(t)
+	if err := os.WriteFile(l.log, plLines.Range(0, n), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notify := testlab.ListenNotify(t, false)
+	prom := filepath.Join(l.dir, "pull.prom")
+	l.env = []string{"NOTIFY_SOCKET=" + notify.Socket, "WATCHDOG_USEC=2000000"}
+	p := l.startPull("--from", "start", "--metrics-file", prom, "--metrics-interval", "1s")
+
+	first := notify.Next(t, 30*time.Second)
+	if st, _ := testlab.Assignment(first, "STATUS"); !strings.HasPrefix(first, "READY=1\n") || !strings.HasPrefix(st, l.src()+": ") {
+		t.Fatalf("first message %q, want READY=1 with a state line naming %s", first, l.src())
+	}
+	waitPulled(t, l.out, n, 30*time.Second, p.log)
+	notify.Await(t, 30*time.Second, "a state line with the data", func(m string) bool {
+		st, ok := testlab.Assignment(m, "STATUS")
+		return ok && strings.HasPrefix(st, l.src()+": connected, received ") && !strings.Contains(st, "never")
+	})
+	notify.Await(t, 10*time.Second, "WATCHDOG=1", func(m string) bool { return strings.Contains(m, "WATCHDOG=1") })
+	if err := p.stop(t, syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Fatalf("pull exit: %v", err)
+	}
+	stopped := false
+	for _, m := range notify.Pending() {
+		stopped = stopped || strings.HasPrefix(m, "STOPPING=1\n")
+	}
+	if !stopped {
+		t.Errorf("no STOPPING=1 after SIGTERM")
+	}
+	fams := parseMetrics(t, prom)
+	for name, want := range map[string]float64{
+		"sshlogfwd_pull_received_bytes_total": n * plLineSize,
+		"sshlogfwd_pull_cursor_offset_bytes":  n * plLineSize,
+		"sshlogfwd_pull_reconnects_total":     0,
+	} {
+		if got, ok := metricValue(fams, name, "src", l.src()); !ok || got != want {
+			t.Errorf("%s{src=%q} = %v (found: %v), want %v", name, l.src(), got, ok, want)
 		}
 	}
 }
@@ -90,9 +140,9 @@ func parseMetrics(t *testing.T, path string) map[string]*dto.MetricFamily {
 	return fams
 }
 
-// metricValue is the value of name's sample whose dest label is dest, or
-// its only sample when it has no dest label.
-func metricValue(fams map[string]*dto.MetricFamily, name, dest string) (float64, bool) {
+// metricValue is the value of name's sample whose label is value, or its
+// only sample when it has no labels.
+func metricValue(fams map[string]*dto.MetricFamily, name, label, value string) (float64, bool) {
 	f := fams[name]
 	if f == nil {
 		return 0, false
@@ -100,7 +150,7 @@ func metricValue(fams map[string]*dto.MetricFamily, name, dest string) (float64,
 	for _, m := range f.Metric {
 		match := len(m.Label) == 0
 		for _, l := range m.Label {
-			match = match || (l.GetName() == "dest" && l.GetValue() == dest)
+			match = match || (l.GetName() == label && l.GetValue() == value)
 		}
 		if !match {
 			continue

@@ -37,8 +37,9 @@ type plLab struct {
 	sshd *testlab.SSHD
 	bin  string
 	dir  string
-	log  string // the followed file
-	out  string // pull's --output
+	log  string   // the followed file
+	out  string   // pull's --output
+	env  []string // added to the environment of what start runs
 }
 
 // newPLLab starts sshd with the key restricted to `sshlogfwd serve LOG`, the
@@ -94,7 +95,7 @@ func (l *plLab) start(name string, args ...string) *plProc {
 	t := l.t
 	t.Helper()
 	cmd := exec.Command(l.bin, args...)
-	cmd.Env = append(os.Environ(), plGORACE)
+	cmd.Env = append(append(os.Environ(), plGORACE), l.env...)
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
