@@ -169,6 +169,7 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	case p.File == "":
 		opts.Input = os.Stdin
 	}
+	opts.Notify = notifier(log)
 	return push.Run(ctx, opts)
 }
 
@@ -202,7 +203,7 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 		Reliable: p.Reliable, Fsync: p.Fsync, AckTimeout: p.AckTimeout,
 		Mark: p.Mark, Stats: p.Stats, BackoffMax: p.BackoffMax, DrainTimeout: p.DrainTimeout,
 		ReadyMarker: marker, Hostname: hostname(), Logger: log,
-		Notify: notifier(log), Metrics: p.sink(), MetricsEvery: p.MetricsInterval,
+		Metrics: p.sink(), MetricsEvery: p.MetricsInterval,
 	}, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
@@ -261,5 +262,27 @@ func TestAgeMarks(t *testing.T) {
 	}
 	if len(a.marks) > maxAgeMarks || a.age(160, now) != 7*time.Second {
 		t.Errorf("after a long outage: %d marks, age(160) = %v", len(a.marks), a.age(160, now))
+	}
+}
+
+// TestRunNotReadyWhenOpenFails: READY=1 comes only once the spool is
+// recovered and the input open; a run that cannot start says nothing.
+func TestRunNotReadyWhenOpenFails(t *testing.T) {
+	notify := testlab.ListenNotify(t, false)
+	opts := runOptions(t, "/var/log/remote.log", clock.NewFake(t0), &logRecorder{t: t})
+	opts.Input = newEndlessInput(nil)
+	opts.Notify = notify.Notifier(t, 0)
+	os.MkdirAll(opts.SpoolDir, 0o700)
+	lock, err := fsutil.TryLockFile(filepath.Join(opts.SpoolDir, "lock"), "the test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := Run(context.Background(), opts); err == nil {
+		t.Fatal("Run with the spool locked by another: no error")
+	}
+	// The run has returned: a READY=1 it sent is already in the socket.
+	if m, ok := notify.TryNext(200 * time.Millisecond); ok {
+		t.Errorf("a run that could not start sent %q", m)
 	}
 }

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
+)
+
+// TestReportFlags: --metrics-interval needs --metrics-file and at least a
+// second; a metrics file in a directory that is not there is a usage
+// error; without --metrics-file there is no sink.
+func TestReportFlags(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name  string
+		flags ReportFlags
+		usage bool
+	}{
+		{"none", ReportFlags{MetricsInterval: 30 * time.Second}, false},
+		{"file", ReportFlags{MetricsFile: filepath.Join(dir, "m.prom"), MetricsInterval: 30 * time.Second}, false},
+		{"interval alone", ReportFlags{MetricsInterval: time.Minute}, true},
+		{"interval too short", ReportFlags{MetricsFile: filepath.Join(dir, "m.prom"), MetricsInterval: 100 * time.Millisecond}, true},
+		{"no such directory", ReportFlags{MetricsFile: filepath.Join(dir, "missing", "m.prom"), MetricsInterval: 30 * time.Second}, true},
+	}
+	for _, c := range cases {
+		err := c.flags.validate()
+		if err == nil {
+			err = c.flags.checkPath()
+		}
+		if got := err != nil && isUsage(err); got != c.usage || (err != nil && !got) {
+			t.Errorf("%s: err %v, want a usage error: %v", c.name, err, c.usage)
+		}
+	}
+	if (&ReportFlags{}).sink() != nil {
+		t.Error("a sink without --metrics-file")
+	}
+	if s, ok := (&ReportFlags{MetricsFile: "/x.prom"}).sink().(metrics.File); !ok || string(s) != "/x.prom" {
+		t.Errorf("sink %v, want the file", s)
+	}
+}
+
+// TestNotifier: no NOTIFY_SOCKET, no notifier (a nil interface, not a nil
+// *Conn in one); with one, a notifier, and the variables are gone from
+// what ssh would inherit.
+func TestNotifier(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "")
+	if n := notifier(slog.New(slog.DiscardHandler)); n != nil {
+		t.Errorf("notifier %#v without NOTIFY_SOCKET", n)
+	}
+	t.Setenv("NOTIFY_SOCKET", "@sshlogfwd-test")
+	t.Setenv("WATCHDOG_USEC", "4000000")
+	n := notifier(slog.New(slog.DiscardHandler))
+	if n == nil || n.Watchdog() != 4*time.Second {
+		t.Fatalf("notifier %#v, want one with a 4s watchdog", n)
+	}
+	if _, ok := os.LookupEnv("NOTIFY_SOCKET"); ok {
+		t.Error("NOTIFY_SOCKET left for ssh to inherit")
+	}
+}
