@@ -72,7 +72,7 @@ var biteCases = []struct {
 		"cmd/sshlogfwd":      imports("internal/push", "internal/pull", "internal/serve", "internal/receiver", "internal/check"),
 		"internal/push":      imports("internal/execssh", "internal/spool", "internal/ackproto", "internal/pipe", "internal/tailer", "internal/request", "internal/clock", "internal/sdnotify", "internal/metrics"),
 		"internal/pull":      imports("internal/execssh", "internal/stream", "internal/request", "internal/fsutil", "internal/clock", "internal/sdnotify", "internal/metrics"),
-		"internal/sdnotify":  imports("internal/clock", "std:net"),
+		"internal/sdnotify":  imports("internal/clock", "std:golang.org/x/sys/unix"),
 		"internal/metrics":   imports("internal/clock", "internal/fsutil"),
 		"internal/serve":     imports("internal/tailer", "internal/stream", "internal/request", "internal/pipe"),
 		"internal/receiver":  imports("internal/ackproto", "internal/request", "internal/fsutil", "internal/pipe"),
