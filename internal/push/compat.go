@@ -119,20 +119,26 @@ func (e *engine) appendTo(stop context.Context, d *destination, l Link) (healthy
 
 // ready holds data back until ssh is connected: what is written into a
 // child that then fails to connect (host down, key refused) dies with it.
-// A connected child drains even when the run stops right now.
+// Once the run stops, a child that is still connecting is waited for as
+// long as there is something to drain and the drain timeout has not
+// passed: the link may be coming back.
 func (s *appendSession) ready() bool {
-	select {
-	case <-s.link.Ready():
-		return true
-	default:
+	stop := s.stop.Done()
+	for {
+		select {
+		case <-s.link.Ready():
+			return true
+		case <-s.link.Done():
+			return false
+		case <-s.e.drain.expired():
+			return false
+		case <-stop:
+			if s.d.consumer.Available() == 0 {
+				return false
+			}
+			stop = nil
+		}
 	}
-	select {
-	case <-s.link.Ready():
-		return true
-	case <-s.link.Done():
-	case <-s.stop.Done():
-	}
-	return false
 }
 
 // copy writes batches until there are no more for this child.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -243,4 +244,87 @@ func TestAppendSessionFailedCommandMovesRestartBack(t *testing.T) {
 	if got := te.restartPosition(t, dir); got != 0 {
 		t.Errorf("a restart would resume at %d after the remote command failed, want 0", got)
 	}
+}
+
+// connectingLink is a link (over io.Pipes, for synctest) whose ssh has
+// not connected yet: connect closes Ready.
+func connectingLink(t *testing.T, te *testEngine) (*pipeLink, func()) {
+	t.Helper()
+	l := newMemLink(t, te.clk)
+	l.ready = make(chan struct{})
+	return l, func() { close(l.ready) }
+}
+
+// TestAppendSessionWritesNothingBeforeConnected: nothing goes into a
+// child before it is connected and authenticated (what goes into an ssh
+// that then fails to connect dies with it); a child that fails to
+// connect leaves everything to the next one. (A synctest bubble tells
+// when the session waits.)
+func TestAppendSessionWritesNothingBeforeConnected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		te := newTestEngine(t, Options{}, spool.Options{})
+		all := lines(0, 100)
+		te.sp.Append(all)
+
+		failed, _ := connectingLink(t, te)
+		cat := startCat(failed)
+		done := runSession(func() bool { return te.appendTo(context.Background(), te.d, failed) })
+		synctest.Wait() // the session waits for the connection
+		if read, _ := te.d.consumer.Position(); read != 0 || len(cat.bytes()) != 0 {
+			t.Fatalf("%d bytes taken from the spool, %d written, for a child that is not connected", read, len(cat.bytes()))
+		}
+		failed.exit(exitError(255)) // could not connect
+		result(t, done, "the session of a child that did not connect")
+		te.exited(te.d, failed.Err())
+		if a := te.d.consumer.Available(); a != int64(len(all)) {
+			t.Fatalf("%d bytes left to send after a failed connection, want all %d", a, len(all))
+		}
+
+		l, connect := connectingLink(t, te)
+		cat = startCat(l)
+		done = runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
+		synctest.Wait()
+		connect()
+		synctest.Wait()
+		if !bytes.Equal(cat.bytes(), all) {
+			t.Errorf("far side got %d of %d bytes once connected", len(cat.bytes()), len(all))
+		}
+		l.exit(nil)
+		result(t, done, "the session")
+	})
+}
+
+// TestAppendSessionWaitsForConnectionDuringDrain: a child still
+// connecting when the run stops is waited for while there is something
+// to drain: the link may be back within the drain timeout. With nothing
+// to drain it is not.
+func TestAppendSessionWaitsForConnectionDuringDrain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		te := newTestEngine(t, Options{DrainTimeout: time.Minute}, spool.Options{})
+		all := lines(0, 100)
+		te.sp.Append(all)
+		l, connect := connectingLink(t, te)
+		cat := startCat(l)
+		stop := te.stopped()
+		done := runSession(func() bool { return te.appendTo(stop, te.d, l) })
+		synctest.Wait()
+		select {
+		case <-done:
+			t.Fatal("the session gave up on a connecting child with data to drain")
+		default:
+		}
+		connect()
+		result(t, done, "the draining session")
+		synctest.Wait()
+		if !bytes.Equal(cat.bytes(), all) {
+			t.Errorf("far side got %d of %d bytes after the drain", len(cat.bytes()), len(all))
+		}
+
+		empty := newTestEngine(t, Options{DrainTimeout: time.Minute}, spool.Options{})
+		l2, _ := connectingLink(t, empty)
+		result(t, runSession(func() bool { return empty.appendTo(empty.stopped(), empty.d, l2) }), "a session with nothing to drain")
+		// The drain timers end; nothing is left in the bubble.
+		te.clk.Advance(time.Minute)
+		empty.clk.Advance(time.Minute)
+	})
 }

@@ -265,7 +265,7 @@ func (e *engine) run(ctx context.Context, in input) error {
 	defer stopReading()
 	readerDone := make(chan error, 1)
 	go func() { readerDone <- in.run(readCtx) }()
-	wg, sshErr := e.connectAll(runCtx, endRun)
+	wg, sshErr := e.connectAll(life, runCtx, endRun)
 	periodic := e.startPeriodic(runCtx)
 	defer e.startReporting()()
 
@@ -297,21 +297,28 @@ func (e *engine) run(ctx context.Context, in input) error {
 	return nil
 }
 
-// connectAll starts a supervisor per destination. A supervisor that
-// cannot run ssh at all ends the run.
-func (e *engine) connectAll(ctx context.Context, endRun func()) (*sync.WaitGroup, <-chan error) {
+// connectAll starts a supervisor per destination, whose sessions see
+// stop as the stop of the run. A supervisor outlives the stop while its
+// destination has undelivered lines, so that the drain reconnects a link
+// that is down at that moment (endWhenDrained). A supervisor that cannot
+// run ssh at all ends the run.
+func (e *engine) connectAll(life, stop context.Context, endRun func()) (*sync.WaitGroup, <-chan error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(e.dests))
-	for _, d := range e.dests {
+	ends := make([]context.CancelFunc, len(e.dests))
+	for i, d := range e.dests {
 		session := e.appendTo
 		if e.opts.Reliable {
 			session = e.sendTo
 		}
+		ctx, end := context.WithCancel(life)
+		ends[i] = end
 		wg.Go(func() {
-			run := func(sctx context.Context, l Link) bool { return session(sctx, d, l) }
+			defer end()
+			run := func(_ context.Context, l Link) bool { return session(stop, d, l) }
 			exited := func(err error) {
 				e.exited(d, err)
-				d.stats.exited(err, ctx.Err() != nil)
+				d.stats.exited(err, stop.Err() != nil)
 			}
 			if err := e.supervise(ctx, d, run, exited); err != nil {
 				errs <- err
@@ -319,7 +326,43 @@ func (e *engine) connectAll(ctx context.Context, endRun func()) (*sync.WaitGroup
 			}
 		})
 	}
+	go e.endWhenDrained(life, stop, ends)
 	return &wg, errs
+}
+
+// endWhenDrained ends, once the run has stopped, each destination's
+// supervisor (ends[i] for e.dests[i]) as soon as the destination has had
+// everything, and all of them when the drain timeout passes.
+func (e *engine) endWhenDrained(life, stop context.Context, ends []context.CancelFunc) {
+	select {
+	case <-stop.Done():
+	case <-life.Done():
+		return
+	}
+	for left := len(ends); ; {
+		for i, d := range e.dests {
+			if ends[i] != nil && d.consumer.Pending() == 0 {
+				ends[i]()
+				ends[i] = nil
+				left--
+			}
+		}
+		if left == 0 {
+			return
+		}
+		select {
+		case <-e.progress:
+		case <-e.drain.expired():
+			for _, end := range ends {
+				if end != nil {
+					end()
+				}
+			}
+			return
+		case <-life.Done():
+			return
+		}
+	}
 }
 
 // superviseSSH keeps d's ssh child running (execssh.Supervisor) until ctx

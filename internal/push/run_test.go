@@ -162,6 +162,67 @@ func TestRunStopDrains(t *testing.T) {
 	}
 }
 
+// TestRunStopReconnectsToDrain: the log host is unreachable when the run
+// stops; the drain goes on connecting, and the log host coming back
+// within the drain timeout gets everything.
+func TestRunStopReconnectsToDrain(t *testing.T) {
+	clk, logs := clock.NewFake(t0), &logRecorder{t: t}
+	path := filepath.Join(t.TempDir(), "remote.log")
+	all := lines(0, 100)
+	opts := runOptions(t, path, clk, logs)
+	opts.Input = newEndlessInput(all)
+	secondTry, stopped := make(chan struct{}), make(chan struct{})
+	tries := 0
+	opts.supervise = fakeSupervisor(t, clk, func(l *pipeLink) func() {
+		tries++
+		switch tries {
+		case 1: // the log host is down
+		case 2: // still down when the run stops
+			close(secondTry)
+			<-stopped
+		default:
+			served := serveReceiver(t, l, path)
+			return func() { <-served }
+		}
+		l.exit(exitError(255))
+		return func() {}
+	})
+	ctx, stop := context.WithCancel(context.Background())
+	errc := startRun(ctx, opts)
+	// A failed connection's session waits a moment on the clock for the
+	// child's last words: the clock moves on while the test waits.
+	tick := func(ch <-chan struct{}) func() bool {
+		return func() bool {
+			select {
+			case <-ch:
+				return true
+			default:
+				clk.Advance(10 * time.Millisecond)
+				return false
+			}
+		}
+	}
+	waitFor(t, tick(secondTry), "a second connection")
+	stop()
+	close(stopped)
+	var err error
+	ended := make(chan struct{})
+	go func() { err = <-errc; close(ended) }()
+	waitFor(t, tick(ended), "the end of the run")
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if moved := clk.Now().Sub(t0); moved >= opts.DrainTimeout {
+		t.Errorf("the run ended %v after its start on the clock, beyond the drain timeout %v", moved, opts.DrainTimeout)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, all) {
+		t.Errorf("the log host has %d bytes after the drain, want the %d read (%d connections)", len(got), len(all), tries)
+	}
+	if n := logs.count("not delivered before exit; kept in the spool for the next start"); n != 0 {
+		t.Errorf("data reported left in the spool")
+	}
+}
+
 // TestMarksAndStatsOnTheClock: a mark line every Mark and a status line
 // every Stats, on the engine's clock.
 func TestMarksAndStatsOnTheClock(t *testing.T) {
