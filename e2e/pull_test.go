@@ -26,13 +26,13 @@ func TestPullReliableSSHKilled(t *testing.T) {
 	l := newPLLab(t)
 	w := newPLWriter(t, l.log)
 	p := l.startPull("--from", "start")
-	kills := 0
-	stop := every(2*time.Second, func() { kills += killAll(p.sshChildren()) })
+	k := testlab.StartKiller(testlab.Every(2*time.Second), p.sshChildren)
 	start := time.Now()
 	w.Run(context.Background(), plKillLines, plKillRate, nil)
-	stop()
+	kills := k.Stop()
 	r := waitPulled(t, l.out, plKillLines, 60*time.Second, p.log)
 	t.Logf("reliable, ssh killed -9 %d times: %s (%v)", kills, r, time.Since(start).Round(time.Millisecond))
+	recordFault(t, faultRow{Mode: "pull", Fault: "ssh child killed -9 every 2 s", Lines: plKillLines, Faults: kills, Report: r})
 	if !r.Exact(plKillLines) || kills < 3 {
 		t.Fatalf("want every line exactly once in order with at least 3 kills: %s, kills %d", r, kills)
 	}
@@ -41,19 +41,25 @@ func TestPullReliableSSHKilled(t *testing.T) {
 	}
 }
 
-// TestPullCompatSSHKilled measures what the compatible mode loses or
-// repeats under the same kills: with our own `tail -F -n 0` and with the
-// article's forced command="tail -f FILE" key.
+// TestPullCompatSSHKilled: what the compatible mode loses or repeats
+// under the same kills, with our own `tail -F -n 0` and with the article's
+// forced command="tail -f FILE" key. It promises whole lines (a line cut
+// by a kill is ended with a newline: at most one torn line per kill), no
+// line twice and the order kept (the article's tail -f repeats its last
+// 10 lines on every reconnect), and loses only the lines written while it
+// reconnects.
 func TestPullCompatSSHKilled(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		key  func(l *plLab, pub string) string
+		// repeats is how many lines one reconnect may repeat.
+		repeats int
 	}{
-		{"tail -F -n 0", func(l *plLab, pub string) string { return `restrict,from="127.0.0.1" ` + pub }},
+		{"tail -F -n 0", func(l *plLab, pub string) string { return `restrict,from="127.0.0.1" ` + pub }, 0},
 		{"article forced tail -f", func(l *plLab, pub string) string {
 			return testlab.RestrictedKeyLine(pub, "127.0.0.1", "tail -f "+l.log)
-		}},
+		}, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -63,18 +69,16 @@ func TestPullCompatSSHKilled(t *testing.T) {
 			p := l.startPull("--compat")
 			// Wait until the stream carries lines before counting.
 			testlab.WaitFor(t, 10*time.Second, func() bool { w.Write(1); return len(readFile(l.out)) > 0 }, "nothing arrives\n%s", p.log())
-			kills := 0
-			stop := every(2*time.Second, func() { kills += killAll(p.sshChildren()) })
+			k := testlab.StartKiller(testlab.Every(2*time.Second), p.sshChildren)
 			first := w.Next()
 			w.Run(context.Background(), first+plKillLines, plKillRate, nil)
-			stop()
+			kills := k.Stop()
 			// The last lines may be lost too: go on writing lines until
 			// one of them arrives, then count only the numbered ones.
 			end := w.Next()
 			testlab.WaitFor(t, 30*time.Second, func() bool {
 				w.Write(1)
-				r := plLines.Check(readFile(l.out), w.Next())
-				return r.Received > 0 && plLines.TailMax(readFile(l.out), 8) >= end
+				return plLines.TailMax(readFile(l.out), 8) >= end
 			}, "stream did not recover after the kills\n%s", p.log())
 			if err := p.stop(t, syscall.SIGTERM, 10*time.Second); err != nil {
 				t.Errorf("pull after SIGTERM: %v", err)
@@ -82,13 +86,32 @@ func TestPullCompatSSHKilled(t *testing.T) {
 			// Lines before first were the warm-up; lines at or past end
 			// are the recovery probe.
 			r := plLines.CheckRange(readFile(l.out), first, end)
-			t.Logf("COMPAT (%s), ssh killed -9 %d times, %d lines at %d/s: %s", tc.name, kills, plKillLines, plKillRate, r)
-			if r.Received == 0 {
-				t.Fatal("nothing arrived")
+			t.Logf("COMPAT (%s), ssh killed -9 %d times, %d lines at %d/s: %s; lost per kill %.0f (bound %d)",
+				tc.name, kills, plKillLines, plKillRate, r, float64(r.Lost)/float64(max(kills, 1)), compatPullLossBound)
+			recordFault(t, faultRow{Mode: "pull --compat", Fault: fmt.Sprintf("ssh child killed -9 every 2 s (%s)", tc.name), Lines: plKillLines, Faults: kills, Report: r,
+				Note: fmt.Sprintf("%.0f lines lost per kill (bound %d)", float64(r.Lost)/float64(max(kills, 1)), compatPullLossBound)})
+			if kills < 3 {
+				t.Errorf("only %d kills happened, want at least 3", kills)
+			}
+			if r.Duplicated > kills*tc.repeats || r.OutOfOrder > kills*tc.repeats {
+				t.Errorf("%d duplicated and %d out of order in %d kills, want at most %d per kill", r.Duplicated, r.OutOfOrder, kills, tc.repeats)
+			}
+			if r.Torn > kills {
+				t.Errorf("%d torn lines in %d kills: only the line a kill cuts may be torn", r.Torn, kills)
+			}
+			if r.Lost > kills*compatPullLossBound {
+				t.Errorf("lost %d lines in %d kills: more than %d per reconnect; missing %s", r.Lost, kills, compatPullLossBound, r.Gaps(10))
 			}
 		})
 	}
 }
+
+// compatPullLossBound is how many lines one reconnect of a compatible
+// pull may lose at plKillRate: those written from the kill until the new
+// tail runs. Measured (docs/guarantees.md): 0.4-0.5 s of lines per
+// reconnect (backoff plus connection setup); this allows 1.2 s, under
+// -race on a loaded machine, well below the 2 s between kills.
+const compatPullLossBound = plKillRate * 12 / 10
 
 // TestPullFromStartAndBasics: --from start reads what is there, then
 // follows; SIGTERM exits 0 and the cursor file is written.
@@ -119,9 +142,8 @@ func TestPullFromStartAndBasics(t *testing.T) {
 
 // TestPullRestartedKill9: pull itself is killed -9 three times while the
 // lines are appended, and started again each time; every line arrives
-// exactly once and in order (the restarted pull keeps the bytes it wrote
-// after its last cursor save, proves them against what serve sends again,
-// and fetches the rest).
+// exactly once and in order (the restarted pull cuts the output back to the
+// saved cursor and fetches the rest again).
 func TestPullRestartedKill9(t *testing.T) {
 	t.Parallel()
 	l := newPLLab(t)
@@ -131,7 +153,9 @@ func TestPullRestartedKill9(t *testing.T) {
 	var logs []string
 	w.Run(context.Background(), plKillLines, plKillRate, func(n int) {
 		if restarts < 3 && n >= (restarts+1)*plKillLines/4 {
-			p.cmd.Process.Kill()
+			if err := testlab.Kill(p.pid()); err != nil {
+				t.Fatalf("kill pull: %v", err)
+			}
 			<-p.done
 			logs = append(logs, p.log())
 			restarts++
@@ -139,13 +163,19 @@ func TestPullRestartedKill9(t *testing.T) {
 		}
 	})
 	r := waitPulled(t, l.out, plKillLines, 60*time.Second, p.log)
-	proven := 0
+	cut := 0
 	for _, s := range append(logs, p.log()) {
-		proven += strings.Count(s, "were pull's own")
+		cut += strings.Count(s, "removing the output's last bytes")
 	}
-	t.Logf("reliable, pull killed -9 and restarted %d times (bytes after the saved cursor proven pull's own %d times): %s", restarts, proven, r)
+	t.Logf("reliable, pull killed -9 and restarted %d times (output cut back to the cursor %d times): %s", restarts, cut, r)
+	recordFault(t, faultRow{Mode: "pull", Fault: "pull killed -9 and restarted", Lines: plKillLines, Faults: restarts, Report: r, Note: fmt.Sprintf("output cut back to the cursor %d times", cut)})
 	if !r.Exact(plKillLines) || restarts != 3 {
 		t.Fatalf("want every line exactly once in order after 3 restarts: %s", r)
+	}
+	// At 5,000 lines/s a kill lands after some data was written past the
+	// last cursor save (every 200 ms): the restart must have cut it back.
+	if cut == 0 {
+		t.Errorf("no restart cut the output back to the cursor: the kills did not test the cut")
 	}
 	if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
 		t.Errorf("pull after SIGTERM: %v", err)
@@ -158,16 +188,19 @@ func TestPullServeKilled(t *testing.T) {
 	l := newPLLab(t)
 	w := newPLWriter(t, l.log)
 	p := l.startPull("--from", "start")
-	kills := 0
-	stop := every(2*time.Second, func() { kills += killAll(l.servePIDs()) })
+	k := testlab.StartKiller(testlab.Every(2*time.Second), l.servePIDs)
 	w.Run(context.Background(), plKillLines, plKillRate, nil)
-	stop()
+	kills := k.Stop()
 	r := waitPulled(t, l.out, plKillLines, 60*time.Second, p.log)
 	t.Logf("reliable, serve killed -9 %d times: %s", kills, r)
+	recordFault(t, faultRow{Mode: "pull", Fault: "`serve` killed -9 every 2 s on the far side", Lines: plKillLines, Faults: kills, Report: r})
 	if !r.Exact(plKillLines) || kills < 3 {
 		t.Fatalf("want every line exactly once in order with at least 3 kills: %s, kills %d", r, kills)
 	}
 }
+
+// copytruncates is how many copytruncate rotations TestPullRotation does.
+const copytruncates = 5
 
 // TestPullRotation rotates the followed file in each of the usual ways
 // while lines are appended at 2,000/s.
@@ -204,31 +237,18 @@ func TestPullRotation(t *testing.T) {
 		{"copytruncate", func(t *testing.T, l *plLab, w *testlab.Writer, p **plProc) {
 			// Five copytruncate rotations while the writer goes on: what
 			// it writes between pull's last read and the truncation is
-			// lost to pull (it is only in the copy).
+			// lost to pull (it is only in the copy). The writer runs
+			// until all five are done.
 			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				w.Run(ctx, total, 5*rate, nil)
+				w.Run(ctx, 0, 5*rate, nil)
 			}()
-			for i := range 5 {
+			defer func() { cancel(); <-done }()
+			for i := range copytruncates {
 				mark := w.Next() + 300
-				finished := func() bool {
-					select {
-					case <-done:
-						return true
-					default:
-						return false
-					}
-				}
-				if !testlab.Poll(30*time.Second, func() bool { return w.Next() >= mark || finished() }) {
-					t.Fatal("writer stalled")
-				}
-				if finished() {
-					t.Logf("writer finished after %d rotations (slow machine)", i)
-					break
-				}
+				testlab.WaitFor(t, 30*time.Second, func() bool { return w.Next() >= mark }, "the writer to write 300 lines (a hang)")
 				b, err := os.ReadFile(l.log)
 				if err != nil {
 					t.Fatal(err)
@@ -240,7 +260,6 @@ func TestPullRotation(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			<-done
 		}, false},
 		{"rename+create while disconnected", func(t *testing.T, l *plLab, w *testlab.Writer, p **plProc) {
 			if err := (*p).stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
@@ -306,8 +325,23 @@ func TestPullRotation(t *testing.T) {
 				r = plLines.Check(readFile(l.out), n)
 			}
 			t.Logf("ROTATION %s, %d lines: %s", tc.name, n, r)
+			faults := 1
+			switch tc.name {
+			case "copytruncate":
+				faults = copytruncates
+			case "two rotations while disconnected":
+				faults = 2
+			}
+			recordFault(t, faultRow{Mode: "pull", Fault: "remote file rotated: " + tc.name, Lines: n, Faults: faults, Report: r})
 			if tc.exact && !r.Exact(n) {
 				t.Fatalf("want every line exactly once in order: %s", r)
+			}
+			// copytruncate loses what the writer adds between serve's last
+			// read and the truncation, at most the 300 lines between two
+			// rotations; it never repeats or reorders, and only a line cut
+			// by a truncation is torn.
+			if !tc.exact && (r.Duplicated != 0 || r.OutOfOrder != 0 || r.Torn > copytruncates || r.Lost > copytruncates*300 || len(r.Other) != 0) {
+				t.Fatalf("after %d copytruncates: %s; want no line twice, in order, at most one torn line and 300 lost per rotation", copytruncates, r)
 			}
 		})
 	}

@@ -232,37 +232,3 @@ func waitPulled(t *testing.T, path string, n int, timeout time.Duration, why fun
 	}
 	return r
 }
-
-// every calls f every d until the returned stop is called; stop returns how
-// many times f ran.
-func every(d time.Duration, f func()) (stop func() int) {
-	done := make(chan struct{})
-	var n int
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				f()
-				n++
-			}
-		}
-	}()
-	return func() int {
-		close(done)
-		<-finished
-		return n
-	}
-}
-
-func killAll(pids []int) int {
-	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGKILL)
-	}
-	return len(pids)
-}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -35,8 +36,8 @@ func TestPush100kLinesByteExact(t *testing.T) {
 
 // TestPushSSHKilled kills the ssh child -9 repeatedly under a steady stream
 // from a non-blocking writer (as rsyslog writes). The writer must never
-// find the FIFO full, the forwarder must come back every time and log why,
-// and what is lost is only what was inside the dead ssh: measured here.
+// find the FIFO full, the forwarder must come back after every kill and
+// log why, and what is lost is only what was inside the dead ssh.
 func TestPushSSHKilled(t *testing.T) {
 	t.Parallel()
 	l := newPushLab(t, "remote.log")
@@ -44,34 +45,50 @@ func TestPushSSHKilled(t *testing.T) {
 	const n, size, rate = 30000, 100, 3000 // 10 s
 	testlab.WaitFor(t, 10*time.Second, func() bool { return p.sshChild() > 0 }, "first ssh child")
 	w := startFIFOWriter(t, l.FIFO, n, size, rate, true)
-	k := startKiller(p.sshChild, func() time.Duration { return 700 * time.Millisecond })
+	k := testlab.StartKiller(testlab.Every(pushKillEvery), testlab.One(p.sshChild))
 	w.Wait(t, 60*time.Second)
 	kills := k.Stop()
 	_, r := waitLines(t, testlab.Numbered(size), func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
-	t.Logf("ssh killed %d times: %s; lost per kill %.1f lines; writer EAGAIN drops %d", kills, r, float64(r.Lost)/float64(max(kills, 1)), w.Dropped())
-	if kills < 5 {
-		t.Errorf("only %d kills happened", kills)
+	perKill := float64(r.Lost) / float64(max(kills, 1))
+	t.Logf("ssh killed %d times: %s; lost per kill %.0f lines (bound %d); writer EAGAIN drops %d", kills, r, perKill, pushKillLossBound(size), w.Dropped())
+	recordFault(t, faultRow{Mode: "push", Fault: fmt.Sprintf("ssh child killed -9 every %v", pushKillEvery), Lines: n, Faults: kills, Report: r,
+		Note: fmt.Sprintf("%.0f lines lost per kill (bound %d)", perKill, pushKillLossBound(size))})
+	if kills < 3 {
+		t.Errorf("only %d kills happened, want at least 3", kills)
 	}
 	if w.Dropped() != 0 {
 		t.Errorf("the writer found the FIFO full %d times", w.Dropped())
 	}
-	if r.Duplicated != 0 || r.OutOfOrder != 0 {
-		t.Errorf("duplicated or reordered lines: %s", r)
+	if r.Duplicated != 0 || r.OutOfOrder != 0 || len(r.Other) != 0 {
+		t.Errorf("duplicated, reordered or foreign lines: %s", r)
 	}
-	// What a dead ssh had accepted depends on how far behind it was: a
-	// loaded machine (the race detector, parallel tests) lets more pile
-	// up. More than a second of traffic per kill would be a bug of ours.
-	if r.Lost > kills*rate {
-		t.Errorf("lost %d lines in %d kills: more than a second of traffic per kill", r.Lost, kills)
+	if r.Torn > kills {
+		t.Errorf("%d torn lines in %d kills: a kill tears at most the line in flight", r.Torn, kills)
+	}
+	if r.Lost > kills*pushKillLossBound(size) {
+		t.Errorf("lost %d lines in %d kills (%.0f per kill): more than a dead ssh holds (%d lines per kill); missing %s",
+			r.Lost, kills, perKill, pushKillLossBound(size), r.Gaps(10))
 	}
 	log := string(readFile(l.Log))
-	if got := strings.Count(log, "killed by signal"); got < kills-1 {
+	if got := strings.Count(log, "killed by signal"); got < kills {
 		t.Errorf("log explains %d of %d kills:\n%s", got, kills, tail([]byte(log), 20))
 	}
 	if !strings.Contains(log, "reconnecting") {
 		t.Errorf("no reconnect logged")
 	}
 }
+
+// pushKillEvery is how often TestPushSSHKilled kills the ssh child: the
+// lines written between two kills are several times what one kill may
+// lose, so that a bound per kill can fail.
+const pushKillEvery = 1500 * time.Millisecond
+
+// pushKillLossBound is how many lines of size bytes one kill of a
+// compatible push's ssh child may lose: what that ssh had accepted and
+// not yet passed on. Measured (docs/guarantees.md): about 0.5 s of
+// traffic per kill at 3,000 lines/s, i.e. ~150 KB; this allows twice
+// that, 300 KB, under -race on a loaded machine.
+func pushKillLossBound(size int) int { return 300_000 / size }
 
 // TestPushSSHDDown stops the log host's sshd (listener and sessions) for 10 s
 // during a 2,000 lines/s stream from a non-blocking writer: the FIFO must
@@ -90,20 +107,22 @@ func TestPushSSHDDown(t *testing.T) {
 	waitFileSize(t, l.Remote, 2000*size, 20*time.Second)
 	l.SSHD.Stop(t)
 	writtenAtStop := w.Written()
-	stopped := time.Now()
-	testlab.WaitFor(t, 20*time.Second, func() bool { return time.Since(stopped) >= 10*time.Second }, "10 s outage")
+	outage(10 * time.Second)
 	l.SSHD.Start(t)
 	w.Wait(t, 60*time.Second)
-	got, r := waitLines(t, ln, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
+	_, r := waitLines(t, ln, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("sshd down 10 s at %d lines/s: %s (in flight when the session was killed); writer EAGAIN drops %d", rate, r, w.Dropped())
+	recordFault(t, faultRow{Mode: "push", Fault: "sshd stopped (session killed) for 10 s", Lines: n, Faults: 1, Report: r})
 	if w.Dropped() != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 {
 		t.Errorf("want no writer drops, no duplicates, in order: %s, writer drops %d", r, w.Dropped())
 	}
-	// Everything written after the stop (into the spool) arrived.
-	for i := writtenAtStop + rate/10; i < n; i++ {
-		if !ln.Contains(got, i) {
-			t.Fatalf("line %d, written after sshd stopped, is missing: %s", i, r)
-		}
+	// Everything written after the stop (into the spool) arrived; what a
+	// dying ssh still took in its last milliseconds is the slack.
+	if len(r.Missing) > 0 && r.Missing[len(r.Missing)-1].Last >= writtenAtStop+rate/10 {
+		t.Errorf("lines written after sshd stopped (from %d) are missing: %s", writtenAtStop, r.Gaps(10))
+	}
+	if r.Torn > 1 {
+		t.Errorf("%d torn lines: only the line in flight when the session died may be", r.Torn)
 	}
 	if r.Lost > 2*rate {
 		t.Errorf("lost %d lines: more than 2 s of traffic was in flight", r.Lost)
@@ -337,8 +356,75 @@ func TestPushExplainsFailures(t *testing.T) {
 	}
 }
 
-// TestPushSIGTERMDrains: lines buffered while the link was down are
-// delivered on SIGTERM when the link is back within the drain timeout.
+// TestPushSIGTERMDrains: lines spooled while the log host is down are
+// delivered on SIGTERM (and on SIGINT, which means the same) when the log
+// host comes back within --drain-timeout; then push exits 0 with nothing
+// left in the spool.
+func TestPushSIGTERMDrains(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		reliable bool
+		sig      syscall.Signal
+	}{
+		{"compat SIGTERM", false, syscall.SIGTERM},
+		{"compat SIGINT", false, syscall.SIGINT},
+		{"reliable SIGTERM", true, syscall.SIGTERM},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const n, size = 2000, 100
+			var sshd *testlab.SSHD
+			var remote string
+			var p *pushProc
+			args := []string{"--drain-timeout", "60s", "--stats", "50ms", "--mark", "0"}
+			if tc.reliable {
+				l := newRelLab(t, relLabOptions{})
+				sshd, remote = l.SSHD, l.Remote
+				sshd.Stop(t)
+				p = l.push(t, args...)
+			} else {
+				l := newPushLab(t, "remote.log")
+				sshd, remote = l.SSHD, l.Remote
+				sshd.Stop(t)
+				p = startPush(t, sshd, l.Log, append(args, "--fifo", l.FIFO, "--spool", l.Spool, "loghost:"+l.Remote)...)
+			}
+			w := startFIFOWriter(t, fifoOf(p), n, size, 0, false)
+			w.Wait(t, 30*time.Second)
+			testlab.WaitFor(t, 30*time.Second, func() bool {
+				log := string(readFile(p.Log))
+				return strings.Contains(log, fmt.Sprintf("read_lines=%d ", n)) && strings.Contains(log, "Connection refused")
+			}, "push to read every line and to fail to connect")
+			p.cmd.Process.Signal(tc.sig)
+			testlab.WaitFor(t, 10*time.Second, func() bool {
+				return strings.Contains(string(readFile(p.Log)), "stopping: delivering buffered lines")
+			}, "push to start draining")
+			select {
+			case <-p.done:
+				t.Fatalf("push exited (%v) with the log host still down, before --drain-timeout", p.err)
+			default:
+			}
+			sshd.Start(t)
+			select {
+			case <-p.done:
+			case <-time.After(60 * time.Second):
+				t.Fatal("push still runs 60 s after the log host came back (a hang)")
+			}
+			if p.err != nil {
+				t.Errorf("push exit after %v: %v, want status 0", tc.sig, p.err)
+			}
+			if got := readFile(remote); !bytes.Equal(got, testlab.Numbered(size).Range(0, n)) {
+				t.Errorf("remote file after the drain: %s", testlab.Numbered(size).Check(got, n))
+			}
+			if strings.Contains(string(readFile(p.Log)), "kept in the spool for the next start") {
+				t.Errorf("push kept data in the spool although the log host came back within the drain timeout")
+			}
+		})
+	}
+}
+
+// TestPushUsageErrors: bad flags and a DEST that would be an ssh option
+// are refused with status 2, touching nothing.
 func TestPushUsageErrors(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -351,7 +437,6 @@ func TestPushUsageErrors(t *testing.T) {
 		{[]string{"push", "--fifo", regular, "h:/x"}, "--fifo"},
 		{[]string{"push", "--fifo-mode", "999", "h:/x"}, "--fifo-mode"},
 		{[]string{"push", "--spool-max", "lots", "h:/x"}, "--spool-max"},
-		{[]string{"push", "-oProxyCommand=x", "h:/x"}, ""},
 		{[]string{"push", "--", "-oProxyCommand=sh:/x"}, "begins with '-'"},
 		{[]string{"push", "--spool", regular, "h:/x"}, "--spool"},
 		{[]string{"push", "--from", "start", "h:/x"}, "--from"},
@@ -363,15 +448,40 @@ func TestPushUsageErrors(t *testing.T) {
 		cmd.Env = append(os.Environ(), "HOME="+dir)
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
-		if tt.want == "" {
-			continue
-		}
 		if !asExit(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), tt.want) {
 			t.Errorf("%q: %v, output %q; want exit 2 naming %s", tt.args, err, out, tt.want)
 		}
 	}
 	if b, _ := os.ReadFile(regular); string(b) != "keep me\n" {
 		t.Errorf("a refused path was modified: %q", b)
+	}
+}
+
+// TestPushSSHOptionBeforeDest: `-oProxyCommand=x` is push's own -o flag,
+// an ssh option the user chose, and reaches ssh as one before the "--"
+// that ends ssh's options; the destination after it is the host alone.
+func TestPushSSHOptionBeforeDest(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	argvFile := filepath.Join(dir, "argv")
+	fakeSSH := filepath.Join(dir, "ssh")
+	script := "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + shellQuote(argvFile) + ".tmp && mv " + shellQuote(argvFile+".tmp") + " " + shellQuote(argvFile) + "\nexit 255\n"
+	if err := os.WriteFile(fakeSSH, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testlab.Binary(t), "push", "--ssh", fakeSSH, "--spool", filepath.Join(dir, "spool"), "--log", filepath.Join(dir, "push.log"), "-oProxyCommand=x", "h:/x")
+	cmd.Stdin = strings.NewReader("a line\n")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	testlab.WaitFor(t, 20*time.Second, func() bool { _, err := os.Stat(argvFile); return err == nil }, "push to run ssh (a hang)")
+	argv := strings.Split(strings.TrimSuffix(string(readFile(argvFile)), "\n"), "\n")
+	t.Logf("ssh argv %q", argv)
+	dash := slices.Index(argv, "--")
+	opt := slices.Index(argv, "ProxyCommand=x")
+	if dash < 0 || opt < 1 || opt > dash || argv[opt-1] != "-o" || dash+1 >= len(argv) || argv[dash+1] != "h" {
+		t.Errorf("ssh ran with %q: want -o ProxyCommand=x among the options before --, and the host h after it", argv)
 	}
 }
 

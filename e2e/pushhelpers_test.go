@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,6 +78,17 @@ func startPushEnv(t *testing.T, sshd *testlab.SSHD, logPath string, env []string
 
 func (p *pushProc) Pid() int { return p.cmd.Process.Pid }
 
+// fifoOf is the --fifo path p was started with.
+func fifoOf(p *pushProc) string {
+	args := p.cmd.Args
+	for i, a := range args[:len(args)-1] {
+		if a == "--fifo" {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
 // Stop sends SIGTERM and waits for the exit status.
 func (p *pushProc) Stop(t *testing.T, timeout time.Duration) error {
 	t.Helper()
@@ -137,43 +147,6 @@ func waitFileSize(t *testing.T, path string, size int64, timeout time.Duration) 
 		fi, err := os.Stat(path)
 		return err == nil && fi.Size() >= size
 	}, "%s to reach %d bytes", path, size)
-}
-
-// killer kills pids found by find every interval until stopped, counting
-// the kills.
-type killer struct {
-	mu    sync.Mutex
-	kills int
-	stop  chan struct{}
-	done  chan struct{}
-}
-
-func startKiller(find func() int, every func() time.Duration) *killer {
-	k := &killer{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(k.done)
-		for {
-			select {
-			case <-k.stop:
-				return
-			case <-time.After(every()):
-			}
-			if pid := find(); pid > 0 && syscall.Kill(pid, syscall.SIGKILL) == nil {
-				k.mu.Lock()
-				k.kills++
-				k.mu.Unlock()
-			}
-		}
-	}()
-	return k
-}
-
-func (k *killer) Stop() int {
-	close(k.stop)
-	<-k.done
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return k.kills
 }
 
 // pushLab is an sshd whose key may only append to one remote file, and the

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,17 +27,13 @@ func TestReliableSSHKilled(t *testing.T) {
 	l := newRelLab(t, relLabOptions{})
 	p := l.push(t)
 	w := startRelWriter(t, l.FIFO, 2000, 0)
-	k := startRelKiller(200*time.Millisecond, 2*time.Second, func() []int {
-		if pid := p.sshChild(); pid > 0 {
-			return []int{pid}
-		}
-		return nil
-	})
-	testlab.WaitFor(t, 120*time.Second, func() bool { return k.kills.Load() >= 30 }, "30 kills")
+	k := testlab.StartKiller(testlab.Between(200*time.Millisecond, 2*time.Second), testlab.One(p.sshChild))
+	testlab.WaitFor(t, 120*time.Second, func() bool { return k.Kills() >= 30 }, "30 kills")
 	kills := k.Stop()
 	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("ssh killed -9 %d times: %d lines; %s; writer stalls %d", kills, n, r, w.Stalls())
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: "ssh child killed -9 every 0.2-2 s (random)", Lines: n, Faults: kills, Report: r})
 	exactlyOnce(t, r, n)
 	// Everything is acknowledged: SIGTERM ends push at once, cleanly.
 	if err := p.Stop(t, 20*time.Second); err != nil {
@@ -52,12 +49,13 @@ func TestReliableReceiveKilled(t *testing.T) {
 	l := newRelLab(t, relLabOptions{})
 	l.push(t)
 	w := startRelWriter(t, l.FIFO, 2000, 0)
-	k := startRelKiller(300*time.Millisecond, 1500*time.Millisecond, func() []int { return receivers(l.Remote) })
-	testlab.WaitFor(t, 90*time.Second, func() bool { return k.kills.Load() >= 20 }, "20 kills")
+	k := testlab.StartKiller(testlab.Between(300*time.Millisecond, 1500*time.Millisecond), func() []int { return receivers(l.Remote) })
+	testlab.WaitFor(t, 90*time.Second, func() bool { return k.Kills() >= 20 }, "20 kills")
 	kills := k.Stop()
 	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("receive killed -9 %d times: %d lines; %s", kills, n, r)
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: "`receive` killed -9 every 0.3-1.5 s", Lines: n, Faults: kills, Report: r})
 	exactlyOnce(t, r, n)
 }
 
@@ -79,16 +77,20 @@ func TestReliablePushKilled(t *testing.T) {
 			log := readFile(l.Log)
 			return countLog(log, "receiver position")+countLog(log, "the receiver has no stream yet") > i
 		}, "push %d to have its session", i+1)
-		time.Sleep(time.Duration(500+300*i) * time.Millisecond)
+		// A different moment of the session each time.
+		waitGrowth(t, l.Remote, int64(1000+600*i)*relLineSize, 60*time.Second)
 		w.Pause()
 		testlab.WaitFor(t, 30*time.Second, func() bool { return w.Queued() == 0 }, "push to read the FIFO empty")
-		time.Sleep(100 * time.Millisecond) // its last read reaches the spool
-		p.cmd.Process.Signal(syscall.SIGKILL)
+		testlab.WaitFor(t, 30*time.Second, func() bool { return spoolTail(l.Spool) >= int64(w.Written())*relLineSize },
+			"push's last read to reach the spool")
+		if err := testlab.Kill(p.Pid()); err != nil {
+			t.Fatalf("kill push: %v", err)
+		}
 		w.Resume()
 		<-p.done
 		p = l.push(t)
 	}
-	time.Sleep(2 * time.Second)
+	waitGrowth(t, l.Remote, 4000*relLineSize, 60*time.Second)
 	diag := w.Describe()
 	n := w.Stop(t)
 	t.Cleanup(func() {
@@ -109,6 +111,7 @@ func TestReliablePushKilled(t *testing.T) {
 	})
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("push killed -9 and restarted %d times: %d lines; %s; writer stalls %d", restarts, n, r, w.Stalls())
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: "push killed -9 and restarted, writer going on", Lines: n, Faults: restarts, Report: r})
 	exactlyOnce(t, r, n)
 }
 
@@ -121,12 +124,13 @@ func TestReliableSSHDDown(t *testing.T) {
 	w := startRelWriter(t, l.FIFO, 2000, 0)
 	waitFileSize(t, l.Remote, 2000*relLineSize, 30*time.Second)
 	l.SSHD.Stop(t)
-	time.Sleep(20 * time.Second)
+	outage(20 * time.Second)
 	l.SSHD.Start(t)
-	time.Sleep(3 * time.Second)
+	waitGrowth(t, l.Remote, 2000*relLineSize, 60*time.Second)
 	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("sshd stopped 1 time for 20 s: %d lines; %s; writer stalls %d", n, r, w.Stalls())
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: "sshd stopped (sessions killed) for 20 s", Lines: n, Faults: 1, Report: r})
 	exactlyOnce(t, r, n)
 }
 
@@ -134,7 +138,9 @@ func TestReliableSSHDDown(t *testing.T) {
 // namespace behind a veth pair; the link is taken down for 20 s while lines
 // flow. Packets vanish: no reset, no refusal. ssh's keepalives (1 s × 3
 // here) and the ack timeout find the dead link; the receive left behind on
-// the far side (sshd never notices) is taken over by the next one.
+// the far side (sshd never notices) must not block the next session: it
+// ends when the old connection's close gets through, or the next receive
+// takes it over, whichever comes first.
 func TestReliableNetworkCut(t *testing.T) {
 	t.Parallel()
 	ns, near, far, setUp := netnsLink(t)
@@ -146,14 +152,26 @@ func TestReliableNetworkCut(t *testing.T) {
 	cut := time.Now()
 	testlab.WaitFor(t, 15*time.Second, func() bool { return p.sshChild() == 0 || strings.Contains(string(readFile(l.Log)), "not responding") }, "push to notice the dead link")
 	noticed := time.Since(cut)
-	time.Sleep(20*time.Second - time.Since(cut))
+	leftovers := receivers(l.Remote)
+	outage(20*time.Second - time.Since(cut))
 	setUp(true)
-	time.Sleep(3 * time.Second)
+	waitGrowth(t, l.Remote, 2000*relLineSize, 60*time.Second)
 	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	takeovers := countLog(readFile(l.Log), "taking over")
-	t.Logf("link down 1 time for 20 s (noticed after %v; %d leftover receivers taken over): %d lines; %s; writer stalls %d", noticed.Round(100*time.Millisecond), takeovers, n, r, w.Stalls())
+	t.Logf("link down 1 time for 20 s (noticed after %v; %d receivers left behind, %d taken over): %d lines; %s; writer stalls %d",
+		noticed.Round(100*time.Millisecond), len(leftovers), takeovers, n, r, w.Stalls())
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: fmt.Sprintf("netns veth link down for 20 s (noticed after %v)", noticed.Round(time.Second)), Lines: n, Faults: 1, Report: r})
 	exactlyOnce(t, r, n)
+	if len(leftovers) != 1 {
+		t.Errorf("%d receivers ran while the link was down, want the one left behind", len(leftovers))
+	}
+	if takeovers > len(leftovers) {
+		t.Errorf("%d takeovers of %d receivers left behind", takeovers, len(leftovers))
+	}
+	if slices.ContainsFunc(receivers(l.Remote), func(pid int) bool { return slices.Contains(leftovers, pid) }) {
+		t.Errorf("a receiver left behind (%v) still runs", leftovers)
+	}
 }
 
 // TestReliableReceiveFrozen: the far side's receive stops (SIGSTOP) three
@@ -184,12 +202,13 @@ func TestReliableReceiveFrozen(t *testing.T) {
 		frozen = pid
 	}
 	serving()
-	time.Sleep(2 * time.Second)
+	waitGrowth(t, l.Remote, 2000*relLineSize, 60*time.Second)
 	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	log := readFile(l.Log)
 	timeouts, takeovers := countLog(log, "no acknowledgement while data is outstanding"), countLog(log, "taking over")
 	t.Logf("receive frozen %d times (%d ack timeouts, %d takeovers): %d lines; %s", freezes, timeouts, takeovers, n, r)
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: fmt.Sprintf("`receive` SIGSTOPped (keepalives fine): ack timeout 3 s, takeover (%d timeouts, %d takeovers)", timeouts, takeovers), Lines: n, Faults: freezes, Report: r})
 	exactlyOnce(t, r, n)
 	if timeouts < freezes || takeovers < freezes {
 		t.Errorf("want an ack timeout and a takeover for each of %d freezes", freezes)
@@ -218,6 +237,7 @@ func TestReliableRotated(t *testing.T) {
 	n := w.Stop(t)
 	r := waitAll(t, func() []byte { return rotatedConcat(l.Remote, rotations) }, n, 60*time.Second)
 	t.Logf("file rotated by rename %d times: %d lines; %s", rotations, n, r)
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: "log host's file renamed mid-stream (2× with create, 3× without)", Lines: n, Faults: rotations, Report: r})
 	exactlyOnce(t, r, n)
 	for i := 1; i <= rotations; i++ {
 		if r := relLines.Check(readFile(fmt.Sprintf("%s.%d", l.Remote, i)), n); r.Torn != 0 {
@@ -258,6 +278,7 @@ func TestReliableQuota(t *testing.T) {
 	l.setKey(t, "127.0.0.1", "100MiB")
 	r := waitAll(t, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("quota 1MiB reached (file at most %d bytes, %d refusals logged), then raised: %d lines; %s", maxSeen, refusals, n, r)
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: fmt.Sprintf("`--max-size 1MiB` reached (file never above %d bytes), then raised", maxSeen), Lines: n, Faults: 1, Report: r})
 	exactlyOnce(t, r, n)
 }
 
@@ -299,6 +320,7 @@ func TestReliableFanOut(t *testing.T) {
 	b.SSHD.Start(t)
 	rb := waitAll(t, func() []byte { return readFile(b.Remote) }, n, 60*time.Second)
 	t.Logf("fan-out, second host down for the whole run (1 fault): %d lines; first host: %s; second host after its return: %s", n, ra, rb)
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: "2nd of 2 log hosts down for the whole run, back at the end (each host)", Lines: n, Faults: 1, Report: testlab.Report{Lost: ra.Lost + rb.Lost, Duplicated: ra.Duplicated + rb.Duplicated, OutOfOrder: ra.OutOfOrder + rb.OutOfOrder, Torn: ra.Torn + rb.Torn}})
 	exactlyOnce(t, ra, n)
 	exactlyOnce(t, rb, n)
 	testlab.WaitFor(t, 10*time.Second, func() bool { return dirSize(a.Spool) < 64<<10 }, "the spool to be released once both hosts have everything")
@@ -319,6 +341,8 @@ func TestReliableSpoolBound(t *testing.T) {
 	l.SSHD.Start(t)
 	got, r := waitLines(t, relLines, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	t.Logf("5 MB into a 1 MiB spool while the log host was down: %s; notices %q", r, r.Other)
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: "5 MB into a 1 MiB spool while the host is down", Lines: n, Faults: 1, Report: testlab.Report{Duplicated: r.Duplicated, OutOfOrder: r.OutOfOrder, Torn: r.Torn},
+		Note: fmt.Sprintf("%d dropped by the bound, reported by %d notice(s)", r.Lost, len(r.Other))})
 	if len(r.Other) != 1 || r.Duplicated != 0 || r.OutOfOrder != 0 || r.Torn != 0 || r.Received+r.Lost != n {
 		t.Fatalf("want one notice and the rest exactly once: %s", r)
 	}
@@ -561,5 +585,6 @@ func TestReliableDiskFull(t *testing.T) {
 	}
 	r := relLines.Check(readFile(path), 6000)
 	t.Logf("disk full at %d bytes, then room again: %s", len(got), r)
+	recordFault(t, faultRow{Mode: "push --reliable", Fault: "256 KiB tmpfs fills up, then grows", Lines: 6000, Faults: 1, Report: r})
 	exactlyOnce(t, r, 6000)
 }

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -157,45 +155,35 @@ func receivers(path string) []int {
 	return pids
 }
 
-// relKiller kills what find returns at random intervals in [lo, hi).
-type relKiller struct {
-	kills atomic.Int64
-	stop  chan struct{}
-	done  chan struct{}
-}
+// outage lets a fault last d. It is the one sleep of the fault tests: how
+// long the fault lasts is what they inject, not a guess at how long
+// something takes.
+func outage(d time.Duration) { time.Sleep(d) }
 
-func startRelKiller(lo, hi time.Duration, find func() []int) *relKiller {
-	k := &relKiller{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(k.done)
-		for {
-			select {
-			case <-k.stop:
-				return
-			case <-time.After(lo + rand.N(hi-lo)):
-			}
-			killed := false
-			for _, pid := range find() {
-				if syscall.Kill(pid, syscall.SIGKILL) == nil {
-					killed = true
-				}
-			}
-			if killed {
-				k.kills.Add(1)
-			}
-		}
-	}()
-	return k
-}
-
-func (k *relKiller) Stop() int {
-	select {
-	case <-k.stop:
-	default:
-		close(k.stop)
+// waitGrowth waits until the file at path has grown by n bytes from now:
+// the stream flows again, or has flowed for a while.
+func waitGrowth(t *testing.T, path string, n int64, timeout time.Duration) {
+	t.Helper()
+	var start int64
+	if fi, err := os.Stat(path); err == nil {
+		start = fi.Size()
 	}
-	<-k.done
-	return int(k.kills.Load())
+	waitFileSize(t, path, start+n, timeout)
+}
+
+// spoolTail is the stream offset after the last byte in the spool
+// directory's segment files (named by the offset they start at), or -1.
+func spoolTail(dir string) int64 {
+	tail := int64(-1)
+	names, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
+	for _, name := range names {
+		start, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(name), ".seg"), 10, 64)
+		fi, serr := os.Stat(name)
+		if err == nil && serr == nil {
+			tail = max(tail, start+fi.Size())
+		}
+	}
+	return tail
 }
 
 // ip runs /usr/sbin/ip and fails the test on error.
