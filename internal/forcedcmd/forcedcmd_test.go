@@ -133,6 +133,49 @@ func TestSplitShellJoin(t *testing.T) {
 	}
 }
 
+// shellSyntax are the characters a POSIX shell gives a meaning to
+// outside quotes, besides space and the quote itself.
+const shellSyntax = ";|&$`\"<>()\\*?[]{}~#!\t\n"
+
+// outsideQuotes is what a shell would interpret in s: s without its
+// single-quoted strings and without the \' that stands for a quote. It
+// is written apart from Split, so that the property below does not check
+// Split against itself.
+func outsideQuotes(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return b.String() + s[i:]
+			}
+			i += end + 1
+		case s[i] == '\\' && i+1 < len(s) && s[i+1] == '\'':
+			i++
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+func TestOutsideQuotes(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"a 'b;c' d":      "a  d",
+		`'it'\''s'`:      "",
+		`a'\''b`:         "a'b",
+		`x \' ;`:         "x  ;",
+		"'unterminated;": "'unterminated;",
+		`a\b`:            `a\b`,
+	} {
+		if got := outsideQuotes(in); got != want {
+			t.Errorf("outsideQuotes(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 // FuzzParse checks that Parse never panics, that what it accepts obeys the
 // spec, and that Split inverts ShellJoin.
 func FuzzParse(f *testing.F) {
@@ -144,6 +187,10 @@ func FuzzParse(f *testing.F) {
 		"sshlogfwd serve 'a'\\''b'",
 		"tail -f /var/log/x",
 		"sshlogfwd serve --from start --from end",
+		"sshlogfwd serve --from 'end' '/var/log/my app/forward.log'",
+		"sshlogfwd serve '/var/log/my app/forward.log/'x;/..",
+		"sshlogfwd serve '/var/log/my app/'\\''forward.log'",
+		"sshlogfwd serve '--from' 'end;' '/var/log/my app/forward.log'",
 	} {
 		f.Add(s)
 	}
@@ -171,8 +218,11 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("accepted unknown flag %q", name)
 				}
 			}
-			if strings.ContainsAny(in, ";|&$`\"<>()\n\\*?") && !strings.Contains(in, `\'`) && !strings.Contains(in, "'") {
-				t.Fatalf("accepted shell syntax outside quotes: %q", in)
+			if bad := strings.IndexAny(outsideQuotes(in), shellSyntax); bad >= 0 {
+				t.Fatalf("accepted shell syntax %q outside quotes: %q", outsideQuotes(in)[bad], in)
+			}
+			if strings.IndexFunc(in, func(r rune) bool { return r < ' ' || r == 0x7f }) >= 0 {
+				t.Fatalf("accepted a control character: %q", in)
 			}
 		}
 		if words, err := Split(in); err == nil {
