@@ -149,14 +149,31 @@ func TestTwoConsumersReleaseAtSlowest(t *testing.T) {
 }
 
 func TestRewindResends(t *testing.T) {
-	s, _ := Open(Options{Max: 1 << 20})
+	s, err := Open(Options{Max: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := s.Consumer("d")
-	s.Append(lines(0, 10))
-	b1, _ := c.Next(context.Background(), 1<<20)
+	if err := s.Append(lines(0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	next := func() Batch {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b, err := c.Next(ctx, 1<<20)
+		if err != nil {
+			t.Fatalf("Next: %v (a hang if the deadline passed)", err)
+		}
+		return b
+	}
+	b1 := next()
+	if !bytes.Equal(b1.Data, lines(0, 10)) || b1.Start != 0 {
+		t.Fatalf("first batch at %d: %q, want the 10 lines at 0", b1.Start, b1.Data)
+	}
 	c.Rewind(b1.Start)
-	b2, _ := c.Next(context.Background(), 1<<20)
-	if !bytes.Equal(b1.Data, b2.Data) {
-		t.Errorf("rewind did not resend")
+	if b2 := next(); !bytes.Equal(b2.Data, b1.Data) || b2.Start != b1.Start {
+		t.Errorf("after the rewind: batch at %d %q, want the first batch again", b2.Start, b2.Data)
 	}
 }
 
