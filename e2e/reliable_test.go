@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -230,7 +232,13 @@ func TestReliableRotated(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i <= 2 {
-			os.WriteFile(l.Remote, nil, 0o640)
+			// logrotate's create: O_EXCL, so that a file receive has
+			// already made again (and written into) is not truncated.
+			if f, err := os.OpenFile(l.Remote, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640); err == nil {
+				f.Close()
+			} else if !errors.Is(err, fs.ErrExist) {
+				t.Fatal(err)
+			}
 		}
 	}
 	waitFileSize(t, l.Remote, 1000*relLineSize, 30*time.Second)
@@ -259,14 +267,14 @@ func TestReliableQuota(t *testing.T) {
 	testlab.WaitFor(t, 60*time.Second, func() bool {
 		return strings.Contains(string(readFile(l.Log)), "size bound")
 	}, "push to log the refusal")
-	refused := time.Now()
+	// Sample the file's size for 4 s while push retries.
 	maxSeen := int64(0)
-	for time.Since(refused) < 4*time.Second {
+	testlab.Poll(4*time.Second, func() bool {
 		if fi, err := os.Stat(l.Remote); err == nil {
 			maxSeen = max(maxSeen, fi.Size())
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	})
 	w.Wait(t, 30*time.Second)
 	if maxSeen > bound {
 		t.Errorf("the file grew to %d bytes, beyond --max-size %d", maxSeen, bound)

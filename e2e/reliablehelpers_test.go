@@ -155,9 +155,9 @@ func receivers(path string) []int {
 	return pids
 }
 
-// outage lets a fault last d. It is the one sleep of the fault tests: how
-// long the fault lasts is what they inject, not a guess at how long
-// something takes.
+// outage lets a fault (or a measured idle time) last d. It is the one
+// sleep of the end-to-end tests: how long the fault lasts is what they
+// inject, not a guess at how long something takes.
 func outage(d time.Duration) { time.Sleep(d) }
 
 // waitGrowth waits until the file at path has grown by n bytes from now:

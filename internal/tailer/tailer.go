@@ -136,6 +136,10 @@ type Options struct {
 	PrivateLogger *slog.Logger
 	// BufSize is the read size; default 64 KiB.
 	BufSize int
+
+	// safety replaces safetyInterval in tests: with an hour, an append
+	// seen at all in inotify mode was seen through inotify.
+	safety time.Duration
 }
 
 // Tailer follows one file by name. Next must not be called concurrently
@@ -144,6 +148,7 @@ type Tailer struct {
 	path, dir, base string
 	log, private    *slog.Logger
 	pollInterval    time.Duration
+	safety          time.Duration
 	settle, linger  time.Duration
 
 	buf   []byte
@@ -199,6 +204,7 @@ func Open(opts Options) (*Tailer, error) {
 		base:         filepath.Base(path),
 		log:          opts.Logger,
 		pollInterval: orDefault(opts.PollInterval, DefaultPollInterval),
+		safety:       orDefault(opts.safety, safetyInterval),
 		settle:       orDefault(opts.RotateSettle, DefaultRotateSettle),
 		linger:       orDefault(opts.RotateLinger, DefaultRotateLinger),
 		buf:          make([]byte, orDefault(opts.BufSize, DefaultBufSize)),
@@ -429,7 +435,7 @@ func (t *Tailer) Next(ctx context.Context) (Chunk, error) {
 // It releases t.mu meanwhile.
 func (t *Tailer) wait(ctx context.Context) error {
 	now := time.Now()
-	d := safetyInterval
+	d := t.safety
 	if t.polling.Load() || t.curAway || t.prev != nil || len(t.next) > 0 {
 		// While a rotation is under way, also poll: writes to a deleted
 		// file, or to one moved out of the watched directory, raise no

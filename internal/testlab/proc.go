@@ -126,6 +126,28 @@ func ProcessCPU(pid int) (time.Duration, error) {
 	return time.Duration(st.utime+st.stime) * time.Second / time.Duration(clockTicks()), nil
 }
 
+// ProcessReads returns how many read system calls (read, pread, readv
+// and the like) pid has made so far: syscr of /proc/PID/io. A reader that
+// spins on EOF or on an idle descriptor makes them by the thousand a
+// second, however little CPU a loaded machine gives it, so a bound on
+// them catches a busy loop where a bound on CPU time would flake.
+func ProcessReads(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0, fmt.Errorf("read calls of %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("read calls of %d: %q: %w", pid, line, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("read calls of %d: no syscr in /proc/%d/io", pid, pid)
+}
+
 // ProcessRSS returns the resident set size of pid and its peak (VmRSS and
 // VmHWM of /proc/PID/status) in bytes.
 func ProcessRSS(pid int) (rss, hwm int64, err error) {
