@@ -32,7 +32,7 @@ func TestNotifyAndMetricsPush(t *testing.T) {
 	notify := testlab.ListenNotify(t, true)
 	prom := filepath.Join(l.Dir, "sshlogfwd.prom")
 	env := []string{"NOTIFY_SOCKET=" + notify.Socket, "WATCHDOG_USEC=2000000"}
-	p := startPushEnv(t, l.SSHD, l.Log, env, "--fifo", l.FIFO, "--spool", l.Spool, "--mark", "0",
+	p := startPushEnv(t, l.SSHD.SSHConfig, l.Log, env, "--fifo", l.FIFO, "--spool", l.Spool, "--mark", "0",
 		"--metrics-file", prom, "--metrics-interval", "1s", l.SSHD.Alias+":"+l.Remote)
 
 	first := notify.Next(t, 30*time.Second)

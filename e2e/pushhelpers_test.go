@@ -48,14 +48,21 @@ type pushProc struct {
 // startPush runs the real binary with the lab's ssh config.
 func startPush(t *testing.T, sshd *testlab.SSHD, logPath string, args ...string) *pushProc {
 	t.Helper()
-	return startPushEnv(t, sshd, logPath, nil, args...)
+	return startPushEnv(t, sshd.SSHConfig, logPath, nil, args...)
 }
 
-// startPushEnv is startPush with env added to the environment.
-func startPushEnv(t *testing.T, sshd *testlab.SSHD, logPath string, env []string, args ...string) *pushProc {
+// startPushConfig runs the real binary with the ssh config at sshConfig.
+func startPushConfig(t *testing.T, sshConfig, logPath string, args ...string) *pushProc {
+	t.Helper()
+	return startPushEnv(t, sshConfig, logPath, nil, args...)
+}
+
+// startPushEnv runs the real binary with the ssh config at sshConfig and
+// env added to the environment.
+func startPushEnv(t *testing.T, sshConfig, logPath string, env []string, args ...string) *pushProc {
 	t.Helper()
 	bin := testlab.Binary(t)
-	full := append([]string{"push", "--log", logPath, "--log-level", "debug", "-F", sshd.SSHConfig, "--backoff-max", "1s"}, args...)
+	full := append([]string{"push", "--log", logPath, "--log-level", "debug", "-F", sshConfig, "--backoff-max", "1s"}, args...)
 	cmd := exec.Command(bin, full...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
