@@ -412,6 +412,7 @@ func TestReliableReceiveRefusesRequests(t *testing.T) {
 		"cat >> " + other,
 		"sshlogfwd receive " + other,
 		"sshlogfwd receive -- " + shellQuote(l.Remote) + " " + other,
+		"sshlogfwd receive " + shellQuote(l.Remote) + " " + shellQuote(l.Remote),
 		"sshlogfwd receive --max-size 0 " + shellQuote(l.Remote),
 		"sshlogfwd receive " + shellQuote(l.Remote) + "; touch " + other,
 		"sshlogfwd serve " + shellQuote(l.Remote),

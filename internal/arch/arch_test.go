@@ -35,7 +35,7 @@ var (
 	// codecHelpers are leaf helpers the codecs may share (none yet).
 	codecHelpers []string
 	// others are the remaining packages with a place in docs/architecture.md.
-	others = []string{"internal/forcedcmd", "internal/authkeys", "internal/manpage", "internal/arch", "e2e", "bench"}
+	others = []string{"internal/forcedcmd", "internal/authkeys", "internal/manpage", "internal/arch", "internal/mutants", "scripts/faulttable", "e2e", "bench"}
 )
 
 // every stands for every package of the module in rule.from and rule.deny.

@@ -71,6 +71,31 @@ func TestSenderResumesAtReceiverOffset(t *testing.T) {
 	}
 }
 
+// TestSenderResendsWhatWasNotAcknowledged: a session that dies with
+// frames sent but not acknowledged; the next receiver holds our stream up
+// to what it has, and gets everything after it again, with nothing
+// skipped and no gap.
+func TestSenderResendsWhatWasNotAcknowledged(t *testing.T) {
+	te := newReliable(t, spool.Options{})
+	te.sp.Append(lines(0, 100))
+	l := newPipeLink(t, te.clk)
+	r := startFakeReceiver(t, l, holding("=", 0))
+	done := runSession(func() bool { return te.sendTo(context.Background(), te.d, l) })
+	wantFrame(t, r.frame(), ackproto.Data, 0, lines(0, 100))
+	r.ack(50 * lineLen)
+	waitFor(t, func() bool { _, acked := te.d.consumer.Position(); return acked == 50*lineLen }, "the first half acknowledged")
+	l.Kill() // the second half dies with the link
+	result(t, done, "the first session")
+
+	te.sp.Append(lines(100, 110))
+	l2 := newPipeLink(t, te.clk)
+	r2 := startFakeReceiver(t, l2, holding("=", 60*lineLen)) // it got a little more than it acknowledged
+	done2 := runSession(func() bool { return te.sendTo(context.Background(), te.d, l2) })
+	wantFrame(t, r2.frame(), ackproto.Data, 60*lineLen, lines(60, 110))
+	l2.Kill()
+	result(t, done2, "the second session")
+}
+
 // TestSenderStartsNewStreamAtFirstFrame: a receiver without our stream
 // (none, or another sender's) gets a new stream that starts at the first
 // frame: what this destination has not had acknowledged, whatever offset
