@@ -51,7 +51,7 @@ func TestPushSSHKilled(t *testing.T) {
 	_, r := waitLines(t, testlab.Numbered(size), func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	perKill := float64(r.Lost) / float64(max(kills, 1))
 	t.Logf("ssh killed %d times: %s; lost per kill %.0f lines (bound %d); writer EAGAIN drops %d", kills, r, perKill, pushKillLossBound(size), w.Dropped())
-	recordFault(t, faultRow{Mode: "push", Fault: fmt.Sprintf("ssh child killed -9 every %v", pushKillEvery), Lines: n, Faults: kills, Report: r,
+	recordFault(t, faultRow{Mode: "push", Fault: fmt.Sprintf("ssh child killed -9 every %.1f s", pushKillEvery.Seconds()), Lines: n, Faults: kills, Report: r,
 		Note: fmt.Sprintf("%.0f lines lost per kill (bound %d)", perKill, pushKillLossBound(size))})
 	if kills < 3 {
 		t.Errorf("only %d kills happened, want at least 3", kills)

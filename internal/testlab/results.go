@@ -59,24 +59,3 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // resultFile is the file name of a test's result.
 func resultFile(test string) string { return unsafeName.ReplaceAllString(test, "_") + ".json" }
-
-// ReadResults reads every result in dir, in file name order.
-func ReadResults(dir string) ([]FaultResult, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		return nil, err
-	}
-	var out []FaultResult
-	for _, name := range names {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		var r FaultResult
-		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, &os.PathError{Op: "parse result", Path: name, Err: err}
-		}
-		out = append(out, r)
-	}
-	return out, nil
-}
