@@ -31,7 +31,7 @@ type PushCmd struct {
 
 	Dests []string `arg:"" name:"DEST" help:"Where to append: [user@]host:/path/remote.log (host may be a ~/.ssh/config alias). Several DESTs each get every line."`
 
-	FIFO          string        `name:"fifo" help:"Read from this named pipe, created (see --fifo-mode) if missing. Without --fifo or --file, read standard input." placeholder:"PATH" xor:"input"`
+	FIFO          string        `name:"fifo" help:"Read from this named pipe: the one a systemd socket unit passes (ListenFIFO= of the same path), else opened by path and created (see --fifo-mode) if missing. Without --fifo or --file, read standard input." placeholder:"PATH" xor:"input"`
 	File          string        `name:"file" help:"Follow this log file by name instead (across rotation, truncation, deletion); the position is saved in the spool directory so a restart neither skips nor repeats." placeholder:"PATH" xor:"input"`
 	From          string        `name:"from" help:"With --file, where the very first run starts: start or end of the file." enum:"start,end" default:"end"`
 	FIFOMode      string        `name:"fifo-mode" help:"Permissions of a FIFO we create (octal): the syslog daemon must be able to write it (default ${default})." default:"0620" placeholder:"MODE"`
@@ -154,23 +154,45 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	switch {
 	case p.FIFO != "":
-		mode, _ := p.fifoMode()
-		created, err := pipe.Ensure(p.FIFO, mode)
-		if err != nil {
-			return err
-		}
-		f, err := pipe.Open(p.FIFO, mode)
+		f, err := p.openFIFO(log)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		log.Info("reading fifo", "path", p.FIFO, "created", created, "pipe_buffer", f.Size())
 		opts.Input = f
 	case p.File == "":
 		opts.Input = os.Stdin
 	}
 	opts.Notify = notifier(log)
 	return push.Run(ctx, opts)
+}
+
+// openFIFO takes --fifo from systemd when a socket unit passed it
+// (ListenFIFO=; a passed descriptor of another file is a usage error), or
+// opens it by path, creating it if missing.
+func (p *PushCmd) openFIFO(log *slog.Logger) (*pipe.FIFO, error) {
+	f, err := pipe.FromSystemd(p.FIFO)
+	switch {
+	case errors.Is(err, pipe.ErrNotPassed):
+		return nil, usage("--fifo", err)
+	case err != nil:
+		return nil, err
+	}
+	if f != nil {
+		log.Info("reading fifo", "path", p.FIFO, "passed_by", "systemd", "pipe_buffer", f.Size())
+		return f, nil
+	}
+	mode, _ := p.fifoMode()
+	created, err := pipe.Ensure(p.FIFO, mode)
+	if err != nil {
+		return nil, err
+	}
+	f, err = pipe.Open(p.FIFO, mode)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("reading fifo", "path", p.FIFO, "created", created, "pipe_buffer", f.Size())
+	return f, nil
 }
 
 // engineOptions turns the flags into the engine's options.

@@ -36,6 +36,10 @@ var SshlogfwdSections = []Section{
 			"else `$XDG_STATE_HOME/sshlogfwd`, else `~/.local/state/sshlogfwd`."},
 		Item{Tag: "SSH_ORIGINAL_COMMAND", Text: "Set by sshd for a forced command: the client's request, which " +
 			"receive and serve check against their own command line (serve takes `--cursor` and `--from` from it)."},
+		Item{Tag: "LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES", Text: "Set by systemd when it passes descriptors " +
+			"(the socket unit `sshlogfwd-push@NAME.socket`, `ListenFIFO=`): push takes the FIFO `--fifo` names from " +
+			"them, refuses one that is not that file (exit 2), and removes the variables so that ssh inherits " +
+			"neither them nor the descriptors."},
 		Item{Tag: "NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID", Text: "Set by systemd for a `Type=notify` unit " +
 			"(see sd_notify(3)): push and pull say `READY=1` once their input, spool, output and cursor are open, keep " +
 			"`STATUS=` (shown by `systemctl status`) up to date, send `WATCHDOG=1` at half the `WatchdogSec=` timeout " +
@@ -67,8 +71,9 @@ var SshlogfwdSections = []Section{
 		Item{Tag: "/etc/sshlogfwd/NAME.env", Text: "The settings of the units `sshlogfwd-push@NAME` and " +
 			"`sshlogfwd-pull@NAME` (`SSHLOGFWD_DEST` or `SSHLOGFWD_SRC`, `SSHLOGFWD_IDENTITY`, any other flag); keys " +
 			"usually live beside them, owned by the user sshlogfwd, mode 0600."},
-		Item{Tag: "/usr/lib/systemd/system/sshlogfwd-push@.service, sshlogfwd-pull@.service", Text: "The " +
-			"units, installed by the packages and enabled by nobody: push reads the FIFO `/run/sshlogfwd/NAME.fifo` " +
+		Item{Tag: "/usr/lib/systemd/system/sshlogfwd-push@.service, sshlogfwd-push@.socket, sshlogfwd-pull@.service", Text: "The " +
+			"units, installed by the packages and enabled by nobody: the socket unit makes and holds the FIFO " +
+			"`/run/sshlogfwd/NAME.fifo`, so that it and what waits in it outlive push's restarts; push reads it " +
 			"and spools in `/var/lib/sshlogfwd`; pull appends to `/var/log/sshlogfwd/NAME.log`."},
 		Item{Tag: "/usr/share/doc/sshlogfwd/", Text: "The README, the guides (`docs/`) and tested examples " +
 			"(`contrib/`: authorized_keys, rsyslog, syslog-ng, logrotate, the units)."},

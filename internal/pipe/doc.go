@@ -2,7 +2,10 @@
 // into, the way a long-running reader must: it never deletes or recreates
 // an existing FIFO, opens it read-write so that writers may come and go
 // without ever producing EOF, enlarges its buffer, and keeps reads
-// cancellable. Whoever can read the FIFO sees the log lines and whoever
-// can write it forges them, so an existing FIFO must be ours or root's and
-// closed to others, and one we create is at most 0660 (CheckMode).
+// cancellable. A FIFO that a systemd socket unit holds (ListenFIFO=) is
+// taken from systemd instead (FromSystemd): the pipe and what waits in it
+// then outlive the reader's restarts. Whoever can read the FIFO sees the
+// log lines and whoever can write it forges them, so an existing FIFO
+// must be ours or root's and closed to others, and one we create is at
+// most 0660 (CheckMode).
 package pipe

@@ -77,11 +77,13 @@ func Open(path string, mode fs.FileMode) (*FIFO, error) {
 		f.Close()
 		return nil, err
 	}
-	p := &FIFO{Path: path, f: f}
-	// As large as the system allows, so that a writer that does not
-	// block (rsyslog) gets as much room as possible.
-	p.size = Grow(p.f, MaxSize())
-	return p, nil
+	return wrap(path, f), nil
+}
+
+// wrap makes an open FIFO ours, as large as the system allows, so that a
+// writer that does not block (rsyslog) gets as much room as possible.
+func wrap(path string, f *os.File) *FIFO {
+	return &FIFO{Path: path, f: f, size: Grow(f, MaxSize())}
 }
 
 // Size is the pipe buffer size in bytes after enlarging it.

@@ -54,3 +54,16 @@ func TestGrowEnlargesAPipe(t *testing.T) {
 		t.Fatalf("Grow of a non-pipe = %d, want 0", got)
 	}
 }
+
+// TestGrowNeverShrinks: a pipe already larger than asked for (a socket
+// unit's PipeSize=, an earlier push) keeps its size and what is in it.
+func TestGrowNeverShrinks(t *testing.T) {
+	r, w, _ := os.Pipe()
+	defer r.Close()
+	defer w.Close()
+	Grow(w, 256<<10)
+	w.Write(make([]byte, 10<<10))
+	if got := Grow(w, 64<<10); got < 256<<10 {
+		t.Fatalf("pipe size %d after Grow(64KiB) of a 256 KiB pipe, want it kept", got)
+	}
+}

@@ -24,7 +24,9 @@ func MaxSize() int {
 // a child such as ssh) to want bytes, halving on EPERM down to 4 KiB, and
 // returns the size it has then (0 if f is not a pipe). With the default
 // 64 KiB, every 256 KiB frame costs several wake-ups of both processes,
-// and a writer that must not block (rsyslog) has little room.
+// and a writer that must not block (rsyslog) has little room. A pipe that
+// is already as large is left alone, never shrunk: a socket unit's
+// PipeSize= may have made it larger than we could.
 func Grow(f any, want int) int {
 	sc, ok := f.(interface {
 		SyscallConn() (syscall.RawConn, error)
@@ -38,6 +40,10 @@ func Grow(f any, want int) int {
 	}
 	size := 0
 	_ = rc.Control(func(fd uintptr) {
+		if got, err := unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0); err == nil && got >= want {
+			size = got
+			return
+		}
 		for n := want; n >= 4096; n /= 2 {
 			if got, err := unix.FcntlInt(fd, unix.F_SETPIPE_SZ, n); err == nil {
 				size = got
