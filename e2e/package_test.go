@@ -25,6 +25,7 @@ var (
 		"/usr/bin/sshlogfwd",
 		"/usr/share/man/man1/sshlogfwd.1.gz",
 		"/usr/lib/systemd/system/sshlogfwd-push@.service",
+		"/usr/lib/systemd/system/sshlogfwd-push@.socket",
 		"/usr/lib/systemd/system/sshlogfwd-pull@.service",
 		"/usr/share/doc/sshlogfwd/README.md",
 		"/usr/share/doc/sshlogfwd/docs/setup.md",
@@ -239,9 +240,9 @@ func checkInstalledCommands(t *testing.T, version string) {
 func checkInstalledUnits(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
-	for _, u := range []string{"sshlogfwd-push@", "sshlogfwd-pull@"} {
-		inst := filepath.Join(dir, u+"test.service")
-		os.Symlink("/usr/lib/systemd/system/"+u+".service", inst)
+	for _, u := range []string{"sshlogfwd-push@.service", "sshlogfwd-push@.socket", "sshlogfwd-pull@.service"} {
+		inst := filepath.Join(dir, strings.Replace(u, "@", "@test", 1))
+		os.Symlink("/usr/lib/systemd/system/"+u, inst)
 		out, err := exec.Command(systemdAnalyze, "verify", "--man=no", inst).CombinedOutput()
 		if err != nil || len(bytes.TrimSpace(out)) != 0 {
 			t.Errorf("systemd-analyze verify %s: %v\n%s", inst, err, out)

@@ -3,15 +3,18 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
@@ -57,15 +60,18 @@ func (u unitFile) last(section, key string) (string, bool) {
 
 // TestContribUnits verifies the systemd units: with systemd-analyze verify
 // (the real unit parser, with the ExecStart binary pointed at the test
-// build), systemd-analyze security --offline (exposure score), and by
-// parsing them for the hardening the README promises. Running them under
-// systemd is not possible here (no systemd as PID 1).
+// build and the units beside each other, as installed), systemd-analyze
+// security --offline (exposure score of the services), and by parsing
+// them for the hardening the README promises and for the socket unit
+// that holds push's FIFO. Running them under systemd is not possible here
+// (no systemd as PID 1).
 func TestContribUnits(t *testing.T) {
 	t.Parallel()
 	bin := testlab.Binary(t)
 	units, _ := filepath.Glob("../contrib/systemd/*.service")
-	if len(units) != 2 {
-		t.Fatalf("contrib units: %q, want push and pull", units)
+	sockets, _ := filepath.Glob("../contrib/systemd/*.socket")
+	if len(units) != 2 || len(sockets) != 1 {
+		t.Fatalf("contrib units: %q %q, want push and pull, and push's socket", units, sockets)
 	}
 	haveAnalyze := true
 	if _, err := os.Stat(systemdAnalyze); err != nil {
@@ -75,7 +81,7 @@ func TestContribUnits(t *testing.T) {
 		haveAnalyze = false
 		t.Logf("%s not installed: units checked by parsing only", systemdAnalyze)
 	}
-	for _, path := range units {
+	for _, path := range append(units, sockets...) {
 		name := filepath.Base(path)
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -83,89 +89,162 @@ func TestContribUnits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			text := string(b)
-			u, err := parseUnit(text)
+			u, err := parseUnit(string(b))
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			want := map[string]string{
-				"NoNewPrivileges":       "yes",
-				"ProtectSystem":         "strict",
-				"ProtectHome":           "read-only",
-				"PrivateTmp":            "yes",
-				"PrivateDevices":        "yes",
-				"Restart":               "always",
-				"StateDirectory":        "sshlogfwd",
-				"StateDirectoryMode":    "0700",
-				"User":                  "sshlogfwd",
-				"CapabilityBoundingSet": "",
-				"RestrictSUIDSGID":      "yes",
-				"SystemCallFilter":      "@system-service",
-				"KillMode":              "mixed",
-				"Type":                  "notify",
-				"NotifyAccess":          "main",
-				"WatchdogSec":           "60",
-				"ExecReload":            "/bin/kill -HUP $MAINPID",
+			if strings.HasSuffix(name, ".socket") {
+				checkPushSocket(t, name, u)
+			} else {
+				checkServiceUnit(t, name, string(b), u)
 			}
-			switch {
-			case strings.HasPrefix(name, "sshlogfwd-push@"):
-				want["RuntimeDirectory"] = "sshlogfwd"
-				want["RuntimeDirectoryPreserve"] = "yes"
-				want["Environment"] = "SSHLOGFWD_FIFO=/run/sshlogfwd/%i.fifo"
-				want["ExecStart"] = "/usr/local/bin/sshlogfwd push $SSHLOGFWD_DEST"
-			case strings.HasPrefix(name, "sshlogfwd-pull@"):
-				want["LogsDirectory"] = "sshlogfwd"
-				want["Environment"] = "SSHLOGFWD_OUTPUT=/var/log/sshlogfwd/%i.log"
-				want["ExecStart"] = "/usr/local/bin/sshlogfwd pull $SSHLOGFWD_SRC"
-			}
-			for k, v := range want {
-				if got, ok := u.last("Service", k); !ok || got != v {
-					t.Errorf("%s: [Service] %s=%q, want %q", name, k, got, v)
-				}
-			}
-			if _, ok := u.last("Install", "WantedBy"); !ok {
-				t.Errorf("%s: no [Install] WantedBy", name)
-			}
-
-			// Every SSHLOGFWD_ variable the unit mentions is a real flag
-			// of its command (DEST and SRC are our own, for ExecStart).
-			cmd := "push"
-			if strings.Contains(name, "pull") {
-				cmd = "pull"
-			}
-			help := runBinary(t, runOpts{}, cmd, "--help").Stdout
-			for _, v := range regexp.MustCompile(`SSHLOGFWD_[A-Z_]+`).FindAllString(text, -1) {
-				if v != "SSHLOGFWD_DEST" && v != "SSHLOGFWD_SRC" && !strings.Contains(help, "$"+v+")") {
-					t.Errorf("%s mentions %s, which %s does not read", name, v, cmd)
-				}
-			}
-
-			if !haveAnalyze {
-				return
-			}
-			// systemd-analyze verify needs the ExecStart binary to exist
-			// and a concrete instance name.
-			dir := t.TempDir()
-			tmpl := filepath.Join(dir, name)
-			os.WriteFile(tmpl, []byte(strings.ReplaceAll(text, "/usr/local/bin/sshlogfwd", bin)), 0o644)
-			inst := filepath.Join(dir, strings.Replace(name, "@", "@test", 1))
-			os.Symlink(tmpl, inst)
-			out, err := exec.Command(systemdAnalyze, "verify", "--man=no", inst).CombinedOutput()
-			if err != nil || len(bytes.TrimSpace(out)) != 0 {
-				t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
-			}
-			out, err = exec.Command(systemdAnalyze, "security", "--offline=true", "--man=no", inst).CombinedOutput()
-			m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindSubmatch(out)
-			if err != nil || m == nil {
-				t.Errorf("systemd-analyze security %s: %v\n%s", name, err, out)
-				return
-			}
-			score, _ := strconv.ParseFloat(string(m[1]), 64)
-			t.Logf("%s: systemd-analyze verify clean; exposure level %.1f", name, score)
-			if score > 2.5 {
-				t.Errorf("%s: exposure level %.1f, want at most 2.5\n%s", name, score, out)
+			if haveAnalyze {
+				analyzeUnit(t, bin, name)
 			}
 		})
+	}
+}
+
+// checkServiceUnit checks a service's settings, and that every
+// SSHLOGFWD_ variable it mentions is a real flag of its command.
+func checkServiceUnit(t *testing.T, name, text string, u unitFile) {
+	t.Helper()
+	want := map[string]string{
+		"NoNewPrivileges":       "yes",
+		"ProtectSystem":         "strict",
+		"ProtectHome":           "read-only",
+		"PrivateTmp":            "yes",
+		"PrivateDevices":        "yes",
+		"Restart":               "always",
+		"StateDirectory":        "sshlogfwd",
+		"StateDirectoryMode":    "0700",
+		"User":                  "sshlogfwd",
+		"CapabilityBoundingSet": "",
+		"RestrictSUIDSGID":      "yes",
+		"SystemCallFilter":      "@system-service",
+		"KillMode":              "mixed",
+		"Type":                  "notify",
+		"NotifyAccess":          "main",
+		"WatchdogSec":           "60",
+		"ExecReload":            "/bin/kill -HUP $MAINPID",
+	}
+	cmd := "push"
+	switch {
+	case strings.HasPrefix(name, "sshlogfwd-push@"):
+		want["Environment"] = "SSHLOGFWD_FIFO=/run/sshlogfwd/%i.fifo"
+		want["ExecStart"] = "/usr/local/bin/sshlogfwd push $SSHLOGFWD_DEST"
+		// The FIFO comes from the socket unit, which must be up first.
+		for k, v := range map[string]string{"Requires": "sshlogfwd-push@%i.socket", "After": "sshlogfwd-push@%i.socket"} {
+			if got := strings.Join(u["Unit"][k], " "); !slices.Contains(strings.Fields(got), v) {
+				t.Errorf("%s: [Unit] %s=%q, want it to name %s", name, k, got, v)
+			}
+		}
+	case strings.HasPrefix(name, "sshlogfwd-pull@"):
+		cmd = "pull"
+		want["LogsDirectory"] = "sshlogfwd"
+		want["Environment"] = "SSHLOGFWD_OUTPUT=/var/log/sshlogfwd/%i.log"
+		want["ExecStart"] = "/usr/local/bin/sshlogfwd pull $SSHLOGFWD_SRC"
+	}
+	for k, v := range want {
+		if got, ok := u.last("Service", k); !ok || got != v {
+			t.Errorf("%s: [Service] %s=%q, want %q", name, k, got, v)
+		}
+	}
+	if _, ok := u.last("Install", "WantedBy"); !ok {
+		t.Errorf("%s: no [Install] WantedBy", name)
+	}
+	// DEST and SRC are our own, for ExecStart.
+	help := runBinary(t, runOpts{}, cmd, "--help").Stdout
+	for _, v := range regexp.MustCompile(`SSHLOGFWD_[A-Z_]+`).FindAllString(text, -1) {
+		if v != "SSHLOGFWD_DEST" && v != "SSHLOGFWD_SRC" && !strings.Contains(help, "$"+v+")") {
+			t.Errorf("%s mentions %s, which %s does not read", name, v, cmd)
+		}
+	}
+}
+
+// checkPushSocket checks the socket unit that makes and holds push's FIFO:
+// the path the push service reads, owned by the push service's user, a
+// mode push accepts, kept when the socket stops, paired with the service.
+func checkPushSocket(t *testing.T, name string, u unitFile) {
+	t.Helper()
+	svc, err := os.ReadFile("../contrib/systemd/sshlogfwd-push@.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := parseUnit(string(svc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, _ := s.last("Service", "User")
+	env, _ := s.last("Service", "Environment")
+	fifo, _ := strings.CutPrefix(env, "SSHLOGFWD_FIFO=")
+	want := map[string]string{
+		"ListenFIFO":    fifo,
+		"SocketUser":    user,
+		"SocketGroup":   "sshlogfwd",
+		"SocketMode":    "0620",
+		"DirectoryMode": "0755",
+		"RemoveOnStop":  "no",
+		"Service":       "sshlogfwd-push@%i.service",
+	}
+	for k, v := range want {
+		if got, ok := u.last("Socket", k); !ok || got != v {
+			t.Errorf("%s: [Socket] %s=%q, want %q", name, k, got, v)
+		}
+	}
+	// systemd reuses a FIFO left from before only if it is root's, and
+	// chowns it by name: the FIFO and its directory are made root's first.
+	pre := []string{"-/bin/chown -h root:root /run/sshlogfwd " + fifo, "-/bin/chmod 0755 /run/sshlogfwd"}
+	if got := u["Socket"]["ExecStartPre"]; !slices.Equal(got, pre) {
+		t.Errorf("%s: [Socket] ExecStartPre=%q, want %q", name, got, pre)
+	}
+	mode, err := strconv.ParseUint(want["SocketMode"], 8, 32)
+	if err == nil {
+		err = pipe.CheckMode(fs.FileMode(mode))
+	}
+	if err != nil {
+		t.Errorf("%s: SocketMode: %v", name, err)
+	}
+	if got, _ := u.last("Install", "WantedBy"); got != "sockets.target" {
+		t.Errorf("%s: [Install] WantedBy=%q, want sockets.target", name, got)
+	}
+}
+
+// analyzeUnit runs systemd-analyze verify on an instance of the unit, with
+// all of contrib/systemd beside it (the push service requires its socket,
+// the socket names its service), and security --offline on a service.
+// verify needs the ExecStart binary to exist and a concrete instance name.
+func analyzeUnit(t *testing.T, bin, name string) {
+	t.Helper()
+	dir := t.TempDir()
+	all, _ := filepath.Glob("../contrib/systemd/*@.*")
+	for _, src := range all {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, filepath.Base(src)), []byte(strings.ReplaceAll(string(b), "/usr/local/bin/sshlogfwd", bin)), 0o644)
+		os.Symlink(filepath.Base(src), filepath.Join(dir, strings.Replace(filepath.Base(src), "@", "@test", 1)))
+	}
+	inst := filepath.Join(dir, strings.Replace(name, "@", "@test", 1))
+	out, err := exec.Command(systemdAnalyze, "verify", "--man=no", inst).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
+	}
+	if !strings.HasSuffix(name, ".service") {
+		t.Logf("%s: systemd-analyze verify clean", name)
+		return
+	}
+	out, err = exec.Command(systemdAnalyze, "security", "--offline=true", "--man=no", inst).CombinedOutput()
+	m := regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`).FindSubmatch(out)
+	if err != nil || m == nil {
+		t.Errorf("systemd-analyze security %s: %v\n%s", name, err, out)
+		return
+	}
+	score, _ := strconv.ParseFloat(string(m[1]), 64)
+	t.Logf("%s: systemd-analyze verify clean; exposure level %.1f", name, score)
+	if score > 2.5 {
+		t.Errorf("%s: exposure level %.1f, want at most 2.5\n%s", name, score, out)
 	}
 }
 

@@ -58,13 +58,21 @@ func file(src, dst string, mode fs.FileMode) *files.Content {
 		FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: mode}}
 }
 
-// unitContents are the units of contrib/systemd, rewritten to run binPath.
+// unitContents are the units of contrib/systemd: the services rewritten
+// to run binPath, the socket units (which run nothing of ours) as they are.
 func unitContents(root, stage string) (files.Contents, error) {
 	units, err := filepath.Glob(filepath.Join(root, "contrib", "systemd", "*.service"))
 	if err != nil || len(units) == 0 {
 		return nil, fmt.Errorf("no units in %s/contrib/systemd (%v)", root, err)
 	}
+	sockets, err := filepath.Glob(filepath.Join(root, "contrib", "systemd", "*.socket"))
+	if err != nil {
+		return nil, err
+	}
 	var c files.Contents
+	for _, src := range sockets {
+		c = append(c, file(src, unitDir+"/"+filepath.Base(src), 0o644))
+	}
 	for _, src := range units {
 		b, err := os.ReadFile(src)
 		if err != nil {
