@@ -47,6 +47,13 @@ type WriterOptions struct {
 	Tick time.Duration
 	// Clock paces the writer and times Retry's waits; nil is real time.
 	Clock clock.Clock
+	// Reopen (Drop, with OpenWriter, a FIFO opened write-only) behaves
+	// like a writer that holds no read end when the reader goes away: a
+	// write that fails with EPIPE drops its line and closes the pipe, so
+	// that whatever was unread in it is gone with the last descriptor,
+	// and each next line first opens the path again, dropped while that
+	// fails with ENXIO (no reader yet).
+	Reopen bool
 }
 
 // Writer writes the lines of a numbered stream, in order, into one
@@ -108,9 +115,17 @@ func OpenWriter(t testing.TB, path string, flag int, perm os.FileMode, lines Lin
 	t.Cleanup(func() {
 		w.dstMu.Lock()
 		defer w.dstMu.Unlock()
-		w.dst.(*os.File).Close()
+		w.closeDst()
 	})
 	return w
+}
+
+// closeDst closes the file written into, if open; under dstMu.
+func (w *Writer) closeDst() {
+	if f, ok := w.dst.(*os.File); ok {
+		f.Close()
+	}
+	w.dst = nil
 }
 
 // Next is the number of the next line: how many lines were written or
@@ -143,7 +158,7 @@ func (w *Writer) Reopen() error {
 	}
 	w.dstMu.Lock()
 	defer w.dstMu.Unlock()
-	w.dst.(*os.File).Close()
+	w.closeDst()
 	f, err := w.open()
 	if err != nil {
 		return w.fail(fmt.Errorf("reopen %s: %w", w.path, err))
@@ -199,11 +214,24 @@ func (w *Writer) writeBlock(n int) error {
 func (w *Writer) writeDrop(n int) error {
 	for range n {
 		w.buf = w.lines.Append(w.buf[:0], w.next)
-		_, err := w.rawWrite(w.buf)
 		w.next++
+		open, err := w.reopen()
+		if err != nil {
+			return err
+		}
+		if !open {
+			w.dropped.Add(1)
+			continue
+		}
+		_, err = w.rawWrite(w.buf)
 		switch {
 		case errors.Is(err, syscall.EAGAIN):
 			w.dropped.Add(1)
+		case errors.Is(err, syscall.EPIPE) && w.opts.Reopen:
+			w.dropped.Add(1)
+			w.dstMu.Lock()
+			w.closeDst()
+			w.dstMu.Unlock()
 		case err != nil:
 			return fmt.Errorf("write line %d: %w", w.next-1, err)
 		default:
@@ -211,6 +239,25 @@ func (w *Writer) writeDrop(n int) error {
 		}
 	}
 	return nil
+}
+
+// reopen opens the path again after Reopen closed it; open is false while
+// the FIFO has no reader.
+func (w *Writer) reopen() (open bool, err error) {
+	w.dstMu.Lock()
+	defer w.dstMu.Unlock()
+	if w.dst != nil || !w.opts.Reopen || w.open == nil {
+		return true, nil
+	}
+	f, err := w.open()
+	switch {
+	case errors.Is(err, syscall.ENXIO):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reopen %s: %w", w.path, err)
+	}
+	w.dst = f
+	return true, nil
 }
 
 func (w *Writer) writeRetry(ctx context.Context, n int) error {

@@ -182,3 +182,39 @@ func TestOpenWriterReopen(t *testing.T) {
 		t.Errorf("rotated file %d bytes, new file %d bytes: want lines 0..14 and 15..19", len(old), len(cur))
 	}
 }
+
+// TestWriterDropReopen: a write-only writer of a FIFO whose reader went
+// away drops the line that met EPIPE and closes the pipe (what was unread
+// in it is gone), drops lines while no reader is there, and writes again
+// into the FIFO once a new reader opened it.
+func TestWriterDropReopen(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/log.fifo"
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	open := func() *os.File {
+		r, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	f := Numbered(20)
+	r := open()
+	w := OpenWriter(t, path, os.O_WRONLY, 0, f, WriterOptions{Mode: Drop, Reopen: true})
+	w.Write(2)
+	r.Close() // the reader dies with lines 0 and 1 unread
+	w.Write(3)
+	if w.Written() != 2 || w.Dropped() != 3 {
+		t.Fatalf("without a reader: written %d, dropped %d; want 2 and 3 (EPIPE, then no reader)", w.Written(), w.Dropped())
+	}
+	r = open()
+	defer r.Close()
+	w.Write(2)
+	got := make([]byte, 100)
+	n, _ := r.Read(got)
+	if w.Written() != 4 || !bytes.Equal(got[:n], f.Range(5, 7)) {
+		t.Errorf("with a new reader: written %d, the reader got %q; want 4 and lines 5-6 only (the first two died with the pipe)", w.Written(), got[:n])
+	}
+}
