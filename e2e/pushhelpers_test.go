@@ -61,12 +61,26 @@ func startPushConfig(t *testing.T, sshConfig, logPath string, args ...string) *p
 // env added to the environment.
 func startPushEnv(t *testing.T, sshConfig, logPath string, env []string, args ...string) *pushProc {
 	t.Helper()
-	bin := testlab.Binary(t)
-	full := append([]string{"push", "--log", logPath, "--log-level", "debug", "-F", sshConfig, "--backoff-max", "1s"}, args...)
-	cmd := exec.Command(bin, full...)
+	cmd := exec.Command(testlab.Binary(t), pushArgsConfig(sshConfig, logPath, args...)...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
+	return runPush(t, cmd, logPath)
+}
+
+// pushArgs is push's command line with the lab's ssh config, logging to
+// logPath, followed by args.
+func pushArgs(sshd *testlab.SSHD, logPath string, args ...string) []string {
+	return pushArgsConfig(sshd.SSHConfig, logPath, args...)
+}
+
+func pushArgsConfig(sshConfig, logPath string, args ...string) []string {
+	return append([]string{"push", "--log", logPath, "--log-level", "debug", "-F", sshConfig, "--backoff-max", "1s"}, args...)
+}
+
+// runPush starts cmd, a push logging to logPath; the test's end kills it.
+func runPush(t *testing.T, cmd *exec.Cmd, logPath string) *pushProc {
+	t.Helper()
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start push: %v", err)
