@@ -78,25 +78,35 @@ func TestFIFOHolderReliableWithoutHolder(t *testing.T) {
 	}
 }
 
-// TestFIFOHolderCompat: compatible push (cat >>) with the FIFO held. A kill
-// -9 of push leaves its ssh child running, which delivers what it had
-// accepted and ends; so, as in reliable mode, only the chunk between read
-// and spool can be lost, and the writer drops nothing.
+// TestFIFOHolderCompat: compatible push (cat >>) with the FIFO held: the
+// writer drops nothing, and no line comes twice (a killed push's memory
+// is gone, nothing is sent again). A kill -9 of push leaves its ssh child
+// running, which delivers what it had accepted and ends; but compatible
+// push keeps what it read in memory until ssh takes it, so a kill loses
+// what was read and not yet handed to ssh, all of it while ssh was still
+// connecting. That, and lines torn where the dying session's cat and the
+// next one append at once, is reported, not asserted.
 func TestFIFOHolderCompat(t *testing.T) {
 	t.Parallel()
 	r := runFIFOHolder(t, fifoHolderCase{holder: true})
-	if r.dropped != 0 {
-		t.Errorf("with the FIFO held: the writer dropped %d lines, want 0", r.dropped)
+	if r.dropped != 0 || r.Duplicated != 0 {
+		t.Errorf("with the FIFO held: the writer dropped %d lines, %d duplicated; want 0 each", r.dropped, r.Duplicated)
 	}
-	holderLossWithinChunks(t, r)
 }
 
 // holderLossWithinChunks bounds what push's kills lost while the FIFO was
-// held: at most one read buffer per kill. The figure itself is logged.
+// held: at most one read buffer per kill, that is at most one gap per kill
+// and none longer than a read buffer (a chunk is contiguous in the
+// stream). The figure itself is logged by runFIFOHolder.
 func holderLossWithinChunks(t *testing.T, r fifoHolderResult) {
 	t.Helper()
-	if bound := r.kills * holderChunk; r.lost > bound {
-		t.Errorf("lost %d lines in %d kills, more than one read buffer (%d lines) per kill: %s", r.lost, r.kills, holderChunk, r.Gaps(8))
+	if len(r.Missing) > r.kills {
+		t.Errorf("lost %d lines in %d gaps after %d kills, more gaps than kills: %s", r.lost, len(r.Missing), r.kills, r.Gaps(8))
+	}
+	for _, g := range r.Missing {
+		if n := g.Last - g.First + 1; n > holderChunk {
+			t.Errorf("lost lines %d-%d (%d), more than one read buffer (%d lines)", g.First, g.Last, n, holderChunk)
+		}
 	}
 }
 
@@ -134,8 +144,8 @@ func runFIFOHolder(t *testing.T, c fifoHolderCase) fifoHolderResult {
 	if !c.holder {
 		held = "not held (push opens --fifo by path)"
 	}
-	t.Logf("push %s killed -9 %d times 0.5-1.5 s apart and restarted at once; FIFO %s; %d lines at %d/s from a non-blocking writer: writer dropped %d, lost %d (bound %d), duplicated %d, out of order %d, torn %d, other %d; missing %s",
-		mode, res.kills, held, res.lines, holderRate, res.dropped, res.lost, res.kills*holderChunk, res.Duplicated, res.OutOfOrder, res.Torn, len(res.Other), res.Gaps(12))
+	t.Logf("push %s killed -9 %d times 0.5-1.5 s apart and restarted at once; FIFO %s; %d lines at %d/s from a non-blocking writer: writer dropped %d, lost %d, duplicated %d, out of order %d, torn %d, other %d; missing %s",
+		mode, res.kills, held, res.lines, holderRate, res.dropped, res.lost, res.Duplicated, res.OutOfOrder, res.Torn, len(res.Other), res.Gaps(12))
 	return res
 }
 

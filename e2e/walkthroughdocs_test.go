@@ -510,3 +510,54 @@ func TestWalkthroughUnitVariablesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestWalkthroughInstallsRequiredUnits: every unit of contrib/systemd that
+// a unit the docs install requires (the push service, its socket) is
+// installed by the same step, and the socket unit's FIFO, for the docs'
+// instance, is the FIFO the by-hand command reads and rsyslog writes.
+func TestWalkthroughInstallsRequiredUnits(t *testing.T) {
+	blocks := docBlocks(t)
+	installed := map[string]bool{}
+	cp := regexp.MustCompile(`(?m)^cp ((?:contrib/systemd/\S+ )+)/etc/systemd/system/$`)
+	for _, step := range []string{"push-config", "pull-config"} {
+		for _, m := range cp.FindAllStringSubmatch(blocks[step].text, -1) {
+			for _, f := range strings.Fields(m[1]) {
+				installed[filepath.Base(f)] = true
+			}
+		}
+	}
+	for name := range installed {
+		b, err := os.ReadFile("../contrib/systemd/" + name)
+		if err != nil {
+			t.Fatalf("the docs install %s: %v", name, err)
+		}
+		u, err := parseUnit(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dep := range append(u["Unit"]["Requires"], u["Unit"]["Wants"]...) {
+			for _, d := range strings.Fields(strings.ReplaceAll(dep, "%i", "")) {
+				if _, err := os.Stat("../contrib/systemd/" + d); err == nil && !installed[d] {
+					t.Errorf("%s requires %s, which the docs do not install beside it", name, d)
+				}
+			}
+		}
+	}
+	if !installed["sshlogfwd-push@.socket"] {
+		t.Fatalf("the docs do not install the push socket unit: %v", installed)
+	}
+	b, _ := os.ReadFile("../contrib/systemd/sshlogfwd-push@.socket")
+	sock, err := parseUnit(strings.ReplaceAll(string(b), "%i", "push"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo, _ := sock.last("Socket", "ListenFIFO")
+	files := docFiles(blocks, "push-config")
+	if got := byHandInvocation(t, blocks["push-by-hand"], files).Flags["fifo"]; got != fifo {
+		t.Errorf("push-by-hand reads --fifo %q, the socket unit makes %q", got, fifo)
+	}
+	conf, _ := os.ReadFile("../contrib/rsyslog.d/sshlogfwd.conf")
+	if !strings.Contains(string(conf), `pipe="`+fifo+`"`) {
+		t.Errorf("contrib/rsyslog.d/sshlogfwd.conf does not write %s", fifo)
+	}
+}
