@@ -52,6 +52,7 @@ type fifoHolderResult struct {
 	testlab.Report
 	kills, lines, dropped int
 	lost                  int // lines the writer put into the FIFO that never arrived
+	early                 int // kills of a push whose ssh had not connected yet
 }
 
 // TestFIFOHolderReliable: with the FIFO held, reliable push loses nothing
@@ -121,8 +122,14 @@ func runFIFOHolder(t *testing.T, c fifoHolderCase) fifoHolderResult {
 		l.checkChildInheritsNothing(t, p)
 	}
 	res := fifoHolderResult{}
+	connects := 0
 	for res.kills < holderKills {
 		time.Sleep(500*time.Millisecond + rand.N(time.Second))
+		if n := countLog(readFile(l.log), "connected to"); n == connects {
+			res.early++
+		} else {
+			connects = n
+		}
 		syscall.Kill(p.Pid(), syscall.SIGKILL)
 		<-p.done
 		var ee *exec.ExitError
@@ -144,8 +151,8 @@ func runFIFOHolder(t *testing.T, c fifoHolderCase) fifoHolderResult {
 	if !c.holder {
 		held = "not held (push opens --fifo by path)"
 	}
-	t.Logf("push %s killed -9 %d times 0.5-1.5 s apart and restarted at once; FIFO %s; %d lines at %d/s from a non-blocking writer: writer dropped %d, lost %d, duplicated %d, out of order %d, torn %d, other %d; missing %s",
-		mode, res.kills, held, res.lines, holderRate, res.dropped, res.lost, res.Duplicated, res.OutOfOrder, res.Torn, len(res.Other), res.Gaps(12))
+	t.Logf("push %s killed -9 %d times 0.5-1.5 s apart (%d before its ssh had connected) and restarted at once; FIFO %s; %d lines at %d/s from a non-blocking writer: writer dropped %d, lost %d, duplicated %d, out of order %d, torn %d, other %d; missing %s",
+		mode, res.kills, res.early, held, res.lines, holderRate, res.dropped, res.lost, res.Duplicated, res.OutOfOrder, res.Torn, len(res.Other), res.Gaps(12))
 	return res
 }
 
