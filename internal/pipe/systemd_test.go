@@ -1,6 +1,7 @@
 package pipe
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -92,7 +93,9 @@ func take() {
 // the child's FromSystemd is asked for.
 func runTaker(t *testing.T, fifo string, passed *os.File, pid string) takeReport {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // only catches a hang
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "PIPE_TEST_ROLE=launch", "PIPE_TEST_FIFO="+fifo, "PIPE_TEST_PID="+pid,
 		"LISTEN_FDS=1", "LISTEN_FDNAMES=sshlogfwd-push@test.socket")
 	cmd.ExtraFiles = []*os.File{passed}
