@@ -59,7 +59,8 @@ type fifoHolderResult struct {
 // to its restarts but what a kill between reading a chunk and spooling it
 // takes along, and drops, repeats, reorders and tears nothing.
 func TestFIFOHolderReliable(t *testing.T) {
-	t.Parallel()
+	// Not parallel: 30 kills at random moments measure push's restart, which
+	// a machine loaded by the other e2e tests stretches past the pipe's room.
 	r := runFIFOHolder(t, fifoHolderCase{reliable: true, holder: true})
 	if r.dropped != 0 || r.Duplicated != 0 || r.OutOfOrder != 0 || r.Torn != 0 {
 		t.Errorf("with the FIFO held: dropped %d, duplicated %d, out of order %d, torn %d; want 0 each", r.dropped, r.Duplicated, r.OutOfOrder, r.Torn)
@@ -72,7 +73,8 @@ func TestFIFOHolderReliable(t *testing.T) {
 // What the writer drops and what dies with the pipe is reported; only
 // duplicates and reordering are failures.
 func TestFIFOHolderReliableWithoutHolder(t *testing.T) {
-	t.Parallel()
+	// Not parallel: 30 kills at random moments measure push's restart, which
+	// a machine loaded by the other e2e tests stretches past the pipe's room.
 	r := runFIFOHolder(t, fifoHolderCase{reliable: true})
 	if r.Duplicated != 0 || r.OutOfOrder != 0 {
 		t.Errorf("without a holder: duplicated %d, out of order %d; want 0 each", r.Duplicated, r.OutOfOrder)
@@ -88,7 +90,8 @@ func TestFIFOHolderReliableWithoutHolder(t *testing.T) {
 // connecting. That, and lines torn where the dying session's cat and the
 // next one append at once, is reported, not asserted.
 func TestFIFOHolderCompat(t *testing.T) {
-	t.Parallel()
+	// Not parallel: 30 kills at random moments measure push's restart, which
+	// a machine loaded by the other e2e tests stretches past the pipe's room.
 	r := runFIFOHolder(t, fifoHolderCase{holder: true})
 	if r.dropped != 0 || r.Duplicated != 0 {
 		t.Errorf("with the FIFO held: the writer dropped %d lines, %d duplicated; want 0 each", r.dropped, r.Duplicated)

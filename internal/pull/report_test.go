@@ -205,10 +205,13 @@ func TestPullWatchdogStopsWhenWedged(t *testing.T) {
 	defer pw.Close()
 	stdout := os.Stdout
 	os.Stdout = pw // standard output is the output when none is given
+	// Restored only once the run has ended (cleanups run last in, first
+	// out; the run's own stop is registered after this): the run reads
+	// os.Stdout, and nothing else orders that read before a restore.
+	t.Cleanup(func() { os.Stdout = stdout })
 	r := newPullRun(t, ssh, "")
 	r.start(t)
-	r.notify.Next(t, hang) // READY=1
-	os.Stdout = stdout
+	r.notify.Next(t, hang)                          // READY=1
 	r.notify.AwaitAdvancing(t, r.clk, "WATCHDOG=1") // the pass runs
 	release()
 	testlab.WaitFor(t, hang, func() bool { n, _ := unix.IoctlGetInt(int(pr.Fd()), unix.TIOCINQ); return n >= 60000 }, "the output pipe to fill")
