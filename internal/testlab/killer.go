@@ -49,7 +49,7 @@ func exited(fd int, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, int(time.Until(deadline).Milliseconds()))
+		n, err := unix.Poll(fds, pollTimeout(deadline))
 		switch {
 		case errors.Is(err, unix.EINTR):
 			continue
@@ -58,6 +58,15 @@ func exited(fd int, timeout time.Duration) bool {
 		}
 		return n > 0
 	}
+}
+
+// pollTimeout is poll(2)'s timeout in milliseconds until deadline, never
+// negative: a negative timeout means "wait for ever", which a deadline
+// that passed while the caller was descheduled (a loaded machine) would
+// otherwise become, and Kill would then wait for the process to exit on
+// its own.
+func pollTimeout(deadline time.Time) int {
+	return max(0, int(time.Until(deadline).Milliseconds()))
 }
 
 // Killer kills, again and again at intervals, the processes a function

@@ -2,10 +2,13 @@ package testlab
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // startSleeper runs `sleep 60`; the cleanup reaps it.
@@ -68,4 +71,36 @@ func TestKillerCountsRounds(t *testing.T) {
 		t.Errorf("killer counted %d kills of one process", got)
 	}
 	s.Stop() // twice is fine
+}
+
+// TestPollTimeoutNeverNegative: a deadline already passed is a poll that
+// returns at once (0), not poll's "wait for ever" (-1), which made Kill
+// hang until a running process exited on its own.
+func TestPollTimeoutNeverNegative(t *testing.T) {
+	if got := pollTimeout(time.Now().Add(-time.Second)); got != 0 {
+		t.Errorf("pollTimeout(a second ago) = %d, want 0", got)
+	}
+	if got := pollTimeout(time.Now().Add(time.Hour)); got <= 0 {
+		t.Errorf("pollTimeout(in an hour) = %d, want > 0", got)
+	}
+}
+
+// TestExitedZeroTimeoutDoesNotWait: exited(fd, 0) on a running process
+// answers at once even when called after its deadline.
+func TestExitedZeroTimeoutDoesNotWait(t *testing.T) {
+	fd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	done := make(chan bool, 1)
+	go func() { done <- exited(fd, -time.Second) }()
+	select {
+	case got := <-done:
+		if got {
+			t.Error("exited reports this test's own process as exited")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("exited with a passed deadline still waits after 10 s (a hang)")
+	}
 }
