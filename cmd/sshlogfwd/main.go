@@ -17,6 +17,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
+	"github.com/sshlogfwd/sshlogfwd/internal/logfile"
 )
 
 // CLI is the whole command line.
@@ -32,6 +33,13 @@ type CLI struct {
 	Check         CheckCmd         `cmd:"" help:"Check a push or pull setup end to end: one line per check, OK or FAIL with the fix; exit 0 only if all are OK."`
 	Version       VersionCmd       `cmd:"" help:"Print the version, the commit, the Go version and the ssh client found in $PATH."`
 	Man           ManCmd           `cmd:"" hidden:"" help:"Print the manual page sshlogfwd(1) in roff."`
+}
+
+// LogFlags control our own diagnostics.
+type LogFlags struct {
+	Log       string `help:"Write our own diagnostics to FILE (appended; default standard error). SIGHUP reopens it, for logrotate." placeholder:"FILE"`
+	LogFormat string `help:"Diagnostics format: text or json." enum:"text,json" default:"text"`
+	LogLevel  string `help:"Least important diagnostics shown: debug, info, warn, error." enum:"debug,info,warn,error" default:"info"`
 }
 
 const description = `Ship log lines to another host through the system OpenSSH client.
@@ -80,7 +88,7 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "sshlogfwd:", err)
 		return exitUsage
 	}
-	logOut, err := openLog(cli.Log)
+	logOut, err := logfile.Open(cli.Log)
 	if err != nil {
 		return errorOut{stderr: os.Stderr}.exitStatus(pathError("--log", err))
 	}
@@ -98,9 +106,9 @@ func run(args []string) int {
 	}
 	defer stopProfile()
 
-	reopen := &reopener{hup: hup, log: log}
-	reopen.add("--log", logOut)
-	go reopen.loop(ctx)
+	reopen := logfile.NewReopener(hup, log)
+	reopen.Add("--log", logOut)
+	go reopen.Run(ctx)
 
 	kctx.Bind(reopen)
 	kctx.BindTo(ctx, (*context.Context)(nil))
@@ -204,7 +212,7 @@ func pathError(flag string, err error) error {
 	return fmt.Errorf("%s: %w", flag, err)
 }
 
-func newLogger(w *logFile, format, level string) *slog.Logger {
+func newLogger(w io.Writer, format, level string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}

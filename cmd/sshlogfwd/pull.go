@@ -16,6 +16,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/logfile"
 	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 	"github.com/sshlogfwd/sshlogfwd/internal/pull"
 )
@@ -80,7 +81,7 @@ func (p *PullCmd) Validate() error {
 }
 
 // Run pulls until SIGTERM/SIGINT.
-func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *reopener) error {
+func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *logfile.Reopener) error {
 	if err := p.refuseExposedIdentity(); err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *reopener) e
 		return err
 	}
 	opts.Logger = log
-	opts.OnReopen = func(f func() error) { reopen.add("--output", reopenFunc(f)) }
+	opts.OnReopen = func(f func() error) { reopen.Add("--output", logfile.ReopenFunc(f)) }
 	opts.Notify, opts.Metrics, opts.MetricsEvery = notifier(log), p.sink(), p.MetricsInterval
 	err := pull.Run(ctx, opts)
 	if errors.Is(err, pull.ErrNotOurs) || errors.As(err, new(*onewriter.OtherWriterError)) {

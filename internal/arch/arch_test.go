@@ -28,7 +28,7 @@ var (
 	engines    = []string{"internal/push", "internal/pull", "internal/serve", "internal/receiver", "internal/check"}
 	leaves     = []string{"internal/clock", "internal/fsutil", "internal/backoff"}
 	// helpers are small shared conventions built on the leaves only.
-	helpers = []string{"internal/onewriter"}
+	helpers = []string{"internal/onewriter", "internal/logfile"}
 	// reporters tell the world how an engine is doing: systemd's
 	// notification socket, the metrics file.
 	reporters = []string{"internal/sdnotify", "internal/metrics"}
@@ -77,7 +77,7 @@ var rules = []rule{
 		from: engines, deny: []string{cmdPkg}},
 	{name: "testlab", says: "nothing outside _test files imports testlab",
 		from: []string{every}, deny: []string{testlab}},
-	{name: "helpers", says: "shared helpers (onewriter) import no internal package but the leaf helpers (clock, fsutil, backoff)",
+	{name: "helpers", says: "shared helpers (onewriter, logfile) import no internal package but the leaf helpers (clock, fsutil, backoff)",
 		from: helpers, deny: []string{every}, allow: leaves},
 	{name: "reporters", says: "reporting helpers (sdnotify, metrics) import no internal package but the leaf helpers (clock, fsutil, backoff)",
 		from: reporters, deny: []string{every}, allow: leaves},
