@@ -4,18 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
-	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
-	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/logfile"
 	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 	"github.com/sshlogfwd/sshlogfwd/internal/pull"
@@ -141,7 +137,7 @@ func (p *PullCmd) cursorPath(dest execssh.Dest) (string, error) {
 	}
 	path, err := defaultCursorPath(dest)
 	if err == nil {
-		err = needCreatable(filepath.Dir(path), 0o700)
+		err = check.NeedCreatable(filepath.Dir(path), 0o700)
 	}
 	if err != nil {
 		return "", usage("--cursor-file", fmt.Errorf("no place for the cursor: %w; give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the systemd unit does", err))
@@ -161,26 +157,9 @@ func (p *PullCmd) checkPaths() error {
 		if path == "" || flag == "--cursor-file" && p.Compat {
 			continue
 		}
-		if err := checkWritableFile(path); err != nil {
+		if err := check.WritableFile(path); err != nil {
 			return usage(flag, err)
 		}
-	}
-	return nil
-}
-
-// checkWritableFile accepts a regular file we may write, or a name in a
-// directory where we may create one.
-func checkWritableFile(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return needDir(filepath.Dir(path), 0o750)
-	case err != nil:
-		return err
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is %s, not a regular file", path, fsutil.DescribeMode(fi.Mode()))
-	case unix.Access(path, unix.W_OK) != nil:
-		return &fixError{problem: fmt.Sprintf("user %s cannot write %s", userName(), fsutil.DescribeOwner(path, fi)), fix: "chown " + userName() + ": " + forcedcmd.ShellQuote(path)}
 	}
 	return nil
 }

@@ -4,18 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
@@ -234,7 +231,7 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 func (p *PushCmd) defaultSpool(dests []execssh.Dest) (string, error) {
 	dir, err := defaultSpoolDir(dests)
 	if err == nil {
-		err = needCreatable(dir, 0o700)
+		err = check.NeedCreatable(dir, 0o700)
 	}
 	if err != nil {
 		return "", usage("--spool", fmt.Errorf("no spool directory: %w; give --spool DIR, or set STATE_DIRECTORY=DIR as the systemd unit does (StateDirectory=, /var/lib/sshlogfwd)", err))
@@ -269,11 +266,11 @@ var readyMarker = "sshlogfwd-connected-" + strconv.FormatUint(rand.Uint64(), 36)
 func (p *PushCmd) checkPaths() error {
 	switch {
 	case p.FIFO != "":
-		if err := checkFIFOPath(p.FIFO); err != nil {
+		if err := check.FIFOPath(p.FIFO); err != nil {
 			return usage("--fifo", err)
 		}
 	case p.File != "":
-		if err := checkFollowable(p.File); err != nil {
+		if err := check.Followable(p.File); err != nil {
 			return usage("--file", err)
 		}
 	}
@@ -285,44 +282,6 @@ func (p *PushCmd) checkPaths() error {
 	return p.ReportFlags.checkPath()
 }
 
-// checkFIFOPath accepts a FIFO we may read and write, or a name we may
-// create one at: in an existing directory we may write.
-func checkFIFOPath(path string) error {
-	fi, err := os.Lstat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return needDir(filepath.Dir(path), 0o750)
-	case err != nil:
-		return err
-	case fi.Mode().Type() != fs.ModeNamedPipe:
-		return fmt.Errorf("%s exists and is %s, not a named pipe; refusing to touch it", path, fsutil.DescribeMode(fi.Mode()))
-	}
-	return accessible(path, unix.R_OK|unix.W_OK)
-}
-
-// checkFollowable accepts a regular file we may read, or a missing one: it
-// is waited for.
-func checkFollowable(path string) error {
-	fi, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return err
-	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is not a regular file but %s", path, fsutil.DescribeMode(fi.Mode()))
-	}
-	return accessible(path, unix.R_OK)
-}
-
 // checkSpoolPath accepts a directory we may write, or a name whose
 // nearest existing ancestor is one (the missing directories are created).
-func checkSpoolPath(path string) error { return needCreatable(path, 0o700) }
-
-// accessible checks access to path for the user we run as.
-func accessible(path string, mode uint32) error {
-	if err := unix.Access(path, mode); err != nil {
-		return &fs.PathError{Op: "access", Path: path, Err: err}
-	}
-	return nil
-}
+func checkSpoolPath(path string) error { return check.NeedCreatable(path, 0o700) }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
 	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 )
@@ -38,7 +39,7 @@ func (r *ReportFlags) checkPath() error {
 	if r.MetricsFile == "" {
 		return nil
 	}
-	if err := needDir(filepath.Dir(r.MetricsFile), 0o755); err != nil {
+	if err := check.NeedDir(filepath.Dir(r.MetricsFile), 0o755); err != nil {
 		return usage("--metrics-file", err)
 	}
 	return nil

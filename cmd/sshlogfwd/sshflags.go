@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 )
 
@@ -61,7 +62,7 @@ func (f *SSHFlags) refuseExposedIdentity() error {
 	if fi.Mode().Perm()&0o004 != 0 {
 		return usage("--identity", fmt.Errorf("%s is readable by every user on this host (mode %04o): chmod 600 it, and treat the key as stolen", f.Identity, fi.Mode().Perm()))
 	}
-	if err := needReadable(f.Identity); err != nil {
+	if err := check.NeedReadable(f.Identity); err != nil {
 		return usage("--identity", err)
 	}
 	return nil

@@ -8,55 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
-	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 )
-
-// A missing directory is named with the command that creates it for the
-// user we run as; an existing one we may write passes.
-func TestNeedDir(t *testing.T) {
-	dir := t.TempDir()
-	missing := filepath.Join(dir, "run", "sshlogfwd")
-	err := needDir(missing, 0o750)
-	var fe *fixError
-	if !errors.As(err, &fe) || !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("missing directory: %v, want a *fixError wrapping ErrNotExist", err)
-	}
-	want := "directory " + missing + " does not exist (fix, as root: " + check.FixDir(missing, 0o750) + ")"
-	if err.Error() != want {
-		t.Errorf("got  %s\nwant %s", err, want)
-	}
-	if err := needDir(dir, 0o750); err != nil {
-		t.Errorf("existing directory: %v", err)
-	}
-	file := filepath.Join(dir, "f")
-	os.WriteFile(file, nil, 0o600)
-	if err := needDir(file, 0o750); err == nil || !strings.Contains(err.Error(), "not a directory") {
-		t.Errorf("a file: %v", err)
-	}
-}
-
-// A directory we may not write is handed over to us by the fix, unless it
-// is a directory of the system: then the fix is a directory of our own.
-func TestNotWritable(t *testing.T) {
-	fi, err := os.Stat("/run")
-	if err != nil {
-		t.Skip(err)
-	}
-	shared := notWritable("/run", fi, 0o750, syscall.EACCES).Error()
-	if !strings.Contains(shared, "cannot create files in /run (owner ") || !strings.Contains(shared, "directory of its own") || strings.Contains(shared, "install") {
-		t.Errorf("shared directory: %s", shared)
-	}
-	dir := t.TempDir()
-	fi, _ = os.Stat(dir)
-	own := notWritable(dir, fi, 0o750, syscall.EACCES)
-	if !strings.Contains(own.Error(), "(fix, as root: "+check.FixDir(dir, 0o750)+")") || !errors.Is(own, syscall.EACCES) {
-		t.Errorf("own directory: %v", own)
-	}
-}
 
 // stateDir's error names no flag: push says --spool, pull --output or
 // --cursor-file (pull used to be told to "set --spool").
