@@ -26,7 +26,7 @@ var (
 	codecs     = []string{"internal/ackproto", "internal/stream"}
 	farSide    = []string{"internal/receiver", "internal/serve"}
 	engines    = []string{"internal/push", "internal/pull", "internal/serve", "internal/receiver", "internal/check"}
-	leaves     = []string{"internal/clock", "internal/fsutil", "internal/backoff"}
+	leaves     = []string{"internal/clock", "internal/fsutil", "internal/backoff", "internal/buildinfo"}
 	// helpers are small shared conventions built on the leaves only.
 	helpers = []string{"internal/onewriter", "internal/logfile"}
 	// reporters tell the world how an engine is doing: systemd's

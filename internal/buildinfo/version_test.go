@@ -1,4 +1,4 @@
-package main
+package buildinfo
 
 import (
 	"bytes"
@@ -20,27 +20,27 @@ func TestBuildVersion(t *testing.T) {
 		name              string
 		stamped, stampedC string
 		bi                *debug.BuildInfo
-		want              versionInfo
+		want              Info
 	}{
-		{"go install @v1.2.0", "", "", installed, versionInfo{Version: "v1.2.0", Go: "go1.26.8"}},
-		{"checkout, uncommitted changes", "", "", checkout, versionInfo{Version: "dev", Commit: "0123abc", Modified: true, Go: "go1.26.8"}},
-		{"checkout, clean", "", "", clean, versionInfo{Version: "dev", Commit: "0123abc", Go: "go1.26.8"}},
-		{"stamped version wins", "1.3.0", "", installed, versionInfo{Version: "1.3.0", Go: "go1.26.8"}},
-		{"stamped commit wins, modified not guessed", "1.3.0", "fedcba9", checkout, versionInfo{Version: "1.3.0", Commit: "fedcba9", Go: "go1.26.8"}},
-		{"-buildvcs=false", "", "", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, versionInfo{Version: "dev", Go: "go1.26.8"}},
+		{"go install @v1.2.0", "", "", installed, Info{Version: "v1.2.0", Go: "go1.26.8"}},
+		{"checkout, uncommitted changes", "", "", checkout, Info{Version: "dev", Commit: "0123abc", Modified: true, Go: "go1.26.8"}},
+		{"checkout, clean", "", "", clean, Info{Version: "dev", Commit: "0123abc", Go: "go1.26.8"}},
+		{"stamped version wins", "1.3.0", "", installed, Info{Version: "1.3.0", Go: "go1.26.8"}},
+		{"stamped commit wins, modified not guessed", "1.3.0", "fedcba9", checkout, Info{Version: "1.3.0", Commit: "fedcba9", Go: "go1.26.8"}},
+		{"-buildvcs=false", "", "", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, Info{Version: "dev", Go: "go1.26.8"}},
 	} {
-		if got := buildVersion(tt.stamped, tt.stampedC, tt.bi); got != tt.want {
+		if got := Resolve(tt.stamped, tt.stampedC, tt.bi); got != tt.want {
 			t.Errorf("%s: %+v, want %+v", tt.name, got, tt.want)
 		}
 	}
-	if got := buildVersion("", "", nil); got.Version != "dev" || got.Go == "" {
+	if got := Resolve("", "", nil); got.Version != "dev" || got.Go == "" {
 		t.Errorf("no build information: %+v, want dev and this Go", got)
 	}
 }
 
 func TestWriteVersion(t *testing.T) {
 	var b bytes.Buffer
-	writeVersion(&b, versionInfo{Version: "1.2.0", Commit: "0123abc", Modified: true, Go: "go1.26.8"}, "/usr/bin/ssh: OpenSSH_9.2p1")
+	Write(&b, Info{Version: "1.2.0", Commit: "0123abc", Modified: true, Go: "go1.26.8"}, "/usr/bin/ssh: OpenSSH_9.2p1")
 	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 	want := []string{"sshlogfwd 1.2.0", "commit: 0123abc (modified)", "go: go1.26.8 ", "ssh: /usr/bin/ssh: OpenSSH_9.2p1"}
 	if len(lines) != len(want) {
@@ -60,10 +60,10 @@ func TestSSHVersion(t *testing.T) {
 	fake := filepath.Join(dir, "ssh")
 	os.WriteFile(fake, []byte("#!/bin/sh\n[ \"$1\" = -V ] || exit 9\necho 'OpenSSH_9.9p1 Fake, OpenSSL 3' >&2\n"), 0o755)
 	t.Setenv("PATH", dir)
-	if got, want := sshVersion(context.Background(), "ssh"), fake+": OpenSSH_9.9p1 Fake, OpenSSL 3"; got != want {
+	if got, want := SSH(context.Background(), "ssh"), fake+": OpenSSH_9.9p1 Fake, OpenSSL 3"; got != want {
 		t.Errorf("sshVersion = %q, want %q", got, want)
 	}
-	if got := sshVersion(context.Background(), "no-such-ssh"); !strings.HasPrefix(got, "none (") {
+	if got := SSH(context.Background(), "no-such-ssh"); !strings.HasPrefix(got, "none (") {
 		t.Errorf("sshVersion of a missing client = %q, want none (...)", got)
 	}
 }
