@@ -1,7 +1,8 @@
 // Package fsutil holds the careful file primitives every engine uses, each
 // written once: replacing a small file atomically (WriteAtomic), reading
 // one back without following a planted symlink (ReadOwned), an exclusive
-// lock that says who holds it (Lock), and a file's identity (ID).
+// lock that says who holds it (Lock), and whether one is held, seen
+// without taking it (Locked), and a file's identity (ID).
 //
 // sshlogfwd keeps state files beside user data (a receiver's .NAME.sshlogfwd
 // next to the log file, pull's cursor, the spool's state.json), often in

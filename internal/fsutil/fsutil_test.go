@@ -105,6 +105,37 @@ func TestLockIsExclusiveAndNamesHolder(t *testing.T) {
 	l2.Close()
 }
 
+// TestLockedSeesAHolderWithoutTakingTheLock: Locked tells a held lock
+// from a free one, and while it looks the holder keeps the lock and a
+// contender still finds it free.
+func TestLockedSeesAHolderWithoutTakingTheLock(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lock")
+	if held, err := Locked(p); err != nil || held {
+		t.Fatalf("missing file: Locked = %v, %v; want false", held, err)
+	}
+	l, err := TryLockFile(p, "pid 42 sshlogfwd push")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held, err := Locked(p); err != nil || !held {
+		t.Fatalf("held: Locked = %v, %v; want true", held, err)
+	}
+	other := filepath.Join(filepath.Dir(p), "other")
+	os.WriteFile(other, nil, 0o600)
+	if held, err := Locked(other); err != nil || held {
+		t.Fatalf("another file: Locked = %v, %v; want false", held, err)
+	}
+	l.Close()
+	if held, err := Locked(p); err != nil || held {
+		t.Fatalf("released: Locked = %v, %v; want false", held, err)
+	}
+	l2, err := TryLockFile(p, "pid 43")
+	if err != nil {
+		t.Fatalf("lock after Locked looked: %v", err)
+	}
+	l2.Close()
+}
+
 func TestLockRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	victim := filepath.Join(dir, "victim.log")

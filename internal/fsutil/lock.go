@@ -99,3 +99,38 @@ func TryLockFile(path, holder string) (*Lock, error) {
 	}
 	return l, nil
 }
+
+// procLocks lists the file locks held on this machine (proc(5)).
+var procLocks = "/proc/locks"
+
+// Locked reports whether some process (this one included) holds a flock
+// lock on the file at path, without taking it: a contender that tried
+// the lock, even for an instant, could make the rightful holder's own
+// attempt fail. A missing file is not locked.
+func Locked(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	id, ok := IDOf(fi)
+	if !ok {
+		return false, fmt.Errorf("%s: no inode", path)
+	}
+	b, err := os.ReadFile(procLocks)
+	if err != nil {
+		return false, err
+	}
+	// "1: FLOCK  ADVISORY  WRITE 2516 fe:00:9988210 0 EOF": the device's
+	// major and minor numbers in hex, the inode in decimal.
+	want := fmt.Sprintf("%02x:%02x:%d", unix.Major(id.Dev), unix.Minor(id.Dev), id.Ino)
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "FLOCK" && f[5] == want {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -19,6 +19,12 @@
 //   - drain.go: the end of a run. On SIGTERM, or once standard input is
 //     finished, sessions keep delivering until everything is delivered or
 //     the drain timeout passes; the rest stays in the spool.
+//   - record.go, spools.go: the spool directory remembers its
+//     destinations, its mode and the ssh settings (push.json), so that
+//     lines left in a spool no push runs on any more (a DEST corrected or
+//     dropped) are found at the next start (a warning naming them), and
+//     can be listed, delivered (Deliver, Retarget) or discarded (Discard)
+//     by `sshlogfwd spool`.
 //   - lines.go: the lines push writes itself (marks, notices of dropped
 //     lines), and the status line.
 //

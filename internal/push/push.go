@@ -69,6 +69,12 @@ type Options struct {
 	// dropped lines); default "localhost".
 	Hostname string
 
+	// Reach, if set, is how the command line reached Dests: it is
+	// recorded in the spool directory with them and the mode (Record),
+	// for `sshlogfwd spool deliver`, and the run warns about spools
+	// beside its own that no push delivers (warnStranded). Nil: neither.
+	Reach *Reach
+
 	// Notify, if set, hears when the run is ready (the spool recovered,
 	// the input open), its state line, watchdog pings from the report
 	// pass, and the stop (internal/sdnotify).
@@ -166,6 +172,12 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer lock.Close()
+	if opts.Reach != nil {
+		if err := writeRecord(opts.SpoolDir, e.record()); err != nil {
+			e.log.Warn("spool deliver will not know this spool's destinations", "err", err)
+		}
+		e.warnStranded()
+	}
 	// Following a file, every spooled byte goes to disk at once, with the
 	// file position (see follower): after a crash the spool and the
 	// position agree, so nothing is read twice or skipped.

@@ -11,6 +11,10 @@
 // dropped; every consumer that had not read it is told how many lines and
 // bytes it missed, so the gap can be made visible on the far side.
 //
+// Inspect reads what a spool directory holds for each destination without
+// opening it (a push may be running on it); Remove and RenameConsumer serve
+// `sshlogfwd spool discard` and `deliver --to` on a spool no push holds.
+//
 // The directory is ours alone: one owned by another user (not root) is
 // refused, one of ours others may enter is tightened to 0700, and only
 // regular files of ours found in it are taken up (no symlinks), so that a
