@@ -31,6 +31,7 @@ type CLI struct {
 	Receive       ReceiveCmd       `cmd:"" help:"Append what push --reliable sends to a file and acknowledge it once on disk; meant as the forced command of a restricted key."`
 	AuthorizedKey AuthorizedKeyCmd `cmd:"" name:"authorized-key" help:"Print the authorized_keys line that restricts a key to appending to (push) or reading (pull) one file."`
 	Check         CheckCmd         `cmd:"" help:"Check a push or pull setup end to end: one line per check, OK or FAIL with the fix; exit 0 only if all are OK."`
+	Spool         SpoolCmd         `cmd:"" help:"List push's spool directories, and deliver or discard the lines left in one no push runs on (a DEST since corrected or dropped)."`
 	Version       VersionCmd       `cmd:"" help:"Print the version, the commit, the Go version and the ssh client found in $PATH."`
 	Man           ManCmd           `cmd:"" hidden:"" help:"Print the manual page sshlogfwd(1) in roff."`
 }
@@ -51,6 +52,7 @@ const description = `Ship log lines to another host through the system OpenSSH c
   receive, serve    the far sides, meant as forced commands in authorized_keys
   authorized-key    print the restricted authorized_keys line for a key
   check       test a setup end to end: is the key really restricted?
+  spool       list push's spools; deliver or discard lines left for a DEST no longer given
 
 Lines wait in a bounded spool (memory, then disk) while the link is down, so the
 syslog daemon never finds the FIFO full. Every flag can also be set with an

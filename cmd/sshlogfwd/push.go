@@ -221,7 +221,7 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 		SpoolDir: dir, SpoolMax: int64(p.SpoolMax),
 		Reliable: p.Reliable, Fsync: p.Fsync, AckTimeout: p.AckTimeout,
 		Mark: p.Mark, Stats: p.Stats, BackoffMax: p.BackoffMax, DrainTimeout: p.DrainTimeout,
-		ReadyMarker: marker, Hostname: hostname(), Logger: log,
+		ReadyMarker: marker, Hostname: hostname(), Logger: log, Reach: p.reach(),
 		Metrics: p.sink(), MetricsEvery: p.MetricsInterval,
 	}, nil
 }

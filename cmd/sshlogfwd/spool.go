@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/push"
+)
+
+// SpoolCmd lists, delivers and discards push's spool directories, above
+// all those no push runs on any more: lines left for a DEST since
+// corrected or dropped (push warns about them when it starts).
+type SpoolCmd struct {
+	List    SpoolListCmd    `cmd:"" help:"List push's spool directories: destinations, mode, lines held, and whether a push runs on each."`
+	Deliver SpoolDeliverCmd `cmd:"" help:"Deliver the lines a spool directory holds to its recorded DESTs (or --to another), in its recorded mode and with its recorded ssh settings, then exit. Refused while a push runs on it."`
+	Discard SpoolDiscardCmd `cmd:"" help:"Remove a spool directory and the lines in it, saying what they were. Refused while a push runs on it."`
+}
+
+// SpoolListCmd lists the spool directories under the spool root.
+type SpoolListCmd struct {
+	SpoolRoot string `name:"spool-root" help:"The directory holding push's spool directories. Default: push's own, $STATE_DIRECTORY, else ~/.local/state/sshlogfwd." placeholder:"DIR"`
+}
+
+// Run prints one paragraph per spool directory.
+func (c *SpoolListCmd) Run() error {
+	root := c.SpoolRoot
+	if root == "" {
+		var err error
+		if root, err = stateDir(); err != nil {
+			return usage("--spool-root", err)
+		}
+	}
+	spools, err := push.List(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return usage("--spool-root", err)
+	}
+	if err != nil {
+		return err
+	}
+	writeSpoolList(os.Stdout, root, spools)
+	return nil
+}
+
+// writeSpoolList writes what List found, with the commands for a spool
+// that holds lines and that no push runs on.
+func writeSpoolList(w io.Writer, root string, spools []push.SpoolInfo) {
+	if len(spools) == 0 {
+		fmt.Fprintf(w, "no spool directories of push in %s\n", root)
+		return
+	}
+	for _, s := range spools {
+		state := "stopped: nothing delivers its lines"
+		switch {
+		case s.Err != nil:
+			fmt.Fprintf(w, "%s\n  cannot read it: %v%s\n", s.Dir, s.Err, ownerHint(s.Dir))
+			continue
+		case s.Running:
+			state = "running: " + s.Holder
+		case s.HeldBytes() == 0:
+			state = "stopped, empty"
+		}
+		fmt.Fprintf(w, "%s\n  %s, %s mode\n", s.Dir, state, s.Record.Mode())
+		for _, d := range s.Record.Dests {
+			h := s.Held[d]
+			fmt.Fprintf(w, "  %s: %d lines (%d bytes) held\n", d, h.Lines, h.Bytes)
+		}
+		if !s.Running && s.HeldBytes() > 0 {
+			fmt.Fprintf(w, "  deliver: %s\n  deliver elsewhere: %s\n", push.DeliverCommand(s.Dir, ""), push.DeliverCommand(s.Dir, "DEST"))
+		}
+		if !s.Running {
+			fmt.Fprintf(w, "  discard: %s\n", push.DiscardCommand(s.Dir))
+		}
+	}
+}
+
+// SpoolDeliverCmd delivers what a spool directory holds.
+type SpoolDeliverCmd struct {
+	To  string `name:"to" help:"Deliver to this DEST instead of the recorded one (e.g. a DEST with a typo, since corrected); the spool must hold lines for one destination only. The recorded mode and ssh settings stay." placeholder:"DEST"`
+	Dir string `arg:"" name:"DIR" help:"The spool directory (sshlogfwd spool list shows them)."`
+}
+
+// Validate checks --to.
+func (c *SpoolDeliverCmd) Validate() error {
+	if c.To != "" {
+		if _, err := execssh.ParseDest(c.To); err != nil {
+			return usage("--to", err)
+		}
+	}
+	return nil
+}
+
+// Run delivers with push's own engine, the command line rebuilt from what
+// push recorded in the directory.
+func (c *SpoolDeliverCmd) Run(ctx context.Context, log *slog.Logger) error {
+	dir, err := spoolArg(c.Dir)
+	if err != nil {
+		return err
+	}
+	if c.To != "" {
+		to, _ := execssh.ParseDest(c.To) // Validate checked it
+		from, err := push.Retarget(dir, to.String())
+		if err != nil {
+			return spoolError(dir, err)
+		}
+		if from != to.String() {
+			log.Info("the lines held for one destination go to another", "from", from, "to", to.String(), "spool", dir)
+		}
+	}
+	rec, err := push.ReadRecord(dir)
+	if err != nil {
+		return spoolError(dir, err)
+	}
+	p := pushCmdFromRecord(rec, dir)
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("the settings recorded in %s no longer work: %w", dir, err)
+	}
+	if err := p.refuseExposedIdentity(); err != nil {
+		return err
+	}
+	opts, err := p.engineOptions(log)
+	if err != nil {
+		return err
+	}
+	return spoolError(dir, push.Deliver(ctx, opts))
+}
+
+// pushCmdFromRecord is the push command line that delivers what the spool
+// dir holds, as the record says push reached its destinations.
+func pushCmdFromRecord(r push.Record, dir string) *PushCmd {
+	p := &PushCmd{
+		SSHFlags: SSHFlags{
+			Identity: r.Reach.Identity, Port: r.Reach.Port, SSHConfig: r.Reach.SSHConfig,
+			SSHOption: r.Reach.SSHOptions, SSH: r.Reach.SSH, NoCompress: r.Reach.NoCompress,
+		},
+		ReliableFlags: ReliableFlags{Reliable: r.Reliable, RemoteBinary: r.Reach.RemoteSSHLogfwd, Fsync: time.Second, AckTimeout: r.Reach.AckTimeout},
+		ReportFlags:   ReportFlags{MetricsInterval: 30 * time.Second},
+		Dests:         r.Dests, RemoteCommand: r.Reach.RemoteCommand,
+		From: "end", FIFOMode: "0620",
+		Spool: dir, SpoolMax: ByteSize(r.SpoolMax),
+		BackoffMax: 30 * time.Second, DrainTimeout: 10 * time.Second,
+	}
+	if p.SSH == "" {
+		p.SSH = "ssh"
+	}
+	if p.RemoteBinary == "" {
+		p.RemoteBinary = "sshlogfwd"
+	}
+	if p.AckTimeout == 0 {
+		p.AckTimeout = 30 * time.Second
+	}
+	if p.SpoolMax == 0 {
+		p.SpoolMax = 256 << 20
+	}
+	return p
+}
+
+// reach is how this push reaches its destinations, for the record in its
+// spool directory (push.Record): what `spool deliver` runs again.
+func (p *PushCmd) reach() *push.Reach {
+	r := &push.Reach{
+		SSH: p.SSH, Identity: absPath(p.Identity), Port: p.Port, SSHConfig: absPath(p.SSHConfig),
+		SSHOptions: p.SSHOption, NoCompress: p.NoCompress, RemoteCommand: p.RemoteCommand,
+	}
+	if strings.Contains(r.SSH, "/") {
+		r.SSH = absPath(r.SSH)
+	}
+	if p.Reliable {
+		r.RemoteSSHLogfwd, r.AckTimeout = p.RemoteBinary, p.AckTimeout
+	}
+	return r
+}
+
+// absPath is path made absolute ("" stays "").
+func absPath(path string) string {
+	if path == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
+// SpoolDiscardCmd removes a spool directory.
+type SpoolDiscardCmd struct {
+	Dir string `arg:"" name:"DIR" help:"The spool directory (sshlogfwd spool list shows them)."`
+}
+
+// Run discards the spool and says what it held and what was removed.
+func (c *SpoolDiscardCmd) Run() error {
+	dir, err := spoolArg(c.Dir)
+	if err != nil {
+		return err
+	}
+	d, err := push.Discard(dir)
+	if err != nil {
+		return spoolError(dir, err)
+	}
+	for _, dest := range d.Record.Dests {
+		h := d.Held[dest]
+		fmt.Printf("discarded %d lines (%d bytes) held for %s\n", h.Lines, h.Bytes, dest)
+	}
+	if d.DirRemoved {
+		fmt.Printf("removed %s (%d files)\n", dir, len(d.Files))
+	} else {
+		fmt.Printf("removed the spool's %d files; %s stays: it holds other files: %s\n", len(d.Files), dir, strings.Join(d.Left, ", "))
+	}
+	return nil
+}
+
+// spoolArg is the DIR argument made absolute, refused when it is not a
+// directory.
+func spoolArg(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", usage("DIR", err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", usage("DIR", err)
+	}
+	if !fi.IsDir() {
+		return "", usage("DIR", fmt.Errorf("%s is %s, not a directory", abs, fsutil.DescribeMode(fi.Mode())))
+	}
+	return abs, nil
+}
+
+// spoolError says what to do about an error of the spool commands: a
+// directory that is not a spool is a usage error; one of another user is
+// run as that user; one a push runs on waits until that push stops.
+func spoolError(dir string, err error) error {
+	var held *fsutil.HeldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &held):
+		return fmt.Errorf("refusing: %w; a push runs on this spool and delivers its lines itself: stop it first", err)
+	case errors.Is(err, push.ErrNotSpool), errors.Is(err, fs.ErrNotExist):
+		return usage("DIR", fmt.Errorf("%w: `sshlogfwd spool list` shows push's spool directories", err))
+	case errors.Is(err, fsutil.ErrUnsafe), errors.Is(err, fs.ErrPermission):
+		return usage("DIR", fmt.Errorf("%w%s", err, ownerHint(dir)))
+	}
+	return err
+}
+
+// ownerHint tells how to run a spool command as the owner of dir, when
+// that is not the user we run as.
+func ownerHint(dir string) string {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return ""
+	}
+	uid, ok := fsutil.Owner(fi)
+	if !ok || uid == os.Geteuid() {
+		return ""
+	}
+	name := fsutil.UserName(uid)
+	return fmt.Sprintf("; the spool belongs to %s: run the command as that user, e.g. runuser -u %s -- sshlogfwd spool ...", name, name)
+}
