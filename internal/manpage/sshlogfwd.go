@@ -52,6 +52,9 @@ var SshlogfwdSections = []Section{
 			"the state directory, such as `/var/lib/sshlogfwd/loguser@loghost__var_log_remote_web1.log`), mode 0700. " +
 			"It holds `NNNNNNNNNNNNNNNNNNNN.seg` segment files, named by the stream offset of their first byte; " +
 			"`state.json`, the stream id, each DEST's acknowledged position and, with `--file`, the input position; " +
+			"`push.json`, the DESTs, the mode and the ssh settings push ran with, which `sshlogfwd spool deliver` " +
+			"uses and which lets push warn at start about a spool beside its own that no push runs on and that holds " +
+			"lines (`sshlogfwd spool list`); " +
 			"and `lock`, which allows one push per spool and names its holder."},
 		Item{Tag: "DIR/.NAME.sshlogfwd, DIR/.NAME.sshlogfwd.lock", Text: "receive's state beside the file " +
 			"DIR/NAME it appends to (JSON: stream id, the file's device, inode and size at a stream offset), and its " +
