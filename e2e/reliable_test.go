@@ -134,6 +134,21 @@ func TestReliableSSHDDown(t *testing.T) {
 	t.Logf("sshd stopped 1 time for 20 s: %d lines; %s; writer stalls %d", n, r, w.Stalls())
 	recordFault(t, faultRow{Mode: "push --reliable", Fault: "sshd stopped (sessions killed) for 20 s", Lines: n, Faults: 1, Report: r})
 	exactlyOnce(t, r, n)
+	// What push told the administrator meanwhile (issue 13, "push never
+	// says it is connected or delivering"): every connect with its time,
+	// the failure classified with its fix after a few attempts and then
+	// quiet (not once per retry), the recovery with the count, and the
+	// backlog once delivered.
+	log := string(readFile(l.Log))
+	for _, want := range []string{`msg="connected to loghost in `, `msg="cannot connect to loghost: cannot reach the far side`, "fix: check the address, the port and the firewall",
+		"after_failed_attempts=", " lines spooled during the outage\""} {
+		if !strings.Contains(log, want) {
+			t.Errorf("push's log does not say %s:\n%s", want, tail([]byte(log), 40))
+		}
+	}
+	if n := strings.Count(log, "cannot connect to loghost"); n < 1 || n > 2 {
+		t.Errorf("the failure explained %d times in 20 s of retries every second or so, want once per cause:\n%s", n, tail([]byte(log), 40))
+	}
 }
 
 // TestReliableNetworkCut: the log host's sshd sits in its own network

@@ -703,6 +703,12 @@ func TestPushHostKeyRefused(t *testing.T) {
 				log := string(readFile(l.Log))
 				return strings.Count(log, "Host key verification failed") >= 2 && strings.Contains(log, want)
 			}, "two refusals with the reason %q in the log", want)
+			// After a few attempts push says what to do, as check does.
+			fix := map[string]string{"unknown": "ssh-keyscan loghost", "changed": "ssh-keygen -R loghost"}[tc]
+			testlab.WaitFor(t, 20*time.Second, func() bool {
+				log := string(readFile(l.Log))
+				return strings.Contains(log, "cannot connect to loghost") && strings.Contains(log, fix)
+			}, "push to explain the refusal with %q", fix)
 			if _, err := os.Stat(l.Remote); err == nil {
 				t.Errorf("lines were delivered to a host with an %s key", tc)
 			}
