@@ -146,6 +146,12 @@ func TestReliableSSHDDown(t *testing.T) {
 			t.Errorf("push's log does not say %s:\n%s", want, tail([]byte(log), 40))
 		}
 	}
+	// receive's own lines keep their level, tagged with the far host, and
+	// are never shown as ssh's WARN with their time and level inside.
+	if !strings.Contains(log, `level=INFO msg="far[loghost]: stream starts"`) {
+		t.Errorf("receive's INFO line is not in push's log at INFO as far[loghost]:\n%s", tail([]byte(log), 40))
+	}
+	noNestedFarLines(t, log)
 	if n := strings.Count(log, "cannot connect to loghost"); n < 1 || n > 2 {
 		t.Errorf("the failure explained %d times in 20 s of retries every second or so, want once per cause:\n%s", n, tail([]byte(log), 40))
 	}

@@ -260,6 +260,19 @@ func (b *relBuf) String() string {
 
 // countLog counts the log lines containing substr, leaving out the lines
 // that only quote a child's last stderr line when it ended.
+// noNestedFarLines fails the test for a line of log that carries one of
+// the far side's log lines whole, with its own time and level inside
+// (issue 13: `level=WARN msg="ssh[...]: time=... level=INFO msg=\"stream
+// starts\"..."`): those are logged once, at their own level, as far[host].
+func noNestedFarLines(t *testing.T, log string) {
+	t.Helper()
+	for l := range strings.Lines(log) {
+		if strings.Count(l, "level=") > 1 {
+			t.Errorf("a far-side line inside another: %s", l)
+		}
+	}
+}
+
 func countLog(log []byte, substr string) int {
 	n := 0
 	for _, line := range strings.Split(string(log), "\n") {

@@ -65,6 +65,7 @@ func TestStrandedSpool(t *testing.T) {
 		p := runPush(t, cmd, log)
 		testlab.WaitFor(t, 30*time.Second, func() bool { return bytes.Contains(readFile(log), []byte("input ended")) }, "push %s to read its input", name)
 		p.Stop(t, 30*time.Second)
+		noNestedFarLines(t, string(readFile(log)))
 	}
 	sshd.Stop(t)
 	pushStdin("a", destA, 500)

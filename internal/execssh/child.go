@@ -296,7 +296,14 @@ func (e *ExitError) Error() string {
 	}
 	fmt.Fprintf(&b, " (%s)", ExitReason(e.Err))
 	if n := len(e.Stderr); n > 0 {
-		fmt.Fprintf(&b, ": %s", e.Stderr[n-1])
+		last := e.Stderr[n-1]
+		// A log line of our far side was logged at its own level as
+		// far[host]: its message says why, without the time and level
+		// that made the WARN "ssh[...]: time=... level=ERROR ...".
+		if l := parseFarLine(last); l.ours {
+			last = l.msg
+		}
+		fmt.Fprintf(&b, ": %s", last)
 	}
 	return b.String()
 }

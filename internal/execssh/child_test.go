@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -109,6 +110,25 @@ func TestChildExitExplained(t *testing.T) {
 	}
 	if alive(c.Pid) {
 		t.Errorf("child %d not reaped", c.Pid)
+	}
+}
+
+// An exit whose last stderr line is our far side's log line is explained
+// with that line's message, not the raw line with its time and level
+// (logged once already, at its own level).
+func TestExitErrorTakesTheFarMessage(t *testing.T) {
+	ee := new(exec.ExitError)
+	if err := exec.Command("sh", "-c", "exit 1").Run(); !errors.As(err, &ee) {
+		t.Fatalf("sh -c 'exit 1': %v", err)
+	}
+	far := `time=2026-12-02T12:38:59.144Z level=ERROR msg="receive /r/c.log: open lock: no such file or directory"`
+	got := (&ExitError{Name: "ssh[loghost]", Err: ee, Stderr: []string{"other", far}}).Error()
+	if !strings.HasSuffix(got, "(its reason is logged above)): receive /r/c.log: open lock: no such file or directory") || strings.Contains(got, "level=") {
+		t.Errorf("got %q", got)
+	}
+	got = (&ExitError{Name: "ssh[loghost]", Err: ee, Stderr: []string{"sh: 1: cannot create /r/c.log: Directory nonexistent"}}).Error()
+	if !strings.HasSuffix(got, ": sh: 1: cannot create /r/c.log: Directory nonexistent") {
+		t.Errorf("a line not ours: got %q", got)
 	}
 }
 
