@@ -243,6 +243,14 @@ func TestCheckUnrestrictedKey(t *testing.T) {
 	if !hasLine(fail, "FAIL  forwarding", "tunnels") {
 		t.Errorf("forwarding not reported: %s", res.Stdout)
 	}
+	// The fix for a reliable push keeps what decides the forced command:
+	// following advice that dropped --reliable broke reliable push.
+	res = l.check(t, "--reliable", "-i", l.SSHD.ClientKey, "--remote-sshlogfwd", "/opt/sshlogfwd/bin/sshlogfwd")
+	_, fail = reportLines(res.Stdout)
+	want := "sshlogfwd authorized-key push --reliable --sshlogfwd-path /opt/sshlogfwd/bin/sshlogfwd --from <this host's address> --key " + l.SSHD.ClientKey + ".pub " + l.Remote
+	if res.Code != 1 || !hasLine(fail, "FAIL  restricted key", want) {
+		t.Errorf("unrestricted key, reliable push: want the fix %q: %s", want, res)
+	}
 }
 
 // TestCheckForcedCommandWithoutRestrict: command= alone stops the shell
