@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,6 +74,21 @@ const stateLimit = 64 << 10
 var (
 	writeFile = (*os.File).Write
 	fsyncFile = (*os.File).Sync
+	openData  = os.OpenFile
+)
+
+// After a rotation took the file away, receive waits up to recreateWait,
+// looking every recreatePoll, for someone else to create the new one
+// before it creates the file itself. logrotate's "create" makes it right
+// after its rename, with O_EXCL: had receive made it first, logrotate
+// would rename receive's file aside (NAME-YYYYMMDDHH.backup), with the
+// lines receive wrote into it, and create another (issue #15; measured in
+// e2e TestReceiveLogrotate). A logrotate run as root also creates the file
+// with mode 0600 before it hands it to its owner (fchown): an open refused
+// for permission is tried again within the same wait.
+const (
+	recreateWait = time.Second
+	recreatePoll = 5 * time.Millisecond
 )
 
 // Appender appends one stream to one file and keeps the position durable.
@@ -128,7 +144,14 @@ func OpenAppender(path string, opts AppenderOptions) (*Appender, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.openFile(); err != nil {
+	open := a.openFile
+	if st != nil {
+		// A position was saved: a missing file was rotated away while no
+		// receiver ran, perhaps a moment ago by a logrotate about to
+		// create the new one.
+		open = a.openSuccessor
+	}
+	if err := open(); err != nil {
 		return nil, err
 	}
 	if st != nil {
@@ -193,9 +216,47 @@ func describeJSONError(err error) string {
 	return "not JSON"
 }
 
-// openFile opens the path for appending and records its identity.
+// openFile opens the path for appending, creating it if it is missing,
+// and records its identity.
 func (a *Appender) openFile() error {
-	f, err := os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, fileMode)
+	return a.open(os.O_CREATE)
+}
+
+// openSuccessor opens the file that follows ours at the path after a
+// rotation renamed or removed ours: the one logrotate creates, if it does
+// within recreateWait (see there); otherwise one receive creates, O_EXCL,
+// so that a file that appears at that very moment is opened, never taken
+// over.
+func (a *Appender) openSuccessor() error {
+	deadline := a.clock.Now().Add(recreateWait)
+	for {
+		err := a.open(0)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		if !a.clock.Now().Before(deadline) {
+			if errors.Is(err, fs.ErrPermission) {
+				return err
+			}
+			break
+		}
+		clock.Sleep(context.Background(), a.clock, recreatePoll)
+	}
+	a.log.Info("nothing created the file again within the wait after its rotation; creating it", "path", a.path, "waited", recreateWait)
+	err := a.open(os.O_CREATE | os.O_EXCL)
+	if errors.Is(err, fs.ErrExist) {
+		err = a.open(0)
+	}
+	return err
+}
+
+// open opens the path for appending, with the extra flags, and records
+// its identity.
+func (a *Appender) open(flags int) error {
+	f, err := openData(a.path, os.O_WRONLY|os.O_APPEND|flags, fileMode)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", a.path, err)
 	}
@@ -454,7 +515,7 @@ func (a *Appender) checkRotated() error {
 	}
 	oldIno := a.ino
 	a.f.Close()
-	if err := a.openFile(); err != nil {
+	if err := a.openSuccessor(); err != nil {
 		a.broken = err
 		return err
 	}

@@ -235,12 +235,15 @@ func TestRotationByRename(t *testing.T) {
 	s := start(t, Options{Path: path}, streamA)
 	s.send(ackproto.AppendData(nil, 0, lines(0, 10)))
 	s.waitAck(140)
+	// logrotate's "create": a new empty file appears right after the
+	// rename. (Without it receive waits a second before it creates the
+	// file: rotate_test.go.)
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
+	os.WriteFile(path, nil, 0o640)
 	s.send(ackproto.AppendData(nil, 140, lines(10, 20)))
 	s.waitAck(280)
-	// logrotate's "create": a new empty file appears first.
 	os.Rename(path, path+".2")
 	os.WriteFile(path, nil, 0o640)
 	s.send(ackproto.AppendData(nil, 280, lines(20, 30)))
@@ -259,6 +262,7 @@ func TestRotationByRename(t *testing.T) {
 	f.Write(lines(30, 33))
 	f.Close()
 	os.Rename(path, path+".3")
+	os.WriteFile(path, nil, 0o640)
 	a, err := OpenAppender(path, AppenderOptions{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
