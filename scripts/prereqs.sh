@@ -2,8 +2,9 @@
 # the demo use, when they are missing and we are root: sshd and the ssh
 # client, rsyslogd and logger, ip (network namespaces), logrotate, systemd's
 # systemd-analyze and journalctl, systemd-journal-remote (writes real
-# journal files without a running journald), man (renders the manual page)
-# and rpm (lists the files of the .rpm scripts/package.sh builds).
+# journal files without a running journald), man (renders the manual page),
+# rpm (lists the files of the .rpm scripts/package.sh builds) and strace
+# (slows logrotate down at one system call in TestReceiveLogrotate).
 ensure_prereqs() {
 	missing=""
 	[ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
@@ -17,6 +18,7 @@ ensure_prereqs() {
 	command -v journalctl >/dev/null 2>&1 || missing="$missing systemd"
 	[ -x /usr/bin/man ] || missing="$missing man-db"
 	[ -x /usr/bin/rpm ] || missing="$missing rpm"
+	[ -x /usr/bin/strace ] || missing="$missing strace"
 	if [ -n "$missing" ]; then
 		if [ "$(id -u)" -ne 0 ]; then
 			echo "missing:$missing — install them (as root: apt-get update && apt-get install -y$missing)" >&2
