@@ -5,19 +5,23 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/receiver"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
 // hostileNames are remote file names that must stay data: spaces, both
-// quotes, ';', $(...), backticks, backslashes, a leading '-', glob and
-// tilde characters.
+// quotes, ';', '&&', $(...), backticks, backslashes (sshd's one escape
+// \", and a trailing one), a leading '-', glob, tilde and '%' characters
+// (ssh and sshd expand % tokens in their own settings), and Unicode.
 var hostileNames = []string{
 	"a b.log",
 	"it's.log",
@@ -25,19 +29,30 @@ var hostileNames = []string{
 	`back\slash\.log`,
 	`q\"uote.log`,
 	"semi;touch INJECTED;.log",
+	"and && touch INJECTED4 && .log",
 	"$(touch INJECTED2).log",
 	"`touch INJECTED3`.log",
 	"-n",
+	"--help",
 	"*",
 	"~root",
+	`ends-in-backslash\`,
+	"100% %h %u %%.log",
+	"ünïcödé 日本語 ½.log",
 }
+
+// hostileTestName names a subtest after a hostile name without its '%':
+// the test's temporary directories are named after it and end up in
+// ssh's configuration, which expands % (only the lab's paths, not the
+// remote file name, which ssh never expands).
+func hostileTestName(name string) string { return strings.ReplaceAll(name, "%", "pct") }
 
 // noInjection fails the test if any of the INJECTED files exist in dir or
 // the usual working directories.
 func noInjection(t *testing.T, dirs ...string) {
 	t.Helper()
 	for _, d := range append(dirs, "/", "/root") {
-		for _, f := range []string{"INJECTED", "INJECTED2", "INJECTED3"} {
+		for _, f := range []string{"INJECTED", "INJECTED2", "INJECTED3", "INJECTED4"} {
 			if _, err := os.Stat(filepath.Join(d, f)); err == nil {
 				t.Errorf("injected command ran: %s exists", filepath.Join(d, f))
 			}
@@ -104,7 +119,7 @@ func TestAuthorizedKeyPushThroughSSHD(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	for i, name := range hostileNames {
-		t.Run(name, func(t *testing.T) {
+		t.Run(hostileTestName(name), func(t *testing.T) {
 			t.Parallel()
 			sshd := testlab.StartSSHD(t, testlab.SSHDOptions{})
 			path := filepath.Join(dir, name)
@@ -145,6 +160,133 @@ func TestAuthorizedKeyPushThroughSSHD(t *testing.T) {
 		}
 		noInjection(t, dir)
 	})
+}
+
+// TestAuthorizedKeyReliableRoundTrip: for every hostile file name, the
+// lines `sshlogfwd authorized-key` prints for reliable push (receive) and
+// pull (serve) go into the real sshd's authorized_keys, and the real push
+// and pull through them reach exactly that file: push appends to it and
+// creates nothing beside it but receive's own hidden state and lock, pull
+// gets what it holds and serve creates nothing. A push or pull that asks
+// for another file in the same directory is refused by the forced command
+// ("not the path this key serves"), and that file is neither written nor
+// read. A name with a newline gets no line at all. What sshd makes of the
+// quoting is what counts here, not our own reading of it (Dequote).
+func TestAuthorizedKeyReliableRoundTrip(t *testing.T) {
+	t.Parallel()
+	bin := testlab.Binary(t)
+	for _, name := range hostileNames {
+		t.Run(hostileTestName(name), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			path := filepath.Join(dir, name)
+			other := filepath.Join(dir, "other.log")
+			if err := os.WriteFile(other, []byte("OTHER FILE, NOT FOR THIS KEY\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sshd := testlab.StartSSHD(t, testlab.SSHDOptions{
+				KeepHome: true,
+				Extra:    []string{"SetEnv HOME=" + t.TempDir() + " " + plGORACE},
+			})
+			local := t.TempDir()
+			t.Cleanup(func() { noInjection(t, dir, local, sshd.Home) })
+
+			// Reliable push: receive appends to path, and nothing else.
+			sshd.SetAuthorizedKeys(t, authorizedKey(t, sshd, "push", "--reliable", "--sshlogfwd-path", bin, "--from", "127.0.0.1", path))
+			p, log := rtPush(t, sshd, local, "push", path, "line one\nline two\n")
+			if !testlab.Poll(30*time.Second, func() bool { return p.exited() || rtIsRefused(log()) }) || rtIsRefused(log()) || p.err != nil {
+				t.Fatalf("push --reliable through the line for %q did not deliver and end (exit: %v)\n%s", name, p.err, log())
+			}
+			if got := string(readFile(path)); got != "line one\nline two\n" {
+				t.Errorf("%q holds %q", path, got)
+			}
+			want := []string{filepath.Base(other), name, filepath.Base(receiver.StatePath(path)), filepath.Base(receiver.LockPath(path))}
+			rtSameFiles(t, dir, want, "after the push")
+			_, log = rtPush(t, sshd, local, "push-other", other, "MUST NOT ARRIVE\n")
+			rtRefused(t, "push", log, "the log host refused the request")
+			rtSameFiles(t, dir, want, "after the refused push")
+
+			// Pull: serve reads path, and nothing else.
+			sshd.SetAuthorizedKeys(t, authorizedKey(t, sshd, "pull", "--sshlogfwd-path", bin, "--from", "127.0.0.1", path))
+			l := &plLab{t: t, sshd: sshd, bin: bin, dir: dir, log: path, out: filepath.Join(local, "pulled.log")}
+			pl := l.startPull("--from", "start", "--log-level", "debug")
+			if !testlab.Poll(30*time.Second, func() bool { return len(readFile(l.out)) >= len("line one\nline two\n") || rtIsRefused(pl.log()) }) || rtIsRefused(pl.log()) {
+				t.Fatalf("pull through the line for %q did not get the file's lines: %q\n%s", name, readFile(l.out), pl.log())
+			}
+			if err := pl.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
+				t.Errorf("pull after SIGTERM: %v", err)
+			}
+			if got := string(readFile(l.out)); got != "line one\nline two\n" {
+				t.Errorf("pull of %q got %q", path, got)
+			}
+			rtSameFiles(t, dir, want, "after the pull")
+			l.log, l.out = other, filepath.Join(local, "other-pulled.log")
+			rtRefused(t, "pull", l.startPull("--from", "start", "--log-level", "debug").log, "")
+			if got := readFile(l.out); len(got) != 0 {
+				t.Errorf("a pull of %s through the key for %q got %q", other, path, got)
+			}
+		})
+	}
+	t.Run("newline", func(t *testing.T) {
+		t.Parallel()
+		sshd := testlab.StartSSHD(t, testlab.SSHDOptions{})
+		for _, role := range []string{"push", "pull"} {
+			path := filepath.Join(t.TempDir(), "new\nline.log")
+			res := runBinary(t, runOpts{}, "authorized-key", "--key", sshd.ClientKey+".pub", role, "--reliable", "--sshlogfwd-path", bin, "--from", "127.0.0.1", path)
+			if res.Code != 2 || res.Stdout != "" || !strings.Contains(res.Stderr, "control character") {
+				t.Errorf("authorized-key %s for a name with a newline: want exit 2, no line, naming the control character\n%s", role, res)
+			}
+		}
+	})
+}
+
+// rtPush starts a reliable push of input (standard input) to path
+// through sshd, with its spool and log in local named after name; the
+// test's end kills it if it still runs.
+func rtPush(t *testing.T, sshd *testlab.SSHD, local, name, path, input string) (*pushProc, func() string) {
+	t.Helper()
+	log := filepath.Join(local, name+".log")
+	cmd := exec.Command(testlab.Binary(t), pushArgsConfig(sshd.SSHConfig, log, "--reliable", "--spool", filepath.Join(local, name+".spool"), "loghost:"+path)...)
+	cmd.Env = append(os.Environ(), plGORACE)
+	cmd.Stdin = strings.NewReader(input)
+	return runPush(t, cmd, log), func() string { return string(readFile(log)) }
+}
+
+func (p *pushProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// rtIsRefused reports whether a log shows a forced command's refusal of a
+// request for another path.
+func rtIsRefused(log string) bool { return strings.Contains(log, "is not the path this key serves") }
+
+// rtRefused waits until log() shows that the forced command refused the
+// request as one for another path, and, if also is not empty, that line.
+func rtRefused(t *testing.T, what string, log func() string, also string) {
+	t.Helper()
+	if !testlab.Poll(30*time.Second, func() bool { return rtIsRefused(log()) && strings.Contains(log(), also) }) {
+		t.Fatalf("after 30 s, %s of another file is not refused by the forced command; log:\n%s", what, log())
+	}
+}
+
+// rtSameFiles fails the test unless dir holds exactly the names want.
+func rtSameFiles(t *testing.T, dir string, want []string, when string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	want = slices.Sorted(slices.Values(want))
+	if !slices.Equal(got, want) {
+		t.Errorf("%s the directory holds %q, want %q", when, got, want)
+	}
 }
 
 // TestAuthorizedKeyPullCompatThroughSSHD: the tail line with a hostile name

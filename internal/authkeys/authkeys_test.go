@@ -274,8 +274,12 @@ var hostilePaths = []string{
 }
 
 // TestCommandShellWords runs each forced command through /bin/sh the way
-// sshd does ($SHELL -c), after sshd's own dequoting, and checks which
-// words the program receives: the path always arrives as one word, intact.
+// sshd does ($SHELL -c), after reading the option back with our own
+// Dequote, and checks which words the program receives: the path always
+// arrives as one word, intact. It is the quick check of the shell's side
+// only: what the real sshd makes of the lines is proved end to end, for
+// every role and these names, by e2e TestAuthorizedKeyReliableRoundTrip
+// and TestAuthorizedKeyPushThroughSSHD.
 func TestCommandShellWords(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range hostilePaths {
@@ -307,8 +311,8 @@ func TestCommandShellWords(t *testing.T) {
 	}
 }
 
-// sshdRun puts cmd into a command="..." option, reads it back as sshd
-// does, and runs it with sh -c. For commands other than cat >> the program
+// sshdRun puts cmd into a command="..." option, reads it back with
+// Dequote (our model of sshd's opt_dequote), and runs it with sh -c. For commands other than cat >> the program
 // is replaced by a printer of its arguments, which it returns.
 func sshdRun(t *testing.T, dir, cmd, stdin string) []string {
 	t.Helper()
