@@ -39,6 +39,8 @@ type lrRotator struct {
 	// create, right after the rename) by this much, through strace.
 	slow time.Duration
 	runs int
+	// ended is the second in which the last run ended.
+	ended int64
 }
 
 // newLRRotator writes a configuration for path with stanza (rotate 10,
@@ -58,12 +60,16 @@ func newLRRotator(t *testing.T, path, stanza string, slow time.Duration) *lrRota
 	return r
 }
 
-// rotate runs `logrotate -f -s STATE CONF` once. logrotate's complaints
-// (a destination that already exists, renamed to a .backup) fail the
-// test even where its exit status is 0.
+// rotate runs `logrotate -f -s STATE CONF` once, in a later second than
+// the one the last run ended in: logrotate names dated copies by the time
+// it started (dateformat %s), and skips a rotation whose name is taken.
+// logrotate's complaints (a destination that already exists, renamed to
+// a .backup) fail the test even where its exit status is 0.
 func (r *lrRotator) rotate() {
 	t := r.t
 	t.Helper()
+	testlab.WaitFor(t, 2*time.Second, func() bool { return time.Now().Unix() > r.ended }, "a new second")
+	defer func() { r.ended = time.Now().Unix() }()
 	args := []string{"-f", "-s", r.state, r.conf}
 	cmd := exec.Command(logrotateBin, args...)
 	if r.slow > 0 {
@@ -205,13 +211,8 @@ func TestReceiveLogrotate(t *testing.T) {
 			rot := newLRRotator(t, l.Remote, tc.stanza, tc.slow)
 			l.push(t)
 			w := startRelWriter(t, l.FIFO, rate, 0)
-			var second int64
 			for range rotations {
 				waitGrowth(t, l.Remote, between*relLineSize, 30*time.Second)
-				// dateformat %s names the copy by the second: one
-				// rotation per second.
-				testlab.WaitFor(t, 2*time.Second, func() bool { return time.Now().Unix() > second }, "a new second")
-				second = time.Now().Unix()
 				rot.rotate()
 			}
 			waitGrowth(t, l.Remote, between*relLineSize, 30*time.Second)
@@ -321,7 +322,11 @@ func recordLogrotate(t *testing.T, side string, tc lrMode, rotations, rate, n in
 	if side == "serve" {
 		mode = "pull (serve)"
 	}
-	fault := fmt.Sprintf("logrotate %s, %d lines/s", tc.name, rate)
+	times := fmt.Sprintf("%d forced rotations", rotations)
+	if rotations == 1 {
+		times = "1 forced rotation"
+	}
+	fault := fmt.Sprintf("logrotate %s: %s at %d,%03d lines/s", tc.name, times, rate/1000, rate%1000)
 	testlab.RecordResult(t, testlab.FaultResult{
 		Table: "logrotate", Mode: mode, Fault: fault, Lines: n, Faults: rotations,
 		Lost: r.Lost, Duplicated: r.Duplicated, OutOfOrder: r.OutOfOrder, Torn: r.Torn, Note: note,
@@ -362,16 +367,12 @@ func TestServeLogrotate(t *testing.T) {
 			w := newPLWriter(t, l.log)
 			p := l.startPull("--from", "start")
 			w.Start(t, 0, rate, nil)
-			var second int64
 			for _, away := range tc.away {
 				// Each rotation once pull has the next 1,000 lines (it
-				// has caught up with the last one), and in a new second
-				// (dateformat %s names the file by it).
+				// has caught up with the last one).
 				mark := w.Next() + 1000
 				testlab.WaitFor(t, 30*time.Second, func() bool { return plLines.TailMax(readFile(l.out), 8) >= mark },
 					"pull to get line %d: %s\n%s", mark, plLines.Check(readFile(l.out), w.Next()), p.log())
-				testlab.WaitFor(t, 2*time.Second, func() bool { return time.Now().Unix() > second }, "a new second")
-				second = time.Now().Unix()
 				if away {
 					if err := p.stop(t, syscall.SIGTERM, 15*time.Second); err != nil {
 						t.Fatalf("pull after SIGTERM: %v", err)

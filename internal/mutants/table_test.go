@@ -105,6 +105,28 @@ var mutants = []mutant{
 		},
 	},
 	{
+		name:  "receive-races-logrotate-create",
+		fault: "after a rotation receive creates the file at once instead of waiting for logrotate's create",
+		sites: []site{{"internal/receiver/file.go",
+			"	deadline := a.clock.Now().Add(recreateWait)\n",
+			"	deadline := a.clock.Now()\n"}},
+		checks: []check{
+			{pkg: "./internal/receiver", run: "TestRotationWaitsForLogrotatesCreate|TestRotationWithoutCreate|TestStartWaitsForLogrotatesCreate"},
+			{pkg: "./e2e", run: "TestReceiveLogrotate", slow: true},
+		},
+	},
+	{
+		name:  "authkeys-doubles-backslashes",
+		fault: "authorized-key escapes backslashes in command=\"...\", which sshd keeps as they are",
+		sites: []site{{"internal/authkeys/authkeys.go",
+			"	return `\"` + strings.ReplaceAll(s, `\"`, `\\\"`) + `\"`, nil\n",
+			"	return `\"` + strings.ReplaceAll(strings.ReplaceAll(s, `\\`, `\\\\`), `\"`, `\\\"`) + `\"`, nil\n"}},
+		checks: []check{
+			{pkg: "./internal/authkeys", run: "TestQuoteOption"},
+			{pkg: "./e2e", run: "TestAuthorizedKeyReliableRoundTrip|TestAuthorizedKeyPushThroughSSHD", slow: true},
+		},
+	},
+	{
 		name:  "connect-gate-bypassed",
 		fault: "compatible push writes into ssh before it is connected",
 		sites: []site{{"internal/push/compat.go",

@@ -15,7 +15,10 @@
 //     file, a gap) and at the fsync interval.
 //   - Rotation by rename (logrotate) is noticed before every write; the
 //     old file is synced and the stream continues at the same offset in a
-//     new file at the path.
+//     new file at the path. When the path is missing, receive waits up to
+//     a second for logrotate's create (which would otherwise find
+//     receive's file in its way and rename it to a .backup) before it
+//     creates the file itself, with O_EXCL.
 //   - One receiver per file, by a lock file beside it. A receiver for the
 //     same stream that is still running is a leftover of a dead connection
 //     (sshd does not notice a silently dropped link), so a new one takes

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -41,17 +42,25 @@ func main() {
 	results := flag.String("results", "", "directory of the tests' JSON results")
 	doc := flag.String("doc", "docs/guarantees.md", "the document whose tables are replaced")
 	command := flag.String("command", "", "the command that produced the results, for the stamp")
+	tables := flag.String("tables", "", "comma-separated tables to render, leaving the others as they are (default: every table)")
 	flag.Parse()
-	if err := run(*results, *doc, *command); err != nil {
+	var only []string
+	if *tables != "" {
+		only = strings.Split(*tables, ",")
+	}
+	if err := run(*results, *doc, *command, only); err != nil {
 		fmt.Fprintln(os.Stderr, "faulttable:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, doc, command string) error {
+func run(dir, doc, command string, only []string) error {
 	rs, err := readResults(dir)
 	if err != nil {
 		return err
+	}
+	if only != nil {
+		rs = slices.DeleteFunc(rs, func(r result) bool { return !slices.Contains(only, r.Table) })
 	}
 	if len(rs) == 0 {
 		return fmt.Errorf("no results in %q", dir)
@@ -65,7 +74,7 @@ func run(dir, doc, command string) error {
 	if err != nil {
 		return err
 	}
-	out, err := replaceTables(text, rs, command)
+	out, err := replaceTables(text, rs, command, only)
 	if err != nil {
 		return fmt.Errorf("%s: %w", doc, err)
 	}
@@ -95,8 +104,9 @@ func readResults(dir string) ([]result, error) {
 var marker = regexp.MustCompile(`<!-- faulttable:(\w+) begin -->\n(?s:.*?)<!-- faulttable:(\w+) end -->`)
 
 // replaceTables puts each table between its markers; a table the document
-// has no markers for, or markers without results, is an error.
-func replaceTables(text []byte, rs []result, command string) ([]byte, error) {
+// has no markers for, or markers without results, is an error. With only,
+// the markers of the tables it does not name are left as they are.
+func replaceTables(text []byte, rs []result, command string, only []string) ([]byte, error) {
 	byTable := map[string][]result{}
 	for _, r := range rs {
 		byTable[r.Table] = append(byTable[r.Table], r)
@@ -106,6 +116,9 @@ func replaceTables(text []byte, rs []result, command string) ([]byte, error) {
 	out := marker.ReplaceAllFunc(text, func(m []byte) []byte {
 		sub := marker.FindSubmatch(m)
 		name := string(sub[1])
+		if only != nil && !slices.Contains(only, name) {
+			return m
+		}
 		if string(sub[2]) != name {
 			errs = append(errs, fmt.Errorf("table %s ends with the marker of %s", name, sub[2]))
 			return m

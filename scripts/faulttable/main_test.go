@@ -15,7 +15,7 @@ func TestReplaceTables(t *testing.T) {
 		{Test: "TestA", Table: "push", Mode: "push", Fault: "kill", Lines: 30000, Faults: 6, Lost: 1234, Note: "6 per kill", Passed: true, Race: true, GOMAXPROCS: 2, Finished: at},
 		{Test: "TestC", Table: "pull", Mode: "pull", Fault: "x", Lines: 10, Faults: 1, Passed: true, Finished: at},
 	}
-	out, err := replaceTables([]byte(doc), rs, "go test ./e2e")
+	out, err := replaceTables([]byte(doc), rs, "go test ./e2e", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,11 +35,21 @@ func TestReplaceTables(t *testing.T) {
 		t.Errorf("the old table is still there:\n%s", s)
 	}
 
-	if _, err := replaceTables([]byte("no markers\n"), rs, "x"); err == nil {
+	if _, err := replaceTables([]byte("no markers\n"), rs, "x", nil); err == nil {
 		t.Errorf("results without markers: no error")
 	}
-	if _, err := replaceTables([]byte(doc), rs[:2], "x"); err == nil {
+	if _, err := replaceTables([]byte(doc), rs[:2], "x", nil); err == nil {
 		t.Errorf("markers without results: no error")
+	}
+
+	// Only the pull table: the push table stays as it was, although it
+	// has no results.
+	out, err = replaceTables([]byte(doc), rs[2:], "go test -run TestC ./e2e", []string{"pull"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(out); !strings.Contains(s, "<!-- faulttable:push begin -->\nold table\n<!-- faulttable:push end -->") || !strings.Contains(s, "| TestC | pull | x | 10 | 1 |") {
+		t.Errorf("rendering only the pull table:\n%s", s)
 	}
 }
 
