@@ -253,11 +253,14 @@ func TestReliableRotated(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i <= 2 {
-			// logrotate's create: O_EXCL, so that a file receive has
-			// already made again (and written into) is not truncated.
+			// logrotate's create: O_EXCL. receive waits for it (up to
+			// a second) instead of making the file first; the real
+			// logrotate would rename a file in its way to a .backup.
 			if f, err := os.OpenFile(l.Remote, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640); err == nil {
 				f.Close()
-			} else if !errors.Is(err, fs.ErrExist) {
+			} else if errors.Is(err, fs.ErrExist) {
+				t.Errorf("rotation %d: receive made the file again before logrotate's create", i)
+			} else {
 				t.Fatal(err)
 			}
 		}
