@@ -1,13 +1,17 @@
 // Package push is the engine of `sshlogfwd push`: it reads lines (a FIFO,
-// standard input, or a followed file) into a bounded spool at all times,
-// link up or down, and delivers the spool to every destination through
-// its own supervised ssh child.
+// standard input, a followed file, or the systemd journal) into a bounded
+// spool at all times, link up or down, and delivers the spool to every
+// destination through its own supervised ssh child.
 //
 // Its parts, one concern each:
 //   - input.go: the readers. A FIFO or standard input is copied into the
 //     spool as it comes; a followed file (--file) also records, with the
 //     spool, the file position each whole-line chunk corresponds to, so
 //     that a restart neither skips nor repeats.
+//   - journal.go: the systemd journal (--journal), read through
+//     internal/journal; every entry is spooled as one line together with
+//     its journal cursor, and a gap in the journal (entries vacuumed
+//     before they were read) becomes a notice line.
 //   - compat.go: the compatible mode (`cat >> FILE` on the far side).
 //     Nothing acknowledges delivery; data counts as delivered once the
 //     child stayed up a little while after it was written (see settle),

@@ -26,12 +26,16 @@ type input interface {
 	close()
 }
 
-// openInput opens the followed file, or wraps Options.Input.
+// openInput opens the journal or the followed file, or wraps
+// Options.Input.
 func (e *engine) openInput() (input, error) {
-	if e.opts.File == "" {
-		return &streamInput{r: e.opts.Input, lw: e.lw, log: e.log}, nil
+	switch {
+	case e.opts.Journal != nil:
+		return e.openJournal()
+	case e.opts.File != "":
+		return openFollower(e.sp, e.lw, e.opts.File, e.opts.FromEnd, e.clock, e.log)
 	}
-	return openFollower(e.sp, e.lw, e.opts.File, e.opts.FromEnd, e.clock, e.log)
+	return &streamInput{r: e.opts.Input, lw: e.lw, log: e.log}, nil
 }
 
 // streamInput reads a FIFO or standard input.

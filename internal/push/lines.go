@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
+	"github.com/sshlogfwd/sshlogfwd/internal/journal"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
 
@@ -22,6 +23,13 @@ func (e *engine) markLine(now time.Time) []byte {
 func (e *engine) gapLine(g spool.Gap, d *destination) []byte {
 	return fmt.Appendf(nil, "%s %s sshlogfwd: dropped %d lines (%d bytes) while %s was unreachable\n",
 		e.clock.Now().Format(time.RFC3339), e.opts.Hostname, g.Lines, g.Bytes, d.String())
+}
+
+// journalGapLine is written in place of journal entries that were gone
+// (vacuumed, rotated away, wiped) before push read them: how many, when
+// the journal can tell.
+func journalGapLine(now time.Time, host string, g journal.Gap) []byte {
+	return fmt.Appendf(nil, "%s %s sshlogfwd: %s\n", now.Format(time.RFC3339), host, g.String())
 }
 
 // gapNotice is the line the receiver writes in place of stream bytes it

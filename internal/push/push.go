@@ -16,6 +16,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/journal"
 	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
 	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
@@ -33,6 +34,11 @@ type Options struct {
 	File string
 	// FromEnd makes the very first run start following File at its end.
 	FromEnd bool
+	// Journal, if set, reads the systemd journal (journal.Follow) instead
+	// of Input; each entry's cursor is kept with the spool, so that a
+	// restart resumes right after the last entry spooled. Its Cursor,
+	// Clock and Logger are the engine's to set.
+	Journal *journal.Options
 
 	// SpoolDir holds the spool; it is created and locked.
 	SpoolDir string
@@ -178,9 +184,10 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		e.warnStranded()
 	}
-	// Following a file, every spooled byte goes to disk at once, with the
-	// file position (see follower): after a crash the spool and the
-	// position agree, so nothing is read twice or skipped.
+	// Following a file or the journal, every spooled byte goes to disk at
+	// once, with the input's position (see follower, journalInput): after
+	// a crash the spool and the position agree, so nothing is read twice
+	// or skipped.
 	sp, err := spool.Open(spool.Options{Dir: opts.SpoolDir, Max: opts.SpoolMax, Logger: e.log, Durable: e.durable()})
 	if err != nil {
 		return err
@@ -204,7 +211,7 @@ func newEngine(opts Options) (*engine, error) {
 	if len(opts.Dests) == 0 {
 		return nil, errors.New("push: no destination")
 	}
-	if opts.Input == nil && opts.File == "" {
+	if opts.Input == nil && opts.File == "" && opts.Journal == nil {
 		return nil, errors.New("push: no input")
 	}
 	if opts.Fsync <= 0 {
@@ -430,8 +437,11 @@ func (e *engine) startPeriodic(ctx context.Context) *sync.WaitGroup {
 }
 
 // durable reports whether the spool is kept on disk: for reliable mode,
-// and for a followed file, whose position goes with the spool.
-func (e *engine) durable() bool { return e.opts.Reliable || e.opts.File != "" }
+// and for a followed file or the journal, whose position goes with the
+// spool.
+func (e *engine) durable() bool {
+	return e.opts.Reliable || e.opts.File != "" || e.opts.Journal != nil
+}
 
 // syncSpool makes the spool durable and reports whether that failed. A
 // failure is logged when it starts, with its cause, and its end when it

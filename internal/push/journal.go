@@ -1,0 +1,160 @@
+package push
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"sync"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/journal"
+	"github.com/sshlogfwd/sshlogfwd/internal/spool"
+)
+
+// markOldest is the input mark after a gap was spooled: start at the
+// oldest entry, as journal.Follow does after a Gap. It is no journal
+// cursor (those are "s=…;i=…"), so the two are never confused; a restart
+// at this mark does not find the gone cursor again and does not report the
+// gap twice.
+const markOldest = "oldest"
+
+// journalInput reads the systemd journal (push --journal) through
+// journal.Follow and spools every entry as one line together with its
+// cursor (spool.AppendInput): after a kill -9 at any moment the spool holds
+// exactly the entries up to the cursor it recorded, and reading resumes
+// right after that entry. It is the one place where the journal cursor is
+// read from and written to the spool.
+type journalInput struct {
+	opts  journal.Options
+	sp    *spool.Spool
+	host  string
+	clock clock.Clock
+	log   *slog.Logger
+
+	line []byte // the entry's line with its newline, reused
+
+	// close waits for a started Follow, and with it journalctl, to end
+	// before the spool is closed; after close, run does not start.
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	done    chan struct{}
+}
+
+// openJournal prepares the journal input: journalctl must be there (what
+// Follow would find missing only once the run is under way), and reading
+// resumes after the entry whose cursor the spool saved.
+func (e *engine) openJournal() (*journalInput, error) {
+	opts := *e.opts.Journal
+	prog := opts.Journalctl
+	if prog == "" {
+		prog = "journalctl"
+	}
+	if _, err := exec.LookPath(prog); err != nil {
+		return nil, fmt.Errorf("read the journal: %w", err)
+	}
+	opts.Clock, opts.Logger = e.clock, e.log
+	opts.Cursor = resumeCursor(e.sp.InputMark())
+	switch {
+	case opts.Cursor != "":
+		e.log.Info("resuming the journal after the saved cursor", "cursor", opts.Cursor)
+	case e.sp.InputMark() == markOldest:
+		e.log.Info("reading the journal from its oldest entry (after a gap)")
+	default:
+		e.log.Info("reading the journal from its oldest entry (no saved cursor)")
+	}
+	return &journalInput{opts: opts, sp: e.sp, host: e.opts.Hostname, clock: e.clock, log: e.log, done: make(chan struct{})}, nil
+}
+
+// resumeCursor is the journal cursor to resume after for the spool's input
+// mark: none for a new spool or after a gap. Anything else is passed on as
+// it is: a mark that is no journal cursor (a spool once used with --file)
+// is a gap of unknown size for journal.Follow.
+func resumeCursor(mark string) string {
+	if mark == markOldest {
+		return ""
+	}
+	return mark
+}
+
+// run follows the journal until ctx ends.
+func (j *journalInput) run(ctx context.Context) error {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return nil
+	}
+	j.started = true
+	j.mu.Unlock()
+	defer close(j.done)
+	err := journal.Follow(ctx, j.opts, journal.Handler{
+		Entry: func(e journal.Entry) error { return j.entry(ctx, e) },
+		Gap:   func(g journal.Gap) error { return j.gap(ctx, g) },
+	})
+	if err != nil {
+		return fmt.Errorf("read the journal: %w", err)
+	}
+	return nil
+}
+
+// entry spools one entry's line with its cursor.
+func (j *journalInput) entry(ctx context.Context, e journal.Entry) error {
+	j.line = append(append(j.line[:0], e.Line...), '\n')
+	err := j.append(ctx, e.Cursor, j.line)
+	if cap(j.line) > 1<<20 {
+		j.line = nil // do not keep one huge message's buffer for ever
+	}
+	return err
+}
+
+// gap spools the notice of entries the journal lost before we read them,
+// with the mark that continues at the oldest entry, as Follow does. A gap
+// that lost nothing (only the cursor's own entry is gone) moves the mark
+// without a notice.
+func (j *journalInput) gap(ctx context.Context, g journal.Gap) error {
+	if g.Lost == 0 {
+		return j.append(ctx, markOldest, nil)
+	}
+	return j.append(ctx, markOldest, journalGapLine(j.clock.Now(), j.host, g))
+}
+
+// journalRetry is how often an entry the spool refused is offered again.
+const journalRetry = followRetry
+
+// append spools data (whole lines, or nothing) with mark. An append the
+// spool refuses (a failing disk) is tried again every journalRetry until it
+// goes in or ctx ends; meanwhile journalctl waits on its full pipe and the
+// journal keeps the entry. That is logged once, and once more when it
+// works again.
+func (j *journalInput) append(ctx context.Context, mark string, data []byte) error {
+	err := j.sp.AppendInput(mark, data)
+	if err == nil {
+		return nil
+	}
+	j.log.Error("spooling a journal entry failed; holding the journal's position until the spool takes data again", "err", err)
+	for err != nil {
+		if err := clock.Sleep(ctx, j.clock, journalRetry); err != nil {
+			return err
+		}
+		err = j.sp.AppendInput(mark, data)
+	}
+	j.log.Info("spooling journal entries works again")
+	return nil
+}
+
+// end: every entry is spooled whole or not at all; nothing is held back.
+func (j *journalInput) end() {}
+
+// close waits until a started Follow has ended (it ends with the run's
+// reading context), so that journalctl is reaped and nothing is appended
+// to a closed spool.
+func (j *journalInput) close() {
+	j.mu.Lock()
+	j.closed = true
+	started := j.started
+	j.mu.Unlock()
+	if started {
+		<-j.done
+	}
+}
