@@ -19,8 +19,8 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
 )
 
-// PushCmd forwards lines from a FIFO or standard input to one or more
-// remote files.
+// PushCmd forwards lines from a FIFO, a file, the journal or standard
+// input to one or more remote files.
 type PushCmd struct {
 	SSHFlags
 	ReliableFlags
@@ -28,7 +28,7 @@ type PushCmd struct {
 
 	Dests []string `arg:"" name:"DEST" help:"Where to append: [user@]host:/path/remote.log (host may be a ~/.ssh/config alias). Several DESTs each get every line."`
 
-	FIFO          string        `name:"fifo" help:"Read from this named pipe: the one a systemd socket unit passes (ListenFIFO= of the same path), else opened by path and created (see --fifo-mode) if missing. Without --fifo or --file, read standard input." placeholder:"PATH" xor:"input"`
+	FIFO          string        `name:"fifo" help:"Read from this named pipe: the one a systemd socket unit passes (ListenFIFO= of the same path), else opened by path and created (see --fifo-mode) if missing. Without --fifo, --file or --journal, read standard input." placeholder:"PATH" xor:"input"`
 	File          string        `name:"file" help:"Follow this log file by name instead (across rotation, truncation, deletion); the position is saved in the spool directory so a restart neither skips nor repeats." placeholder:"PATH" xor:"input"`
 	From          string        `name:"from" help:"With --file, where the very first run starts: start or end of the file." enum:"start,end" default:"end"`
 	FIFOMode      string        `name:"fifo-mode" help:"Permissions of a FIFO we create (octal): the syslog daemon must be able to write it (default ${default})." default:"0620" placeholder:"MODE"`
@@ -39,6 +39,8 @@ type PushCmd struct {
 	BackoffMax    time.Duration `name:"backoff-max" help:"Longest wait between reconnect attempts." default:"30s"`
 	DrainTimeout  time.Duration `name:"drain-timeout" help:"On SIGTERM/SIGINT, how long to keep delivering buffered lines before exiting; the rest stays in the spool for the next start." default:"10s"`
 	Stats         time.Duration `name:"stats" help:"Log a status line (lines read, sent, spooled, dropped, reconnects) this often (0 = off)." default:"15m"`
+
+	JournalFlags
 }
 
 // Validate checks what spans flags.
@@ -50,6 +52,9 @@ func (p *PushCmd) Validate() error {
 		return err
 	}
 	if err := p.ReportFlags.validate(); err != nil {
+		return err
+	}
+	if err := p.JournalFlags.validate(); err != nil {
 		return err
 	}
 	seen := map[string]bool{}
@@ -157,7 +162,7 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		}
 		defer f.Close()
 		opts.Input = f
-	case p.File == "":
+	case p.File == "" && !p.Journal:
 		opts.Input = os.Stdin
 	}
 	opts.Notify = notifier(log)
@@ -217,7 +222,7 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 		marker = readyMarker
 	}
 	return push.Options{
-		Dests: dests, File: p.File, FromEnd: p.From == "end",
+		Dests: dests, File: p.File, FromEnd: p.From == "end", Journal: p.journalOptions(),
 		SpoolDir: dir, SpoolMax: int64(p.SpoolMax),
 		Reliable: p.Reliable, Fsync: p.Fsync, AckTimeout: p.AckTimeout,
 		Mark: p.Mark, Stats: p.Stats, BackoffMax: p.BackoffMax, DrainTimeout: p.DrainTimeout,
@@ -258,9 +263,10 @@ func (p *PushCmd) argv(d execssh.Dest) ([]string, error) {
 // authenticated; random so that nothing else prints it by chance.
 var readyMarker = "sshlogfwd-connected-" + strconv.FormatUint(rand.Uint64(), 36)
 
-// checkPaths refuses, before anything is created, a --fifo, --file or
-// --spool naming something push cannot use: the wrong kind of file, a
-// missing or unwritable directory, an unreadable file. Those are mistakes
+// checkPaths refuses, before anything is created, a --fifo, --file,
+// --journal-dir, --journal-file or --spool naming something push cannot
+// use: the wrong kind of file, a missing or unwritable directory, an
+// unreadable file. Those are mistakes
 // in the command line (exit 2); what fails after them is not. (Not in
 // Validate: check push reports them as findings.)
 func (p *PushCmd) checkPaths() error {
@@ -272,6 +278,10 @@ func (p *PushCmd) checkPaths() error {
 	case p.File != "":
 		if err := check.Followable(p.File); err != nil {
 			return usage("--file", err)
+		}
+	case p.Journal:
+		if err := p.checkJournalPaths(); err != nil {
+			return err
 		}
 	}
 	if p.Spool != "" {

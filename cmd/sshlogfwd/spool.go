@@ -148,6 +148,7 @@ func pushCmdFromRecord(r push.Record, dir string) *PushCmd {
 		From: "end", FIFOMode: "0620",
 		Spool: dir, SpoolMax: ByteSize(r.SpoolMax),
 		BackoffMax: 30 * time.Second, DrainTimeout: 10 * time.Second,
+		JournalFlags: JournalFlags{JournalFormat: "short-iso-precise"},
 	}
 	if p.SSH == "" {
 		p.SSH = "ssh"

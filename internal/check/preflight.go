@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -159,6 +160,35 @@ func Followable(path string) error {
 		return err
 	case !fi.Mode().IsRegular():
 		return fmt.Errorf("%s is not a regular file but %s", path, fsutil.DescribeMode(fi.Mode()))
+	}
+	return accessible(path, unix.R_OK)
+}
+
+// JournalDir accepts a directory of journal files the user we run as may
+// read (push's --journal-dir).
+func JournalDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("%s is %s, not a directory", dir, fsutil.DescribeMode(fi.Mode()))
+	}
+	return accessible(dir, unix.R_OK|unix.X_OK)
+}
+
+// JournalFile accepts a journal file the user we run as may read, or a
+// glob, which journalctl expands (push's --journal-file).
+func JournalFile(path string) error {
+	if strings.ContainsAny(path, "*?[") {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is %s, not a journal file", path, fsutil.DescribeMode(fi.Mode()))
 	}
 	return accessible(path, unix.R_OK)
 }

@@ -110,3 +110,29 @@ func TestFollowable(t *testing.T) {
 		t.Errorf("a directory: %v", err)
 	}
 }
+
+// JournalDir wants a directory we may read; JournalFile a regular file we
+// may read, or a glob, which journalctl expands.
+func TestJournalPaths(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "system.journal")
+	os.WriteFile(file, nil, 0o600)
+	missing := filepath.Join(dir, "missing")
+	for _, tt := range []struct {
+		what string
+		err  error
+		want string // "" = ok, else in the error
+	}{
+		{"a directory", JournalDir(dir), ""},
+		{"a file as directory", JournalDir(file), "not a directory"},
+		{"a missing directory", JournalDir(missing), "no such file"},
+		{"a file", JournalFile(file), ""},
+		{"a glob", JournalFile(filepath.Join(dir, "*.journal")), ""},
+		{"a directory as file", JournalFile(dir), "not a journal file"},
+		{"a missing file", JournalFile(missing), "no such file"},
+	} {
+		if (tt.err == nil) != (tt.want == "") || tt.err != nil && !strings.Contains(tt.err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.what, tt.err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/check"
+	"github.com/sshlogfwd/sshlogfwd/internal/journal"
+)
+
+// JournalFlags are push's flags for reading the systemd journal: the
+// input, which entries, and the shape of their lines.
+type JournalFlags struct {
+	Journal         bool     `name:"journal" help:"Read the systemd journal (through journalctl) instead: every selected entry becomes one line (see --journal-format), and its cursor is saved with the line in the spool directory, so that a restart, a crash or kill -9 neither skips nor repeats an entry. The first run starts at the oldest entry." xor:"input"`
+	JournalMatch    []string `name:"journal-match" sep:" " help:"With --journal: select entries with journalctl match terms FIELD=VALUE, several in one value separated by spaces or the flag repeated. Terms for one field are ORed, for different fields ANDed; a term '+' ORs the groups on either side. Default, when none of --journal-match, --journal-priority, --journal-unit is given: the article's selector auth,authpriv.*;kern.*;*.crit, that is SYSLOG_FACILITY=0 SYSLOG_FACILITY=4 SYSLOG_FACILITY=10 + _TRANSPORT=kernel + PRIORITY=0 PRIORITY=1 PRIORITY=2." placeholder:"FIELD=VALUE"`
+	JournalPriority string   `name:"journal-priority" help:"With --journal: only entries this urgent or more (emerg, alert, crit, err, warning, notice, info, debug, or 0-7), or a range like err..emerg; ANDed with the matches." placeholder:"PRIORITY"`
+	JournalUnit     []string `name:"journal-unit" help:"With --journal: only entries of this systemd unit (journalctl --unit; repeatable); ANDed with the matches." placeholder:"UNIT"`
+	JournalDir      string   `name:"journal-dir" help:"With --journal: read the journal files in this directory instead of the system journal." placeholder:"DIR"`
+	JournalFile     []string `name:"journal-file" sep:"none" help:"With --journal: read this journal file (repeatable, globs allowed) instead of the system journal. journalctl does not follow a file's rotation: for a journal that is still written, give --journal-dir." placeholder:"FILE"`
+	JournalFormat   string   `name:"journal-format" help:"With --journal: the line format: short-iso-precise (TIME HOST IDENT[PID]: MESSAGE, TIME in RFC 3339 with microseconds) or rfc5424 (a syslog message whose structured data carries the journal's seqnum, so that the log host can tell lost lines)." enum:"short-iso-precise,rfc5424" default:"short-iso-precise"`
+}
+
+// validate refuses journal flags without --journal, and matches, a
+// priority or units journalctl would not take (checked by the journal
+// package, which builds journalctl's command line).
+func (j *JournalFlags) validate() error {
+	if !j.Journal {
+		for flag, set := range map[string]bool{
+			"--journal-match":    len(j.JournalMatch) > 0,
+			"--journal-priority": j.JournalPriority != "",
+			"--journal-unit":     len(j.JournalUnit) > 0,
+			"--journal-dir":      j.JournalDir != "",
+			"--journal-file":     len(j.JournalFile) > 0,
+			"--journal-format":   j.JournalFormat != "short-iso-precise",
+		} {
+			if set {
+				return usage(flag, errors.New("applies only with --journal"))
+			}
+		}
+		return nil
+	}
+	if j.JournalDir != "" && len(j.JournalFile) > 0 {
+		return usage("--journal-file", errors.New("cannot be combined with --journal-dir"))
+	}
+	// A directory stands in for the source: it keeps Argv from adding the
+	// machine's own _MACHINE_ID term, which is not the user's.
+	for flag, spec := range map[string]journal.Spec{
+		"--journal-match":    {Directory: ".", Matches: j.JournalMatch},
+		"--journal-priority": {Directory: ".", Priority: j.JournalPriority},
+		"--journal-unit":     {Directory: ".", Units: j.JournalUnit},
+		"--journal-file":     {Files: j.JournalFile},
+	} {
+		if _, err := journal.Argv(spec); err != nil {
+			return usage(flag, err)
+		}
+	}
+	return nil
+}
+
+// journalMatches are the match terms push --journal uses: the flags', or the
+// article's selector when no selection is given at all.
+func (j *JournalFlags) journalMatches() []string {
+	if len(j.JournalMatch) == 0 && j.JournalPriority == "" && len(j.JournalUnit) == 0 {
+		return journal.DefaultMatches
+	}
+	return j.JournalMatch
+}
+
+// journalOptions are the journal reader's options, for --journal; nil without.
+func (j *JournalFlags) journalOptions() *journal.Options {
+	if !j.Journal {
+		return nil
+	}
+	format, _ := journal.ParseFormat(j.JournalFormat) // kong's enum checked it
+	return &journal.Options{
+		Directory: j.JournalDir, Files: j.JournalFile,
+		Matches: j.journalMatches(), Priority: j.JournalPriority, Units: j.JournalUnit,
+		Format: format,
+	}
+}
+
+// checkJournalPaths refuses a --journal-dir that is no directory we may
+// read, and a --journal-file (other than a glob) that is no readable file.
+func (j *JournalFlags) checkJournalPaths() error {
+	if j.JournalDir != "" {
+		if err := check.JournalDir(j.JournalDir); err != nil {
+			return usage("--journal-dir", err)
+		}
+	}
+	for _, f := range j.JournalFile {
+		if err := check.JournalFile(f); err != nil {
+			return usage("--journal-file", err)
+		}
+	}
+	return nil
+}
