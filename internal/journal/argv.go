@@ -3,7 +3,9 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultMatches is the article's syslog selector (`auth,authpriv.*;
@@ -46,6 +48,10 @@ type Spec struct {
 	// ignores Matches, Priority and Units: it asks whether the entry
 	// exists, not whether it is selected.
 	Probe bool
+	// Since, when set, asks for a one-shot listing instead of a follower:
+	// the selected entries from that time on, with their cursors only
+	// (check push counts what the selection finds). Cursor is ignored.
+	Since time.Time
 }
 
 // Argv returns the journalctl command line for s.
@@ -85,13 +91,18 @@ func Argv(s Spec) ([]string, error) {
 		}
 		return append(argv, "--output-fields=__CURSOR", "--lines=1", "--cursor="+s.Cursor), nil
 	}
-	// --no-tail always: --follow implies --lines=10, which without a
-	// cursor starts at the last 10 entries and with one prints only 10
-	// entries from it, the rest not before the journal changes again
-	// (measured: stuck with 1,182 entries unread).
-	argv = append(argv, "--follow", "--no-tail", "--output-fields="+outputFields)
-	if s.Cursor != "" {
-		argv = append(argv, "--cursor="+s.Cursor)
+	switch {
+	case !s.Since.IsZero():
+		argv = append(argv, "--output-fields=__CURSOR", "--since=@"+strconv.FormatInt(s.Since.Unix(), 10))
+	default:
+		// --no-tail always: --follow implies --lines=10, which without a
+		// cursor starts at the last 10 entries and with one prints only
+		// 10 entries from it, the rest not before the journal changes
+		// again (measured: stuck with 1,182 entries unread).
+		argv = append(argv, "--follow", "--no-tail", "--output-fields="+outputFields)
+		if s.Cursor != "" {
+			argv = append(argv, "--cursor="+s.Cursor)
+		}
 	}
 	if s.Priority != "" {
 		if err := checkPriority(s.Priority); err != nil {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestArgv(t *testing.T) {
@@ -44,6 +45,9 @@ func TestArgv(t *testing.T) {
 		{name: "probe",
 			spec: Spec{Directory: "/j", Cursor: "s=x;i=1", Probe: true, Matches: []string{"A=1"}, Priority: "crit", MachineID: "m1"},
 			want: follow + " --directory=/j --output-fields=__CURSOR --lines=1 --cursor=s=x;i=1"},
+		{name: "count since a time, selected as the follower selects",
+			spec: Spec{MachineID: "m1", Matches: []string{"A=1"}, Priority: "crit", Cursor: "s=x;i=1", Since: time.Unix(1796198400, 0)},
+			want: follow + " --output-fields=__CURSOR --since=@1796198400 --priority=crit -- A=1 _MACHINE_ID=m1"},
 
 		{name: "probe needs a cursor", spec: Spec{Probe: true}, err: "probe without a cursor"},
 		{name: "directory and files", spec: Spec{Directory: "/j", Files: []string{"f"}}, err: "both"},
