@@ -149,11 +149,52 @@ func countLines(segs []segInfo, from, to int64) (int64, error) {
 // readPos reads the newest record of a position file without opening it
 // for writing; false when there is none (or the file is not ours).
 func readPos(path string) (posRecord, bool) {
+	r, ok, _ := readPosFile(path)
+	return r, ok
+}
+
+// readPosFile is readPos that says why a file that is there cannot be
+// read (not a regular file of ours: fsutil.ErrUnsafe); a missing file is
+// no record and no error.
+func readPosFile(path string) (posRecord, bool, error) {
 	b, err := fsutil.ReadOwned(path, 2*posSlotSize)
-	if err != nil {
-		return posRecord{}, false
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return posRecord{}, false, nil
+	case err != nil:
+		return posRecord{}, false, err
 	}
-	return newest(b)
+	r, ok := newest(b)
+	return r, ok, nil
+}
+
+// ReadInputMark returns the input position saved in the spool directory
+// dir (see AppendInput), "" when there is none, without opening the spool,
+// as Inspect reads it: Open would take the spool over (and cut segments),
+// while push may be running on it. It is what Open resumes at, unless a
+// crash of the machine lost segment data that was not synced, when Open
+// falls back to the position of the last sync. check push asks the input
+// whether the position is still good.
+func ReadInputMark(dir string) (string, error) {
+	r, ok, err := readPosFile(filepath.Join(dir, inputPosFile))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("spool %s: %w", dir, err)
+	case ok && r.mark != "":
+		return r.mark, nil
+	}
+	b, err := fsutil.ReadOwned(filepath.Join(dir, stateFile), stateLimit)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("spool %s: %w", dir, err)
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return "", fmt.Errorf("spool %s: state file: %w", dir, err)
+	}
+	return st.InputMark, nil
 }
 
 // IsSpool reports whether dir looks like a spool directory: it holds a

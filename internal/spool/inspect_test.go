@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 )
 
 // leftSpool leaves in dir what a push stopped with undelivered lines
@@ -170,5 +172,39 @@ func TestRemoveTakesOnlySpoolFiles(t *testing.T) {
 	}
 	if _, err := Remove(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Remove of what is no spool any more: %v, want fs.ErrNotExist", err)
+	}
+}
+
+// TestReadInputMark: the mark a running spool recorded is read without
+// opening the spool, from the position file and, when that has none, from
+// the state file of the last sync; a directory without either has none.
+func TestReadInputMark(t *testing.T) {
+	dir := t.TempDir()
+	if m, err := ReadInputMark(dir); m != "" || err != nil {
+		t.Fatalf("empty directory: %q, %v", m, err)
+	}
+	s, err := Open(Options{Dir: dir, Max: 1 << 20, Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendInput("cursor-1", []byte("a\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendInput("cursor-2", []byte("b\n")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := ReadInputMark(dir); m != "cursor-2" || err != nil {
+		t.Errorf("while the spool is open: %q, %v; want cursor-2", m, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, inputPosFile))
+	if m, err := ReadInputMark(dir); m != "cursor-2" || err != nil {
+		t.Errorf("from the state file: %q, %v; want cursor-2", m, err)
+	}
+	os.Symlink("/etc/passwd", filepath.Join(dir, inputPosFile))
+	if _, err := ReadInputMark(dir); !errors.Is(err, fsutil.ErrUnsafe) {
+		t.Errorf("through a symlink: %v, want ErrUnsafe", err)
 	}
 }
