@@ -50,6 +50,7 @@ func (c *CheckPushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		Options:       c.options(&c.SSHFlags, log),
 		FIFO:          c.FIFO,
 		File:          c.File,
+		Journal:       c.journalOptions(),
 		SyslogUser:    c.SyslogUser,
 		Spool:         c.Spool,
 		RemoteCommand: c.RemoteCommand,

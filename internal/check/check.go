@@ -10,6 +10,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/journal"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
 )
 
@@ -45,6 +46,10 @@ type PushOptions struct {
 	FIFOMode   fs.FileMode // --fifo-mode, for a FIFO push would create
 	File       string      // --file, or ""
 	SyslogUser string      // the user the syslog daemon writes the FIFO as
+	// Journal, for --journal, is how push would follow the journal (its
+	// selection, directory or files); the cursor it resumes after is read
+	// from Spool.
+	Journal *journal.Options
 	// Spool is the spool directory push would use (--spool or its
 	// default); SpoolErr says why there is none.
 	Spool    string
@@ -70,9 +75,11 @@ func (o *PushOptions) remoteCommand(path string) string {
 	}
 }
 
-// Push checks a push setup: its input, its spool, and for every
-// destination the key, the connection, the key's restriction and push's
-// own remote command. It returns ErrFailed if any check failed.
+// Push checks a push setup: its input (for the journal: that it is
+// readable, what the selection finds, whether the saved cursor is still
+// there), its spool, and for every destination the key, the connection,
+// the key's restriction and push's own remote command. It returns
+// ErrFailed if any check failed.
 func Push(ctx context.Context, o PushOptions) error {
 	o.defaults()
 	r := &report{w: o.Out}
@@ -81,6 +88,8 @@ func Push(ctx context.Context, o PushOptions) error {
 		checkFIFO(r, o.FIFO, o.FIFOMode, o.SyslogUser)
 	case o.File != "":
 		checkReadable(r, "--file "+o.File, o.File)
+	case o.Journal != nil:
+		checkJournal(ctx, r, *o.Journal, o.Spool, o.Clock)
 	}
 	switch {
 	case o.SpoolErr != nil:

@@ -5,7 +5,9 @@
 // Local checks (local.go) look at files on this host: the private key, the
 // FIFO the syslog daemon writes, a followed file, the spool or state
 // directory and pull's output. They only read: nothing is created or
-// changed.
+// changed. The journal (journal.go) is read the same way, through
+// one-shot journalctl runs with push's own selection, and the cursor push
+// resumes after is looked up in it.
 //
 // Far-side probes (probe.go, probes.go) run the system ssh against the
 // destination exactly as push or pull would, with two options added in

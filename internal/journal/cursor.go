@@ -60,3 +60,22 @@ func lostBetween(missing, next string) int64 {
 	}
 	return int64(n.seqnum - m.seqnum - 1)
 }
+
+// Oldest is the position a reader keeps in place of a cursor once it has
+// handled a Gap: resume at the oldest entry, as Follow itself does after
+// one. It is no journal cursor (those are "s=…;i=…"), so the two are never
+// confused, and a restart at it neither looks for the gone cursor again
+// nor reports the gap twice.
+const Oldest = "oldest"
+
+// ResumeCursor is the Options.Cursor to resume at for a kept position (the
+// cursor of the last entry taken, or Oldest): none for a new reader or
+// after a gap. Anything else is passed on as it is: a position that is no
+// journal cursor (say, a spool once used for another input) makes Follow
+// report a gap of unknown size.
+func ResumeCursor(pos string) string {
+	if pos == Oldest {
+		return ""
+	}
+	return pos
+}

@@ -12,13 +12,6 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
 
-// markOldest is the input mark after a gap was spooled: start at the
-// oldest entry, as journal.Follow does after a Gap. It is no journal
-// cursor (those are "s=…;i=…"), so the two are never confused; a restart
-// at this mark does not find the gone cursor again and does not report the
-// gap twice.
-const markOldest = "oldest"
-
 // journalInput reads the systemd journal (push --journal) through
 // journal.Follow and spools every entry as one line together with its
 // cursor (spool.AppendInput): after a kill -9 at any moment the spool holds
@@ -55,27 +48,16 @@ func (e *engine) openJournal() (*journalInput, error) {
 		return nil, fmt.Errorf("read the journal: %w", err)
 	}
 	opts.Clock, opts.Logger = e.clock, e.log
-	opts.Cursor = resumeCursor(e.sp.InputMark())
+	opts.Cursor = journal.ResumeCursor(e.sp.InputMark())
 	switch {
 	case opts.Cursor != "":
 		e.log.Info("resuming the journal after the saved cursor", "cursor", opts.Cursor)
-	case e.sp.InputMark() == markOldest:
+	case e.sp.InputMark() == journal.Oldest:
 		e.log.Info("reading the journal from its oldest entry (after a gap)")
 	default:
 		e.log.Info("reading the journal from its oldest entry (no saved cursor)")
 	}
 	return &journalInput{opts: opts, sp: e.sp, host: e.opts.Hostname, clock: e.clock, log: e.log, done: make(chan struct{})}, nil
-}
-
-// resumeCursor is the journal cursor to resume after for the spool's input
-// mark: none for a new spool or after a gap. Anything else is passed on as
-// it is: a mark that is no journal cursor (a spool once used with --file)
-// is a gap of unknown size for journal.Follow.
-func resumeCursor(mark string) string {
-	if mark == markOldest {
-		return ""
-	}
-	return mark
 }
 
 // run follows the journal until ctx ends.
@@ -114,9 +96,9 @@ func (j *journalInput) entry(ctx context.Context, e journal.Entry) error {
 // without a notice.
 func (j *journalInput) gap(ctx context.Context, g journal.Gap) error {
 	if g.Lost == 0 {
-		return j.append(ctx, markOldest, nil)
+		return j.append(ctx, journal.Oldest, nil)
 	}
-	return j.append(ctx, markOldest, journalGapLine(j.clock.Now(), j.host, g))
+	return j.append(ctx, journal.Oldest, journalGapLine(j.clock.Now(), j.host, g))
 }
 
 // journalRetry is how often an entry the spool refused is offered again.

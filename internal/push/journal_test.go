@@ -71,8 +71,8 @@ func TestJournalGapNotice(t *testing.T) {
 	if err := j.gap(ctx, journal.Gap{Cursor: testCursor, Lost: 0}); err != nil {
 		t.Fatal(err)
 	}
-	if m := te.sp.InputMark(); m != markOldest {
-		t.Errorf("mark %q after a gap, want %q", m, markOldest)
+	if m := te.sp.InputMark(); m != journal.Oldest {
+		t.Errorf("mark %q after a gap, want %q", m, journal.Oldest)
 	}
 	if _, tail := te.sp.Bounds(); tail != int64(len("before\n")) {
 		t.Errorf("a gap that lost nothing spooled %d bytes", tail-int64(len("before\n")))
@@ -96,7 +96,7 @@ func TestJournalResumeCursor(t *testing.T) {
 	testlab.RequireBinary(t, testlab.JournalctlPath)
 	for _, tt := range []struct{ mark, cursor string }{
 		{"", ""},
-		{markOldest, ""},
+		{journal.Oldest, ""},
 		{testCursor, testCursor},
 		{"1:2:3", "1:2:3"}, // a --file position: a gap of unknown size for Follow
 	} {
