@@ -70,8 +70,8 @@ func TestContribUnits(t *testing.T) {
 	bin := testlab.Binary(t)
 	units, _ := filepath.Glob("../contrib/systemd/*.service")
 	sockets, _ := filepath.Glob("../contrib/systemd/*.socket")
-	if len(units) != 2 || len(sockets) != 1 {
-		t.Fatalf("contrib units: %q %q, want push and pull, and push's socket", units, sockets)
+	if len(units) != 3 || len(sockets) != 1 {
+		t.Fatalf("contrib units: %q %q, want push, journal and pull, and push's socket", units, sockets)
 	}
 	haveAnalyze := true
 	if _, err := os.Stat(systemdAnalyze); err != nil {
@@ -139,6 +139,10 @@ func checkServiceUnit(t *testing.T, name, text string, u unitFile) {
 				t.Errorf("%s: [Unit] %s=%q, want it to name %s", name, k, got, v)
 			}
 		}
+	case strings.HasPrefix(name, "sshlogfwd-journal@"):
+		want["Environment"] = "SSHLOGFWD_JOURNAL=true"
+		want["SupplementaryGroups"] = "systemd-journal"
+		want["ExecStart"] = "/usr/local/bin/sshlogfwd push $SSHLOGFWD_DEST"
 	case strings.HasPrefix(name, "sshlogfwd-pull@"):
 		cmd = "pull"
 		want["LogsDirectory"] = "sshlogfwd"
