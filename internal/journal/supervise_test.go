@@ -53,6 +53,7 @@ func fakeEntry(i uint64) testlab.JournalEntry {
 //
 //	fail                  says why on stderr and exits 1 at once
 //	stubborn              ignores SIGTERM, says "ready", waits to be killed
+//	nomsg-...             see fakeNoMessage (reread_test.go)
 //	journal-FIRST-LAST-PER  a journal holding the entries FIRST..LAST of
 //	    seqnum id seqA: a probe (--lines=1) prints the entry at --cursor or
 //	    the next one; a follower prints from --cursor (inclusive) or FIRST,
@@ -72,6 +73,8 @@ func fakeJournalctl(mode string, args []string) int {
 	case "fail":
 		fmt.Fprintln(os.Stderr, "Failed to open /nowhere: No such file or directory")
 		return 1
+	case "nomsg":
+		return fakeNoMessage(f[1:], cursor, probe)
 	case "stubborn":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Fprintln(os.Stderr, "ready")
