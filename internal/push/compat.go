@@ -176,7 +176,10 @@ func (s *appendSession) next() (spool.Batch, bool) {
 }
 
 // write hands b to the child; a notice stands in for lines the spool bound
-// dropped. A failed write leaves b to the next child.
+// dropped. A failed write leaves to the next child what this one did not
+// take: what it took counts as sent, as everything a dying ssh had
+// accepted does (see settling.exited); sending it again would repeat every
+// line of it that did get through.
 func (s *appendSession) write(b spool.Batch) bool {
 	var err error
 	data := b.Data
@@ -186,8 +189,11 @@ func (s *appendSession) write(b spool.Batch) bool {
 		if _, err = s.link.Stdin().Write(data); err != nil {
 			s.d.consumer.RestoreGap(b.Gap)
 		}
-	} else if err = s.handOver(b); err != nil {
-		s.d.rewind(b.Start)
+	} else {
+		var took int64
+		if took, err = s.handOver(b); err != nil {
+			s.d.rewind(b.Start + took)
+		}
 	}
 	if err != nil {
 		s.e.log.Debug("write to ssh failed", "child", s.link.Name(), "err", err)
@@ -207,20 +213,22 @@ func (s *appendSession) write(b spool.Batch) bool {
 // The count of bytes taken is kept by the kernel as it moves them
 // (pipe.Feed into spool.Consumer.BeginHandover's record), exact at any
 // moment. Without that (a test's io.Pipe, no spool directory), the record
-// follows the write.
-func (s *appendSession) handOver(b spool.Batch) error {
+// follows the write. It returns how many bytes of b the child took, all
+// of them unless it failed.
+func (s *appendSession) handOver(b spool.Batch) (int64, error) {
 	taken, err := s.d.consumer.BeginHandover(b.Start, len(b.Data))
 	s.d.recorded(err)
 	if taken != nil {
 		if err := pipe.Feed(s.link.Stdin(), b.Data, taken); !errors.Is(err, pipe.ErrNotPipe) {
-			return err
+			return *taken, err
 		}
 	}
-	if _, err := s.link.Stdin().Write(b.Data); err != nil {
-		return err
+	n, err := s.link.Stdin().Write(b.Data)
+	if err != nil {
+		return int64(n), err
 	}
 	s.d.saveResume(b.End)
-	return nil
+	return int64(n), nil
 }
 
 // rewind goes back to pos, for the next child, which must get what the

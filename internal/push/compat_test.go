@@ -328,3 +328,39 @@ func TestAppendSessionWaitsForConnectionDuringDrain(t *testing.T) {
 		empty.clk.Advance(time.Minute)
 	})
 }
+
+// TestAppendSessionKilledMidBatchSendsOnlyTheRest: a child that dies in the
+// middle of a batch took part of it; that part counts as sent (what a
+// dying ssh had accepted is lost or delivered, never knowable), and the
+// next child gets exactly the rest, so that nothing is repeated. A restart
+// would resume there too.
+func TestAppendSessionKilledMidBatchSendsOnlyTheRest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	te := newTestEngine(t, Options{}, spool.Options{Dir: dir, Durable: true})
+	all := lines(0, 50000) // one batch is more than the pipe holds
+	te.sp.Append(all)
+	l := newPipeLink(t, te.clk)
+	done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
+	first := make([]byte, 10000)
+	if _, err := io.ReadFull(l.farIn, first); err != nil {
+		t.Fatal(err)
+	}
+	var took int
+	waitFor(t, func() bool {
+		took = len(first) + queued(t, l.farIn)
+		return took > len(first) && te.restartPosition(t, dir) == int64(took)
+	}, "the write to block on a full pipe, with what the child took recorded")
+	l.Kill()
+	result(t, done, "the killed session")
+	te.exited(te.d, l.Err())
+	if got := te.restartPosition(t, dir); got != int64(took) {
+		t.Errorf("a restart would resume at %d, want %d (what the killed child took)", got, took)
+	}
+	rest := all[took:]
+	l2, cat2, done2 := te.appendChild(t, len(rest))
+	if !bytes.Equal(cat2.bytes(), rest) {
+		t.Errorf("next child got %d bytes starting %.20q, want the %d the killed one did not take", len(cat2.bytes()), cat2.bytes(), len(rest))
+	}
+	l2.exit(nil)
+	result(t, done2, "the second session")
+}
