@@ -1,10 +1,11 @@
 #!/bin/sh
-# Runs the fault-injection tests (compatible and reliable push, pull) with
-# SSHLOGFWD_RESULTS set, so that each writes what it measured, and renders
-# those results into the tables of docs/guarantees.md (scripts/faulttable)
-# with the date and this command. Nothing is rendered when a test fails.
-# Takes about three minutes on 2 cores. Extra arguments go to go test.
-# FAULTTABLES=logrotate (a comma-separated list of push, pull, logrotate)
+# Runs the fault-injection tests (compatible and reliable push, pull, push
+# --journal, logrotate) with SSHLOGFWD_RESULTS set, so that each writes
+# what it measured, and renders those results into the tables of
+# docs/guarantees.md (scripts/faulttable) with the date and this command.
+# Nothing is rendered when a test fails. Takes about four minutes on 2
+# cores. Extra arguments go to go test.
+# FAULTTABLES=logrotate (a comma-separated list of push, pull, journal, logrotate)
 # runs only the tests of those tables and leaves the others as they are.
 # Installs what is missing (see scripts/prereqs.sh) when run as root.
 set -eu
@@ -13,14 +14,15 @@ cd "$(dirname "$0")/.."
 ensure_prereqs
 results=$(mktemp -d /tmp/sshlogfwd-faults.XXXXXX)
 trap 'rm -rf "$results"' EXIT
-tables=${FAULTTABLES:-push,pull,logrotate}
+tables=${FAULTTABLES:-push,pull,journal,logrotate}
 tests=
 for table in $(echo "$tables" | tr , ' '); do
 	case $table in
 	push) re='TestReliable(SSHKilled|ReceiveKilled|PushKilled|SSHDDown|NetworkCut|Rotated|Quota|FanOut|ReceiveFrozen|DiskFull|SpoolBound)|TestPush(SSHKilled|SSHDDown)' ;;
 	pull) re='TestPull(ReliableSSHKilled|CompatSSHKilled|RestartedKill9|ServeKilled|Rotation)' ;;
+	journal) re='TestJournal(SSHKilled|PushKilled|ctlKilled|Gap)' ;;
 	logrotate) re='Test(Receive|Serve)Logrotate' ;;
-	*) echo "FAULTTABLES: unknown table $table (push, pull, logrotate)" >&2; exit 2 ;;
+	*) echo "FAULTTABLES: unknown table $table (push, pull, journal, logrotate)" >&2; exit 2 ;;
 	esac
 	tests="${tests:+$tests|}$re"
 done
