@@ -163,6 +163,7 @@ func Targets(r *Results) []Target {
 		}
 		ts = append(ts, t)
 	}
+	ts = append(ts, journalTargets(r)...)
 	for _, s := range r.Scale {
 		t := Target{What: fmt.Sprintf("%d pushes into one sshd at %s lines/s: nothing lost", s.Procs, thousands(s.Rate))}
 		t.Measured = fmt.Sprintf("%s lines/s delivered, lost %d, duplicated %d", thousands(int(math.Round(s.DeliveredRate()))), s.Lost, s.Dup)
@@ -363,6 +364,8 @@ func Markdown(r *Results, plot, analysis string) string {
 		}
 		w("\n")
 	}
+
+	w("%s", journalMarkdown(r))
 
 	if strings.TrimSpace(analysis) != "" {
 		w("## Analysis\n\n*(Hand-written, from `bench/%s`; the figures above are generated.)*\n\n%s\n", AnalysisFile, strings.TrimSpace(analysis))

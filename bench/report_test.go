@@ -107,3 +107,28 @@ func TestGlyphsAreFiveBySeven(t *testing.T) {
 		}
 	}
 }
+
+// TestJournalMarkdownTable: every row of the journal table has the
+// header's cells, the bare pipe's too (its name holds a "|").
+func TestJournalMarkdownTable(t *testing.T) {
+	r := &Results{Journal: []JournalRun{
+		{Name: journalBareName, Bare: true, Entries: 1000, Seconds: 1},
+		{Name: "push --journal", Entries: 1000, Seconds: 1},
+		{Name: journalBareName, Bare: true, Rate: 1000, Entries: 1000, MS: Summarize([]float64{0.2, 0.3}, "ms", false)},
+	}}
+	var rows []string
+	for _, l := range strings.Split(journalMarkdown(r), "\n") {
+		if strings.HasPrefix(l, "|") {
+			rows = append(rows, l)
+		}
+	}
+	cells := func(row string) int { return strings.Count(strings.ReplaceAll(row, `\|`, ""), "|") }
+	if len(rows) != 5 {
+		t.Fatalf("table rows %q, want header, rule and 3 rows", rows)
+	}
+	for _, row := range rows[1:] {
+		if cells(row) != cells(rows[0]) {
+			t.Errorf("row %q has %d cells, the header %d", row, cells(row)-1, cells(rows[0])-1)
+		}
+	}
+}

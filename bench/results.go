@@ -30,6 +30,7 @@ type Results struct {
 	Outage     *Outage
 	Scale      []Scale
 	Recovery   *Recovery
+	Journal    []JournalRun `json:",omitempty"`
 }
 
 // Seconds is a duration written as seconds in JSON and reports.

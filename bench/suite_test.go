@@ -27,7 +27,9 @@ var (
 	flagScaleDur   = flag.Duration("scale-duration", 20*time.Second, "how long a scale run writes")
 	flagKills      = flag.Int("kills", 5, "how often the recovery run kills push's ssh")
 	flagCut        = flag.Bool("cut", true, "measure detection of a silent link cut (network namespace, ~45 s)")
-	flagParts      = flag.String("parts", "throughput,latency,cost,scale,recovery", "which parts to run")
+	flagJournalN   = flag.Int("journal-entries", 200_000, "entries in the journal of each full-speed journal run")
+	flagJournalDur = flag.Duration("journal-duration", 10*time.Second, "how long each paced journal run writes (at 1,000 entries/s)")
+	flagParts      = flag.String("parts", "throughput,latency,cost,scale,recovery,journal", "which parts to run")
 	flagOut        = flag.String("out", "../BENCHMARKS.md", "the report to write")
 	flagPlot       = flag.String("plot", "results.png", "the plot to write")
 	flagJSON       = flag.String("json", "results.json", "the raw results to write (or read, with -render)")
@@ -60,6 +62,7 @@ func BenchmarkSuite(b *testing.B) {
 		latencyDur: *flagLatencyDur, outage: *flagOutage, outageRate: *flagOutageRate,
 		scaleProcs: parseInts(b, *flagScaleProcs), scaleRate: *flagScaleRate, scaleDur: *flagScaleDur,
 		kills: *flagKills, cut: *flagCut, parts: *flagParts,
+		journalN: *flagJournalN, journalDur: *flagJournalDur,
 	})
 	if err := res.Save(*flagJSON); err != nil {
 		b.Fatal(err)
@@ -114,6 +117,8 @@ type suiteConfig struct {
 	kills               int
 	cut                 bool
 	parts               string
+	journalN            int
+	journalDur          time.Duration
 }
 
 func (c suiteConfig) has(part string) bool {
@@ -197,6 +202,9 @@ func runSuite(tb testing.TB, c suiteConfig) *Results {
 		}
 		logf("silent cut: detected after %.1f s, resumed %.1f s after the link came back %s",
 			float64(res.Recovery.CutDetect), float64(res.Recovery.CutResume), res.Recovery.CutNote)
+	}
+	if c.has("journal") {
+		res.Journal = l.journal(c, &res.Notes)
 	}
 	res.Duration = Seconds(time.Since(start).Seconds())
 	res.LoadAvgEnd = machine().LoadAvg
