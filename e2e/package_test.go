@@ -26,6 +26,7 @@ var (
 		"/usr/share/man/man1/sshlogfwd.1.gz",
 		"/usr/lib/systemd/system/sshlogfwd-push@.service",
 		"/usr/lib/systemd/system/sshlogfwd-push@.socket",
+		"/usr/lib/systemd/system/sshlogfwd-journal@.service",
 		"/usr/lib/systemd/system/sshlogfwd-pull@.service",
 		"/usr/share/doc/sshlogfwd/README.md",
 		"/usr/share/doc/sshlogfwd/docs/setup.md",
@@ -240,7 +241,7 @@ func checkInstalledCommands(t *testing.T, version string) {
 func checkInstalledUnits(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
-	for _, u := range []string{"sshlogfwd-push@.service", "sshlogfwd-push@.socket", "sshlogfwd-pull@.service"} {
+	for _, u := range []string{"sshlogfwd-push@.service", "sshlogfwd-push@.socket", "sshlogfwd-journal@.service", "sshlogfwd-pull@.service"} {
 		inst := filepath.Join(dir, strings.Replace(u, "@", "@test", 1))
 		os.Symlink("/usr/lib/systemd/system/"+u, inst)
 		out, err := exec.Command(systemdAnalyze, "verify", "--man=no", inst).CombinedOutput()

@@ -51,7 +51,9 @@ var SshlogfwdSections = []Section{
 		Item{Tag: "SPOOL/", Text: "push's spool (`--spool`; default: one directory per set of DESTs under " +
 			"the state directory, such as `/var/lib/sshlogfwd/loguser@loghost__var_log_remote_web1.log`), mode 0700. " +
 			"It holds `NNNNNNNNNNNNNNNNNNNN.seg` segment files, named by the stream offset of their first byte; " +
-			"`state.json`, the stream id, each DEST's acknowledged position and, with `--file`, the input position; " +
+			"`state.json`, the stream id and each DEST's acknowledged position; with `--file` or `--journal`, " +
+			"`input.pos`, the input position that goes with the spooled data (the file's device:inode:offset, or the " +
+			"journal cursor of the last entry spooled); `consumer-*.pos`, what each DEST's ssh was given; " +
 			"`push.json`, the DESTs, the mode and the ssh settings push ran with, which `sshlogfwd spool deliver` " +
 			"uses and which lets push warn at start about a spool beside its own that no push runs on and that holds " +
 			"lines (`sshlogfwd spool list`); " +
@@ -71,13 +73,14 @@ var SshlogfwdSections = []Section{
 		Para("`cursor` is the remote file's device:inode:offset that the output holds everything up to; " +
 			"`output` the output's device:inode:size when it was saved (absent for standard output), to notice an " +
 			"output that was truncated or replaced."),
-		Item{Tag: "/etc/sshlogfwd/NAME.env", Text: "The settings of the units `sshlogfwd-push@NAME` and " +
-			"`sshlogfwd-pull@NAME` (`SSHLOGFWD_DEST` or `SSHLOGFWD_SRC`, `SSHLOGFWD_IDENTITY`, any other flag); keys " +
+		Item{Tag: "/etc/sshlogfwd/NAME.env", Text: "The settings of the units `sshlogfwd-push@NAME`, " +
+			"`sshlogfwd-journal@NAME` and `sshlogfwd-pull@NAME` (`SSHLOGFWD_DEST` or `SSHLOGFWD_SRC`, `SSHLOGFWD_IDENTITY`, any other flag); keys " +
 			"usually live beside them, owned by the user sshlogfwd, mode 0600."},
-		Item{Tag: "/usr/lib/systemd/system/sshlogfwd-push@.service, sshlogfwd-push@.socket, sshlogfwd-pull@.service", Text: "The " +
+		Item{Tag: "/usr/lib/systemd/system/sshlogfwd-push@.service, sshlogfwd-push@.socket, sshlogfwd-journal@.service, sshlogfwd-pull@.service", Text: "The " +
 			"units, installed by the packages and enabled by nobody: the socket unit makes and holds the FIFO " +
 			"`/run/sshlogfwd/NAME.fifo`, so that it and what waits in it outlive push's restarts; push reads it " +
-			"and spools in `/var/lib/sshlogfwd`; pull appends to `/var/log/sshlogfwd/NAME.log`."},
+			"and spools in `/var/lib/sshlogfwd`; the journal unit runs push --journal on a host without a syslog " +
+			"daemon, with the same spool directory; pull appends to `/var/log/sshlogfwd/NAME.log`."},
 		Item{Tag: "/usr/share/doc/sshlogfwd/", Text: "The README, the guides (`docs/`) and tested examples " +
 			"(`contrib/`: authorized_keys, rsyslog, syslog-ng, logrotate, the units)."},
 	}},

@@ -58,7 +58,7 @@ func TestPackageContents(t *testing.T) {
 			t.Errorf("%s is owned by %s:%s, want root", f.Destination, f.FileInfo.Owner, f.FileInfo.Group)
 		}
 	}
-	for _, want := range []string{binPath, manPath, unitDir + "/sshlogfwd-push@.service", unitDir + "/sshlogfwd-push@.socket", unitDir + "/sshlogfwd-pull@.service",
+	for _, want := range []string{binPath, manPath, unitDir + "/sshlogfwd-push@.service", unitDir + "/sshlogfwd-push@.socket", unitDir + "/sshlogfwd-journal@.service", unitDir + "/sshlogfwd-pull@.service",
 		docDir + "/README.md", docDir + "/docs/setup.md", docDir + "/contrib/rsyslog.d/sshlogfwd.conf", docDir + "/contrib/logrotate"} {
 		if _, ok := got[want]; !ok {
 			t.Errorf("the packages lack %s", want)
