@@ -104,9 +104,6 @@ type follower struct {
 	log   *slog.Logger
 }
 
-// followRetry is how often a chunk the spool refused is offered again.
-const followRetry = time.Second
-
 // openFollower starts following path from the position saved in the
 // spool, or, on the very first run, from its start or end (fromEnd).
 func openFollower(sp *spool.Spool, lw *spool.LineWriter, path string, fromEnd bool, c clock.Clock, log *slog.Logger) (*follower, error) {
@@ -143,28 +140,42 @@ func (f *follower) run(ctx context.Context) error {
 	}
 }
 
-// take spools a chunk with its positions. A chunk the spool refuses (a
-// failing disk) is offered again every followRetry until it goes in or
-// ctx ends: the file keeps what is not spooled, and the position does not
-// move past it. That is logged once, and once more when it works again.
+// take spools a chunk with its positions, held while the spool refuses
+// it (see spoolHeld; c.Data stays valid until the next call to Next).
 func (f *follower) take(ctx context.Context, c tailer.Chunk) error {
 	if c.Event == tailer.EventTruncated {
 		f.log.Warn("followed file was truncated; reading it again from the start", "path", f.path)
 	}
 	pos := positions(c)
-	_, err := f.lw.WriteInput(c.Data, pos)
+	return spoolHeld(ctx, f.clock, f.log, "the followed file", func() error {
+		_, err := f.lw.WriteInput(c.Data, pos)
+		return err
+	}, "path", f.path)
+}
+
+// inputRetry is how often data the spool refused is offered again.
+const inputRetry = time.Second
+
+// spoolHeld appends data of an input whose position goes with it (a
+// followed file, the journal) through put, which spools the data and its
+// position together or neither (spool.LineWriter.WriteInput). When the
+// spool refuses (a failing disk), put is called again every inputRetry
+// until it succeeds or ctx ends: the input keeps what is not spooled, and
+// its position does not move past it. That is logged once, and once more
+// when it works again, for what (with attrs).
+func spoolHeld(ctx context.Context, c clock.Clock, log *slog.Logger, what string, put func() error, attrs ...any) error {
+	err := put()
 	if err == nil {
 		return nil
 	}
-	f.log.Error("spooling the followed file failed; holding its position until the spool takes data again", "path", f.path, "err", err)
-	data := append([]byte(nil), c.Data...)
+	log.Error("spooling "+what+" failed; holding its position until the spool takes data again", append(attrs, "err", err)...)
 	for err != nil {
-		if err := clock.Sleep(ctx, f.clock, followRetry); err != nil {
+		if err := clock.Sleep(ctx, c, inputRetry); err != nil {
 			return err
 		}
-		_, err = f.lw.WriteInput(data, pos)
+		err = put()
 	}
-	f.log.Info("spooling the followed file works again", "path", f.path)
+	log.Info("spooling "+what+" works again", attrs...)
 	return nil
 }
 

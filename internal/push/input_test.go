@@ -133,7 +133,7 @@ func TestFollowerHoldsChunkWhileSpoolRefuses(t *testing.T) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	te.clk.Advance(followRetry)
+	te.clk.Advance(inputRetry)
 	select {
 	case err := <-done:
 		if err != nil {

@@ -14,13 +14,15 @@ import (
 
 // journalInput reads the systemd journal (push --journal) through
 // journal.Follow and spools every entry as one line together with its
-// cursor (spool.AppendInput): after a kill -9 at any moment the spool holds
+// cursor, the input position, through the same line writer and position
+// record as a followed file (spool.LineWriter.WriteInput,
+// spool.AppendInput): after a kill -9 at any moment the spool holds
 // exactly the entries up to the cursor it recorded, and reading resumes
 // right after that entry. It is the one place where the journal cursor is
 // read from and written to the spool.
 type journalInput struct {
 	opts  journal.Options
-	sp    *spool.Spool
+	lw    *spool.LineWriter
 	host  string
 	clock clock.Clock
 	log   *slog.Logger
@@ -57,7 +59,7 @@ func (e *engine) openJournal() (*journalInput, error) {
 	default:
 		e.log.Info("reading the journal from its oldest entry (no saved cursor)")
 	}
-	return &journalInput{opts: opts, sp: e.sp, host: e.opts.Hostname, clock: e.clock, log: e.log, done: make(chan struct{})}, nil
+	return &journalInput{opts: opts, lw: e.lw, host: e.opts.Hostname, clock: e.clock, log: e.log, done: make(chan struct{})}, nil
 }
 
 // run follows the journal until ctx ends.
@@ -101,28 +103,16 @@ func (j *journalInput) gap(ctx context.Context, g journal.Gap) error {
 	return j.append(ctx, journal.Oldest, journalGapLine(j.clock.Now(), j.host, g))
 }
 
-// journalRetry is how often an entry the spool refused is offered again.
-const journalRetry = followRetry
-
-// append spools data (whole lines, or nothing) with mark. An append the
-// spool refuses (a failing disk) is tried again every journalRetry until it
-// goes in or ctx ends; meanwhile journalctl waits on its full pipe and the
-// journal keeps the entry. That is logged once, and once more when it
-// works again.
+// append spools data (whole lines, or nothing) with the position mark
+// through the line writer, as the followed file is spooled, held while
+// the spool refuses it (spoolHeld): meanwhile journalctl waits on its
+// full pipe and the journal keeps the entry.
 func (j *journalInput) append(ctx context.Context, mark string, data []byte) error {
-	err := j.sp.AppendInput(mark, data)
-	if err == nil {
-		return nil
-	}
-	j.log.Error("spooling a journal entry failed; holding the journal's position until the spool takes data again", "err", err)
-	for err != nil {
-		if err := clock.Sleep(ctx, j.clock, journalRetry); err != nil {
-			return err
-		}
-		err = j.sp.AppendInput(mark, data)
-	}
-	j.log.Info("spooling journal entries works again")
-	return nil
+	pos := func(int) string { return mark }
+	return spoolHeld(ctx, j.clock, j.log, "the journal", func() error {
+		_, err := j.lw.WriteInput(data, pos)
+		return err
+	})
 }
 
 // end: every entry is spooled whole or not at all; nothing is held back.

@@ -156,7 +156,7 @@ func TestJournalHoldsEntryWhileSpoolRefuses(t *testing.T) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	te.clk.Advance(journalRetry)
+	te.clk.Advance(inputRetry)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -168,8 +168,11 @@ func TestJournalHoldsEntryWhileSpoolRefuses(t *testing.T) {
 	if m := te.sp.InputMark(); m != "c2" {
 		t.Errorf("mark %q once the spool took the entry, want c2", m)
 	}
-	if n := te.logs.count("spooling a journal entry failed; holding the journal's position until the spool takes data again"); n != 1 {
+	if n := te.logs.count("spooling the journal failed; holding its position until the spool takes data again"); n != 1 {
 		t.Errorf("refusal logged %d times, want once", n)
+	}
+	if n := te.logs.count("spooling the journal works again"); n != 1 {
+		t.Errorf("recovery logged %d times, want once", n)
 	}
 	te.next(t)
 	if got := string(te.next(t).Data); got != "next\n" {
