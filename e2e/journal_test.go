@@ -475,3 +475,53 @@ func TestJournalMessagesAndSelection(t *testing.T) {
 		t.Errorf("push exit: %v", err)
 	}
 }
+
+// TestCheckPushJournal: check push --journal with push's own flags reads
+// the journal as push would, counts what the selection finds, and looks
+// up the cursor push resumes after in push's spool: none before the first
+// run, still there after it, gone (a FAIL, exit 1) once the journal was
+// wiped.
+func TestCheckPushJournal(t *testing.T) {
+	t.Parallel()
+	l := newJLLab(t, false)
+	l.w.Write(jlEntries(0, 20)...)
+	l.w.Write(testlab.JournalEntry{"MESSAGE": "not selected", "SYSLOG_FACILITY": "3", "PRIORITY": "6"})
+	check := func() cmdResult {
+		return runBinary(t, runOpts{}, "check", "push", "-F", l.sshd.SSHConfig, "--journal", "--journal-dir", l.jdir,
+			"--spool", l.spool, "--probe-wait", "2s", l.sshd.Alias+":"+l.remote)
+	}
+	res := check()
+	ok, fail := reportLines(res.Stdout)
+	if res.Code != 0 || len(fail) != 0 {
+		t.Fatalf("check of a good setup: %s", res)
+	}
+	for _, want := range [][]string{
+		{"OK    --journal-dir " + l.jdir, "journalctl reads it"},
+		{"OK    journal selection", "20 entries of the last 24 hours match", "SYSLOG_FACILITY=4"},
+		{"OK    journal cursor", "none saved"},
+		{"OK    append"},
+	} {
+		if !hasLine(ok, want[0], want[1:]...) {
+			t.Errorf("no line %q with %q:\n%s", want[0], want[1:], res.Stdout)
+		}
+	}
+
+	p := l.push(t)
+	waitJL(t, l, 20, 30*time.Second)
+	if err := p.Stop(t, 20*time.Second); err != nil {
+		t.Fatalf("push exit: %v", err)
+	}
+	if res := check(); !strings.Contains(res.Stdout, "OK    journal cursor: the entry push resumes after is still in the journal") {
+		t.Errorf("after push ran: %s", res)
+	}
+
+	l.w.Close()
+	os.RemoveAll(l.jdir)
+	os.Mkdir(l.jdir, 0o755)
+	testlab.WriteJournal(t, filepath.Join(l.jdir, "system.journal"), jlEntries(20, 25)...)
+	res = check()
+	_, fail = reportLines(res.Stdout)
+	if res.Code != 1 || !hasLine(fail, "FAIL  journal cursor", "gone") {
+		t.Errorf("after the journal was wiped: %s", res)
+	}
+}
