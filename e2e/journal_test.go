@@ -525,3 +525,37 @@ func TestCheckPushJournal(t *testing.T) {
 		t.Errorf("after the journal was wiped: %s", res)
 	}
 }
+
+// TestNotifyPushJournal: push --journal under a notification socket, as
+// the Type=notify unit sshlogfwd-journal@ runs it: READY=1 first (journalctl
+// found, the spool recovered), a state line naming the log host, watchdog
+// pings, and the metrics count the entries read and delivered.
+func TestNotifyPushJournal(t *testing.T) {
+	t.Parallel()
+	const n = 500
+	l := newJLLab(t, false)
+	notify := testlab.ListenNotify(t, true)
+	prom := filepath.Join(l.dir, "sshlogfwd.prom")
+	env := []string{"NOTIFY_SOCKET=" + notify.Socket, "WATCHDOG_USEC=2000000"}
+	l.w.Write(jlEntries(0, n)...)
+	p := startPushEnv(t, l.sshd.SSHConfig, filepath.Join(l.dir, "push.log"), env, "--journal", "--journal-dir", l.jdir,
+		"--spool", l.spool, "--mark", "0", "--metrics-file", prom, "--metrics-interval", "1s", l.sshd.Alias+":"+l.remote)
+
+	first := notify.Next(t, 30*time.Second)
+	if st, _ := testlab.Assignment(first, "STATUS"); !strings.HasPrefix(first, "READY=1\n") || !strings.Contains(st, l.sshd.Alias+": ") {
+		t.Fatalf("first message %q, want READY=1 with a state line naming %s", first, l.sshd.Alias)
+	}
+	r, _ := waitJL(t, l, n, 30*time.Second)
+	exactlyOnce(t, r, n)
+	notify.Await(t, 10*time.Second, "WATCHDOG=1", func(m string) bool { return strings.Contains(m, "WATCHDOG=1") })
+	if err := p.Stop(t, 30*time.Second); err != nil {
+		t.Fatalf("push exit: %v", err)
+	}
+	fams := parseMetrics(t, prom)
+	dest := l.sshd.Alias + ":" + l.remote
+	for _, name := range []string{"sshlogfwd_push_read_lines_total", "sshlogfwd_push_acknowledged_lines_total"} {
+		if got, ok := metricValue(fams, name, "dest", dest); !ok || got != n {
+			t.Errorf("%s{dest=%q} = %v (found: %v), want %d", name, dest, got, ok, n)
+		}
+	}
+}
