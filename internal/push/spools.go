@@ -302,7 +302,7 @@ func Deliver(ctx context.Context, opts Options) error {
 	if !spool.IsSpool(opts.SpoolDir) {
 		return fmt.Errorf("%s: %w (no spool state in it)", opts.SpoolDir, ErrNotSpool)
 	}
-	opts.Input, opts.File, opts.Mark, opts.Reach = strings.NewReader(""), "", 0, nil
+	opts.Input, opts.File, opts.Journal, opts.Mark, opts.Reach = strings.NewReader(""), "", nil, 0, nil
 	log := opts.Logger
 	before, err := spool.Inspect(opts.SpoolDir)
 	if err != nil {

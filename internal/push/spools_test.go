@@ -17,6 +17,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/journal"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
 
@@ -173,6 +174,8 @@ func TestDeliverSendsWhatTheSpoolHoldsOnce(t *testing.T) {
 			return func() { <-served }
 		}),
 	}
+	// Deliver reads no input: a journal is not even looked for.
+	opts.Journal = &journal.Options{Journalctl: filepath.Join(t.TempDir(), "journalctl")}
 	done := make(chan error, 1)
 	go func() { done <- Deliver(context.Background(), opts) }()
 	select {
