@@ -61,8 +61,8 @@ func newJLLab(t *testing.T, reliable bool) *jlLab {
 	}
 	l.sshd.SetAuthorizedKeys(t, testlab.RestrictedKeyLine(l.sshd.ClientPub, "127.0.0.1", cmd))
 	l.w = testlab.StartJournalWriter(t, filepath.Join(l.jdir, "system.journal"))
-	// A journalctl of a push killed -9 outlives it until it next writes;
-	// the journal directory is about to go away.
+	// A journalctl of a push killed -9 gets SIGTERM from the kernel, but
+	// may still be exiting; the journal directory is about to go away.
 	t.Cleanup(func() {
 		for _, pid := range jlJournalctls(l.jdir) {
 			testlab.Kill(pid)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,7 +45,14 @@ type child struct {
 // exec package's pipes are closed by Wait, and we read both to EOF first.
 func startChild(argv []string, log *slog.Logger, now time.Time) (*child, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a push killed -9 cannot stop its journalctl, which would
+	// otherwise follow on (on a quiet selection, for days) until it next
+	// writes into the closed pipe. The kernel sends SIGTERM when the
+	// thread that forked it exits, so that thread stays ours for the
+	// start (the Go runtime never retires an unlocked thread).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start journalctl: %w", err)

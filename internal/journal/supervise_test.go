@@ -3,7 +3,6 @@ package journal
 import (
 	"bytes"
 	"fmt"
-	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
@@ -26,6 +26,9 @@ import (
 func TestMain(m *testing.M) {
 	if mode, ok := strings.CutPrefix(filepath.Base(os.Args[0]), "fakejournalctl-"); ok {
 		os.Exit(fakeJournalctl(mode, os.Args[1:]))
+	}
+	if filepath.Base(os.Args[0]) == "fakepush" {
+		os.Exit(fakePush(os.Args[1:]))
 	}
 	os.Exit(m.Run())
 }
