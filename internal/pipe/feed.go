@@ -49,21 +49,16 @@ func Feed(w io.Writer, p []byte, taken *int64) error {
 	var serr error
 	moved := 0
 	err = rc.Write(func(fd uintptr) bool {
-		for moved < len(p) {
-			n, err := unix.Splice(mem, taken, int(fd), nil, len(p)-moved, unix.SPLICE_F_NONBLOCK)
-			switch {
-			case err == nil && n == 0:
-				serr = errors.New("splice into pipe: the memory file ended early")
-				return true
-			case err == nil:
-				moved += int(n)
-			case errors.Is(err, unix.EINTR):
-			case errors.Is(err, unix.EAGAIN):
-				return false // the pipe is full: wait
-			default:
-				serr = fmt.Errorf("splice into pipe: %w", err)
-				return true
-			}
+		n, err := move(mem, taken, int(fd), nil, len(p)-moved)
+		moved += n
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.EAGAIN):
+			return false // the pipe is full: wait
+		case errors.Is(err, errSourceEnded):
+			serr = errors.New("splice into pipe: the memory file ended early")
+		default:
+			serr = fmt.Errorf("splice into pipe: %w", err)
 		}
 		return true
 	})

@@ -97,6 +97,10 @@ func (p *FIFO) Read(b []byte) (int, error) { return p.f.Read(b) }
 // SetReadDeadline bounds a pending or future Read.
 func (p *FIFO) SetReadDeadline(t time.Time) error { return p.f.SetReadDeadline(t) }
 
+// SyscallConn gives the descriptor to splice(2) and tee(2) (see Source)
+// without taking it off the poller, as Fd would.
+func (p *FIFO) SyscallConn() (syscall.RawConn, error) { return p.f.SyscallConn() }
+
 // Close releases the FIFO and unblocks a pending Read (which returns
 // os.ErrClosed). The FIFO itself stays in place.
 func (p *FIFO) Close() error { return p.f.Close() }

@@ -39,18 +39,22 @@ func Grow(f any, want int) int {
 		return 0
 	}
 	size := 0
-	_ = rc.Control(func(fd uintptr) {
-		if got, err := unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0); err == nil && got >= want {
-			size = got
-			return
+	_ = rc.Control(func(fd uintptr) { size = growFD(int(fd), want) })
+	return size
+}
+
+// growFD is Grow on a descriptor: it never shrinks the pipe, not even
+// while halving after EPERM.
+func growFD(fd, want int) int {
+	cur, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
+	if err == nil && cur >= want {
+		return cur
+	}
+	for n := want; n >= 4096 && n > cur; n /= 2 {
+		if got, err := unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, n); err == nil {
+			return got
 		}
-		for n := want; n >= 4096; n /= 2 {
-			if got, err := unix.FcntlInt(fd, unix.F_SETPIPE_SZ, n); err == nil {
-				size = got
-				return
-			}
-		}
-		size, _ = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0)
-	})
+	}
+	size, _ := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
 	return size
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 )
@@ -27,15 +28,39 @@ type input interface {
 }
 
 // openInput opens the journal or the followed file, or wraps
-// Options.Input.
+// Options.Input: moving its bytes when it is a pipe (see pipeSource),
+// reading it otherwise.
 func (e *engine) openInput() (input, error) {
 	switch {
 	case e.opts.Journal != nil:
 		return e.openJournal()
 	case e.opts.File != "":
 		return openFollower(e.sp, e.lw, e.opts.File, e.opts.FromEnd, e.clock, e.log)
+	case e.src != nil:
+		return &pipeInput{src: e.src, lw: e.lw, clock: e.clock, log: e.log}, nil
 	}
 	return &streamInput{r: e.opts.Input, lw: e.lw, log: e.log}, nil
+}
+
+// pipeSource prepares Options.Input for moving its bytes straight into
+// the spool (pipe.Source) when it is a pipe — a FIFO, or standard input
+// when it is one — and says in the log which way the input is read.
+// Other input (a file or a terminal on standard input) is read with
+// read(2); the journal and a followed file have inputs of their own.
+func (e *engine) pipeSource() {
+	if e.opts.File != "" || e.opts.Journal != nil {
+		return
+	}
+	src, err := pipe.NewSource(e.opts.Input)
+	switch {
+	case err == nil:
+		e.src = src
+		e.log.Info("input is a pipe: its bytes move straight into the spool (splice)")
+	case errors.Is(err, pipe.ErrNotPipe):
+		e.log.Info("input is not a pipe: reading it (read)")
+	default:
+		e.log.Warn("cannot move the input pipe's bytes straight into the spool; reading it instead: a kill -9 may lose what was just read", "err", err)
+	}
 }
 
 // streamInput reads a FIFO or standard input.
@@ -89,6 +114,82 @@ func (s *streamInput) end() {
 }
 
 func (s *streamInput) close() {}
+
+// pipeInput moves a pipe's bytes straight into the spool's files
+// (pipe.Source, spool.LineWriter.Move): at every moment each byte is
+// either still in the pipe or in the spool, so a kill -9 of push at any
+// moment loses nothing that reached the pipe — while something else holds
+// a FIFO open (a systemd socket unit), which keeps it and what is in it.
+// An unfinished last line stays in the pipe until its end arrives; when
+// the run stops, it stays there for the next run.
+type pipeInput struct {
+	src     *pipe.Source
+	lw      *spool.LineWriter
+	clock   clock.Clock
+	log     *slog.Logger
+	ended   bool // the pipe has no writer any more and was taken empty
+	failing bool // the spool refuses input
+}
+
+// run moves what the pipe brings until it ends (standard input), or until
+// ctx is done and what is in it has been taken, briefly (stopGrace).
+func (p *pipeInput) run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { _ = p.src.SetReadDeadline(time.Now().Add(stopGrace)) })
+	defer stop()
+	have := 0 // bytes left in the pipe: a line whose end has not come
+	for {
+		avail, ended, err := p.src.Wait(have)
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, os.ErrClosed), errors.Is(err, fs.ErrClosed):
+			return nil
+		case err != nil:
+			return err
+		case avail == 0:
+			p.ended = true
+			return nil
+		}
+		head, err := p.src.Peek(avail)
+		if err != nil {
+			return err
+		}
+		took, err := p.lw.Move(head, ended && len(head) == avail, p.src)
+		have = avail - took
+		if p.refused(err) {
+			if clock.Sleep(ctx, p.clock, inputRetry) != nil {
+				return nil // stopped while the spool refused
+			}
+			have = 0 // offer it again
+		}
+	}
+}
+
+// refused reports whether the spool refused input (err: its disk fails),
+// which then waits in the pipe and is offered again every inputRetry.
+// That is logged once, and once more when the spool takes input again.
+func (p *pipeInput) refused(err error) bool {
+	switch {
+	case err != nil && !p.failing:
+		p.log.Error("spooling input failed; it waits in the pipe and is offered again every second", "err", err)
+	case err == nil && p.failing:
+		p.log.Info("spooling input works again")
+	}
+	p.failing = err != nil
+	return p.failing
+}
+
+// end passes on, once the pipe ended, what waited for the stream to be
+// between lines (marks). After a stop, an unfinished line stays where it
+// is, in the pipe or in the spool's file, for the next run to complete.
+func (p *pipeInput) end() {
+	if !p.ended {
+		return
+	}
+	if err := p.lw.Flush(); err != nil {
+		p.log.Error("spooling final line failed", "err", err)
+	}
+}
+
+func (p *pipeInput) close() {}
 
 // follower follows a file by name (--file) and spools it with its
 // position: every append carries the file position right after the last

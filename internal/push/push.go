@@ -18,6 +18,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/journal"
 	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
@@ -128,6 +129,7 @@ type engine struct {
 
 	frameMax, window int64 // reliable mode; tests make them small
 	supervise        superviseFunc
+	src              *pipe.Source // Options.Input, when its bytes are moved
 
 	beat    *sdnotify.Heartbeat // nil: no service manager to tell
 	metrics *metrics.Writer     // nil: no metrics file
@@ -184,10 +186,15 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		e.warnStranded()
 	}
+	e.pipeSource()
+	if e.src != nil {
+		defer e.src.Close()
+	}
 	// Following a file or the journal, every spooled byte goes to disk at
 	// once, with the input's position (see follower, journalInput): after
 	// a crash the spool and the position agree, so nothing is read twice
-	// or skipped.
+	// or skipped. Input moved from a pipe goes into the segment files too
+	// (see pipeInput).
 	sp, err := spool.Open(spool.Options{Dir: opts.SpoolDir, Max: opts.SpoolMax, Logger: e.log, Durable: e.durable()})
 	if err != nil {
 		return err
@@ -429,7 +436,7 @@ func (e *engine) startPeriodic(ctx context.Context) *sync.WaitGroup {
 	if e.opts.Stats > 0 {
 		every(e.opts.Stats, func(time.Time) { e.logStats() })
 	}
-	if e.durable() {
+	if e.syncs() {
 		failing := false
 		every(e.opts.Fsync, func(time.Time) { failing = e.syncSpool(failing) })
 	}
@@ -437,9 +444,16 @@ func (e *engine) startPeriodic(ctx context.Context) *sync.WaitGroup {
 }
 
 // durable reports whether the spool is kept on disk: for reliable mode,
-// and for a followed file or the journal, whose position goes with the
-// spool.
-func (e *engine) durable() bool {
+// for a followed file or the journal, whose position goes with the
+// spool, and for input moved from a pipe, which goes straight into the
+// spool's files.
+func (e *engine) durable() bool { return e.syncs() || e.src != nil }
+
+// syncs reports whether the spool is made durable every Fsync: for
+// reliable mode, a followed file and the journal. Compatible mode with a
+// pipe keeps the spool on disk for the sake of a killed process (the page
+// cache survives it), and does not sync it, as it never did.
+func (e *engine) syncs() bool {
 	return e.opts.Reliable || e.opts.File != "" || e.opts.Journal != nil
 }
 

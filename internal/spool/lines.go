@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 )
 
@@ -87,6 +88,48 @@ func (w *LineWriter) WriteInput(p []byte, pos func(k int) string) (int, error) {
 	return len(p), nil
 }
 
+// looseAt is the length from which an unfinished line of moved input is
+// taken out of the pipe before its end arrives (into the spool's file,
+// unseen, see Move): the pipe keeps room for its writer.
+const looseAt = 16 << 10
+
+// Move takes input that goes straight from a pipe into the spool's files
+// (Spool.AppendMoved). head is what the pipe holds now, looked at but not
+// taken; ended says that nothing more will come. Whole lines go in. An
+// unfinished last line stays in the pipe until its end arrives, unless it
+// is long (looseAt: it goes into the spool's file, unseen), longer than
+// MaxLine (passed on as it is, like Write does), or the input ended (a
+// last line without newline, passed on as it is). It returns how many
+// bytes it took; 0 means: wait for more. Lines of our own held back
+// meanwhile (WriteLine) follow once the stream is between lines again.
+func (w *LineWriter) Move(head []byte, ended bool, mv Mover) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(head) == 0 {
+		return 0, nil
+	}
+	loose := w.S.Unfinished()
+	n, whole := len(head), false
+	switch i := bytes.LastIndexByte(head, '\n'); {
+	case ended:
+		whole = true
+	case i >= 0:
+		n = i + 1
+	case loose+int64(len(head)) >= int64(w.maxLine()):
+		whole = true
+	case loose == 0 && len(head) < looseAt:
+		return 0, nil
+	}
+	took, err := w.S.AppendMoved(head[:n], whole, mv)
+	if took > 0 && len(w.held) > 0 && !w.S.InLine() {
+		if herr := w.S.AppendInput("", w.held...); herr != nil {
+			return took, errors.Join(err, herr)
+		}
+		w.held = nil
+	}
+	return took, err
+}
+
 func (w *LineWriter) maxLine() int {
 	if w.MaxLine > 0 {
 		return w.MaxLine
@@ -95,12 +138,12 @@ func (w *LineWriter) maxLine() int {
 }
 
 // WriteLine appends one complete line of our own (it must end in '\n')
-// between the lines of the stream. Within an over-long line it waits for
-// that line's end.
+// between the lines of the stream. Within an over-long line, or while a
+// line of moved input is unfinished, it waits for that line's end.
 func (w *LineWriter) WriteLine(line []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.midLine {
+	if w.midLine || w.S.InLine() {
 		w.held = append(w.held, append([]byte(nil), line...))
 		return nil
 	}

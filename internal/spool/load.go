@@ -75,11 +75,13 @@ func (s *Spool) load() error {
 	for name, pos := range st.Consumers {
 		s.saved[name] = pos
 	}
-	if cut, mark, ok := s.inputPosition(st, rec, recOK, segs); ok {
+	if recOK && rec.mark == movedMark {
+		err = s.takeMoved(segs, rec, st)
+	} else if cut, mark, ok := s.inputPosition(st, rec, recOK, segs); ok {
 		s.inputMark, s.inputTail = mark, cut
 		err = s.takeSegmentsUpTo(segs, cut)
 	} else {
-		err = s.takeSegments(segs, st.Tail)
+		err = s.takeSegments(segs, st.Tail, true)
 	}
 	if err != nil {
 		return err
@@ -194,7 +196,7 @@ func (s *Spool) segmentFiles() ([]segFile, error) {
 func (s *Spool) openSegments(files []segFile) ([]*segment, error) {
 	var segs []*segment
 	for _, fo := range files {
-		f, err := fsutil.OpenOwned(fo.path, os.O_RDWR|os.O_APPEND)
+		f, err := fsutil.OpenOwned(fo.path, os.O_RDWR)
 		if errors.Is(err, fsutil.ErrUnsafe) {
 			s.log.Warn("ignoring a file in the spool directory that is not a segment of ours", "file", fo.path, "err", err)
 			continue
@@ -267,13 +269,13 @@ func (s *Spool) takeSegmentsUpTo(segs []*segment, cut int64) error {
 }
 
 // takeSegments takes up the segments of a spool whose input has no
-// position, each cut to whole lines (a crash may have torn the last
-// write). The tail is never below tail, the one saved: offsets handed out
-// before are never handed out again (see SkipTo).
-func (s *Spool) takeSegments(segs []*segment, tail int64) error {
+// position, each cut to whole lines when cutTorn is set (a crash may have
+// torn the last write). The tail is never below tail, the one saved:
+// offsets handed out before are never handed out again (see SkipTo).
+func (s *Spool) takeSegments(segs []*segment, tail int64, cutTorn bool) error {
 	s.tail = tail
 	for i, g := range segs {
-		if err := s.cutTorn(g); err != nil {
+		if err := s.cutTornIf(cutTorn, g); err != nil {
 			closeSegments(segs[i:])
 			return err
 		}
@@ -293,9 +295,9 @@ func (s *Spool) takeSegments(segs []*segment, tail int64) error {
 	return nil
 }
 
-// cutTorn cuts g to whole lines.
-func (s *Spool) cutTorn(g *segment) error {
-	if g.size == 0 {
+// cutTornIf cuts g to whole lines, if cut is set.
+func (s *Spool) cutTornIf(cut bool, g *segment) error {
+	if !cut || g.size == 0 {
 		return nil
 	}
 	whole, err := wholeLines(g.f, g.size)

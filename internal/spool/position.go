@@ -49,6 +49,10 @@ type posRecord struct {
 	seq    uint64
 	offset int64 // with the advance
 	mark   string
+	// pending is how many of the record's bytes after offset were not
+	// taken (yet): for the input record of moved input, the length of a
+	// write of other data that starts at offset (see appendSettled).
+	pending int64
 }
 
 // posFile is an open position file.
@@ -85,7 +89,7 @@ func decodeSlot(b []byte) (posRecord, bool) {
 	if k > MaxMark || off < 0 || n < 0 || adv < 0 || adv > n {
 		return posRecord{}, false
 	}
-	return posRecord{seq: binary.LittleEndian.Uint64(b[8:16]), offset: off + adv, mark: string(b[posHeader : posHeader+k])}, true
+	return posRecord{seq: binary.LittleEndian.Uint64(b[8:16]), offset: off + adv, mark: string(b[posHeader : posHeader+k]), pending: n - adv}, true
 }
 
 // newest returns the valid record with the higher sequence number of the

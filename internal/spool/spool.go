@@ -76,6 +76,14 @@ type Spool struct {
 	inputMark string
 	inputTail int64
 	input     *posFile
+
+	// Moved input (AppendMoved, moved.go): the input's bytes go into the
+	// segment files straight from a pipe. loose is how many bytes of an
+	// unfinished line the tail segment file holds after its visible end;
+	// openLine says the visible end is inside a line.
+	moved    bool
+	loose    int64
+	openLine bool
 }
 
 type segment struct {
@@ -204,6 +212,7 @@ func (s *Spool) SkipTo(pos int64) {
 		return
 	}
 	s.log.Warn("spool: a receiver holds offsets this spool no longer has (lost in a crash before they were synced here); continuing after them", "tail", s.tail, "to", pos)
+	s.endLoose()
 	s.tail = pos
 	if len(s.segs) == 0 {
 		s.head = pos
@@ -245,6 +254,15 @@ func (s *Spool) AppendInput(mark string, parts ...[]byte) error {
 	if mark != "" && !s.opts.Durable {
 		return errors.New("spool: an input position needs a durable spool")
 	}
+	if s.moved && mark == "" {
+		return s.appendSettled(parts, n)
+	}
+	if s.moved {
+		// The input is no longer moved (another kind of input on this
+		// spool directory).
+		s.endLoose()
+		s.moved = false
+	}
 	if mark == "" {
 		mark = s.inputMark
 	}
@@ -262,7 +280,7 @@ func (s *Spool) AppendInput(mark string, parts ...[]byte) error {
 		}
 	}
 	if n > 0 {
-		s.commit(g, parts, n)
+		s.commit(g, n, lineEnds(parts))
 	}
 	return nil
 }
@@ -288,7 +306,7 @@ func (s *Spool) put(parts [][]byte, n int64, strict bool) (*segment, error) {
 		s.memBytes += n
 		return g, nil
 	}
-	err := writeParts(g.f, parts)
+	err := writeParts(g.f, g.size, parts)
 	if err == nil {
 		s.diskErr = nil
 		g.dirty = true
@@ -325,14 +343,28 @@ func (s *Spool) fileSegment(g *segment) *segment {
 	return f
 }
 
-func writeParts(f *os.File, parts [][]byte) error {
+// lineEnds counts the line ends in parts.
+func lineEnds(parts [][]byte) int64 {
+	var n int64
+	for _, p := range parts {
+		n += int64(bytes.Count(p, []byte{'\n'}))
+	}
+	return n
+}
+
+// writeParts writes parts one after the other into f from offset off on.
+// Segment files are written at explicit offsets, never in O_APPEND mode:
+// splice(2) refuses a file opened O_APPEND (EINVAL), and moved input
+// (AppendMoved) goes into the same files.
+func writeParts(f *os.File, off int64, parts [][]byte) error {
 	for _, p := range parts {
 		if len(p) == 0 {
 			continue
 		}
-		if _, err := f.Write(p); err != nil {
+		if _, err := f.WriteAt(p, off); err != nil {
 			return err
 		}
+		off += int64(len(p))
 	}
 	return nil
 }
@@ -350,14 +382,12 @@ func (s *Spool) unput(g *segment) {
 	g.mem = g.mem[:g.size]
 }
 
-// commit makes n bytes put into g visible.
-func (s *Spool) commit(g *segment, parts [][]byte, n int64) {
+// commit makes n bytes put into g, holding lines line ends, visible.
+func (s *Spool) commit(g *segment, n, lines int64) {
 	g.size += n
 	s.tail += n
 	s.stats.AppendedBytes += n
-	for _, p := range parts {
-		s.stats.AppendedLines += int64(bytes.Count(p, []byte{'\n'}))
-	}
+	s.stats.AppendedLines += lines
 	s.enforceBound()
 	close(s.wake)
 	s.wake = make(chan struct{})
@@ -408,7 +438,7 @@ func (s *Spool) newSegment(inMemory bool) *segment {
 		}
 	} else {
 		g.path = filepath.Join(s.opts.Dir, fmt.Sprintf("%020d.seg", s.tail))
-		f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+		f, err := os.OpenFile(g.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 		if err != nil {
 			if s.diskErr == nil {
 				s.log.Error("spool: cannot create segment file; keeping data in memory", "err", err)
@@ -425,7 +455,7 @@ func (s *Spool) newSegment(inMemory bool) *segment {
 
 // enforceBound drops the oldest segments until the bound holds again.
 func (s *Spool) enforceBound() {
-	for s.tail-s.head > s.opts.Max && len(s.segs) > 0 {
+	for s.tail-s.head > s.opts.Max && len(s.segs) > 0 && !s.holdsLoose(0) {
 		g := s.segs[0]
 		lines, err := s.countLines(g, 0)
 		if err != nil {
@@ -469,6 +499,10 @@ func (s *Spool) countLines(g *segment, from int64) (int64, error) {
 	return n, nil
 }
 
+// holdsLoose reports whether segment i holds the start of an unfinished
+// line of moved input, which must stay where it is.
+func (s *Spool) holdsLoose(i int) bool { return s.loose > 0 && i == len(s.segs)-1 }
+
 // removeHead discards the oldest segment.
 func (s *Spool) removeHead() {
 	g := s.segs[0]
@@ -498,7 +532,7 @@ func (s *Spool) release() {
 	for _, c := range s.consumers {
 		low = min(low, c.acked)
 	}
-	for len(s.segs) > 0 && s.segs[0].end() <= low && !(len(s.segs) == 1 && s.segs[0].size == 0) {
+	for len(s.segs) > 0 && s.segs[0].end() <= low && !(len(s.segs) == 1 && s.segs[0].size == 0) && !s.holdsLoose(0) {
 		g := s.segs[0]
 		s.removeHead()
 		// Every consumer has acknowledged this segment, so none holds a

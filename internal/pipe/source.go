@@ -1,0 +1,267 @@
+package pipe
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Source is a pipe (a FIFO, or standard input when it is a pipe) whose
+// bytes are moved out of it with splice(2) straight into a file, instead
+// of being read into this process and written out again. A byte is then,
+// at every instant, either still in the pipe or in the file, also when
+// this process is killed -9 in the middle: the kernel takes the bytes out
+// of the pipe and writes them into the file in the same system call, and
+// the file's size counts them (the idea of Feed, where a mapped word is
+// the count). Between a read(2) and the write(2) after it they would be
+// only in this process's memory, and die with it.
+//
+// Peek shows what the pipe holds without taking it (tee(2) into a scratch
+// pipe, read from there), so that the caller can take whole lines and
+// leave an unfinished one in the pipe until its end arrives.
+type Source struct {
+	conn    conn
+	own     *os.File // standard input opened again, closed by Close
+	scratch [2]int   // read and write end of the scratch pipe
+	buf     []byte   // what Peek shows; as large as the scratch pipe
+}
+
+// conn is what a Source needs of a pipe: a descriptor on the runtime
+// poller, so that a wait honours the read deadline and Close.
+type conn interface {
+	io.Reader
+	syscall.Conn
+	SetReadDeadline(time.Time) error
+}
+
+// NewSource prepares r for moving its bytes out. r must be a pipe
+// descriptor: a *FIFO or an *os.File (ErrNotPipe otherwise: a regular
+// file, a terminal, a socket, a test's reader; the caller reads those).
+// Standard input is a blocking descriptor, which the runtime poller does
+// not take: it is opened again (/proc/self/fd), non-blocking, rather than
+// changing the mode of the descriptor we were given, which it shares
+// with whoever else holds it.
+func NewSource(r io.Reader) (*Source, error) {
+	c, ok := r.(conn)
+	if !ok {
+		return nil, ErrNotPipe
+	}
+	fd, err := descriptor(c)
+	if err != nil {
+		return nil, err
+	}
+	s := &Source{conn: c, scratch: [2]int{-1, -1}}
+	if c.SetReadDeadline(time.Time{}) != nil {
+		f, err := reopen(fd)
+		if err != nil {
+			return nil, err
+		}
+		s.conn, s.own = f, f
+	}
+	if err := s.openScratch(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// descriptor returns c's descriptor number, or ErrNotPipe when it is not
+// a pipe.
+func descriptor(c conn) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, ErrNotPipe
+	}
+	var st unix.Stat_t
+	fd := -1
+	serr := rc.Control(func(f uintptr) {
+		if unix.Fstat(int(f), &st) == nil {
+			fd = int(f)
+		}
+	})
+	if serr != nil || fd < 0 || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return 0, ErrNotPipe
+	}
+	return fd, nil
+}
+
+// reopen opens the pipe behind descriptor fd again, for reading,
+// non-blocking.
+func reopen(fd int) (*os.File, error) {
+	var was unix.Stat_t
+	if err := unix.Fstat(fd, &was); err != nil {
+		return nil, fmt.Errorf("input pipe: %w", err)
+	}
+	f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fd), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the input pipe again, non-blocking: %w", err)
+	}
+	if err := samePipe(f, &was); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open the input pipe again, non-blocking: %w", err)
+	}
+	return f, nil
+}
+
+// samePipe checks that f, opened again, is the pipe was describes, on
+// the poller.
+func samePipe(f *os.File, was *unix.Stat_t) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Ino != was.Ino || st.Dev != was.Dev {
+		return errors.New("got another file")
+	}
+	if f.SetReadDeadline(time.Time{}) != nil {
+		return errors.New("not on the poller")
+	}
+	return nil
+}
+
+// openScratch makes the scratch pipe that Peek tees into, as large as
+// the source pipe, so that one tee shows all of it.
+func (s *Source) openScratch() error {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return fmt.Errorf("scratch pipe: %w", err)
+	}
+	s.scratch = p
+	size := 0
+	if err := s.control(func(fd int) { size, _ = unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0) }); err != nil {
+		return err
+	}
+	s.buf = make([]byte, max(growFD(p[1], size), 4096))
+	return nil
+}
+
+// control runs fn with the pipe's descriptor.
+func (s *Source) control(fn func(fd int)) error {
+	rc, err := s.conn.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(fd uintptr) { fn(int(fd)) })
+}
+
+// Wait blocks until the pipe holds more than have bytes and returns how
+// many it holds. ended means that no writer holds the pipe any more:
+// nothing more will come (never for a FIFO we hold open read-write). The
+// read deadline bounds the wait (os.ErrDeadlineExceeded); closing the
+// pipe ends it.
+func (s *Source) Wait(have int) (avail int, ended bool, err error) {
+	rc, err := s.conn.SyscallConn()
+	if err != nil {
+		return 0, false, err
+	}
+	var ierr error
+	err = rc.Read(func(fd uintptr) bool {
+		avail, ierr = unix.IoctlGetInt(int(fd), unix.TIOCINQ)
+		if ierr != nil || avail > have {
+			return true
+		}
+		ended = hungUp(int(fd))
+		return ended
+	})
+	if err == nil && ierr != nil {
+		err = fmt.Errorf("bytes in the pipe: %w", ierr)
+	}
+	return avail, ended, err
+}
+
+// hungUp reports whether the pipe behind fd has no writer any more.
+func hungUp(fd int) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(p, 0)
+	return err == nil && n == 1 && p[0].Revents&unix.POLLHUP != 0
+}
+
+// Peek returns a copy of the first n bytes the pipe holds (at most as many
+// as the scratch pipe takes), leaving them in the pipe. n must not exceed
+// what Wait reported. The bytes are valid until the next Peek.
+func (s *Source) Peek(n int) ([]byte, error) {
+	n = min(n, len(s.buf))
+	k := 0
+	var terr error
+	if err := s.control(func(fd int) { k, terr = tee(fd, s.scratch[1], n) }); err != nil {
+		return nil, err
+	}
+	if terr != nil {
+		return nil, fmt.Errorf("look into the pipe: %w", terr)
+	}
+	for got := 0; got < k; {
+		m, err := unix.Read(s.scratch[0], s.buf[got:k])
+		switch {
+		case err == nil && m > 0:
+			got += m
+		case errors.Is(err, unix.EINTR):
+		default:
+			return nil, fmt.Errorf("read the scratch pipe: %d of %d bytes: %w", got, k, err)
+		}
+	}
+	return s.buf[:k], nil
+}
+
+// tee duplicates up to n bytes of pipe in into pipe out.
+func tee(in, out, n int) (int, error) {
+	for {
+		k, err := unix.Tee(in, out, n, unix.SPLICE_F_NONBLOCK)
+		if !errors.Is(err, unix.EINTR) {
+			return int(max(k, 0)), err
+		}
+	}
+}
+
+// MoveTo moves the first n bytes of the pipe (which Peek showed) into f
+// at offset *off, and advances *off by what it moved, which it returns.
+// Fewer than n move only when writing f fails (a full disk), or when this
+// process is being killed (the move stops at a page boundary, the pipe
+// keeps the rest); the error says why.
+func (s *Source) MoveTo(f *os.File, off *int64, n int) (int, error) {
+	frc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	moved := 0
+	var merr error
+	cerr := s.control(func(in int) {
+		cerr := frc.Control(func(out uintptr) { moved, merr = move(in, nil, int(out), off, n) })
+		if merr == nil {
+			merr = cerr
+		}
+	})
+	switch {
+	case merr != nil:
+		return moved, fmt.Errorf("splice from the pipe into %s: %w", f.Name(), merr)
+	case cerr != nil:
+		return moved, cerr
+	}
+	return moved, nil
+}
+
+// Read takes len(p) bytes out of the pipe into p, which Peek showed: for
+// when they cannot go into a file (the caller keeps them in memory).
+func (s *Source) Read(p []byte) (int, error) { return io.ReadFull(s.conn, p) }
+
+// SetReadDeadline bounds a pending or future Wait.
+func (s *Source) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadline(t) }
+
+// Close releases the scratch pipe, and the pipe if NewSource opened it
+// again; the pipe it was given is the caller's.
+func (s *Source) Close() error {
+	for _, fd := range s.scratch {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	s.scratch = [2]int{-1, -1}
+	if s.own != nil {
+		return s.own.Close()
+	}
+	return nil
+}
