@@ -108,16 +108,21 @@ func (w *LineWriter) Move(head []byte, ended bool, mv Mover) (int, error) {
 	if len(head) == 0 {
 		return 0, nil
 	}
-	loose := w.S.Unfinished()
+	i := bytes.LastIndexByte(head, '\n')
+	rest := len(head) - i - 1 // of an unfinished line
+	open := int64(rest)
+	if i < 0 {
+		open += w.S.Unfinished()
+	}
 	n, whole := len(head), false
-	switch i := bytes.LastIndexByte(head, '\n'); {
-	case ended:
+	switch {
+	case ended, open >= int64(w.maxLine()):
 		whole = true
+	case rest >= looseAt, open > int64(rest):
+		// The unfinished line goes into the spool's file too, unseen.
 	case i >= 0:
 		n = i + 1
-	case loose+int64(len(head)) >= int64(w.maxLine()):
-		whole = true
-	case loose == 0 && len(head) < looseAt:
+	default:
 		return 0, nil
 	}
 	took, err := w.S.AppendMoved(head[:n], whole, mv)
