@@ -1,13 +1,18 @@
 package push
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 )
@@ -156,4 +161,126 @@ func TestFollowerHoldsChunkWhileSpoolRefuses(t *testing.T) {
 	if string(got) != string(full)+string(more) {
 		t.Errorf("spooled %d bytes, want the %d of both chunks once", len(got), len(full)+len(more))
 	}
+}
+
+// TestRunMovesPipedInputThenEnds: standard input that is a pipe has its
+// bytes moved into the spool (and says so); at its end its last line,
+// without newline, goes too, and everything is delivered.
+func TestRunMovesPipedInputThenEnds(t *testing.T) {
+	clk, logs := clock.NewFake(t0), &logRecorder{t: t}
+	path := filepath.Join(t.TempDir(), "remote.log")
+	all := append(lines(0, 20000), "a last line without newline"...)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	go func() {
+		defer w.Close()
+		for rest := all; len(rest) > 0; rest = rest[min(len(rest), 4000):] {
+			w.Write(rest[:min(len(rest), 4000)]) // pieces that end inside lines
+		}
+	}()
+	opts := runOptions(t, path, clk, logs)
+	opts.Input = r
+	opts.DrainTimeout = 0
+	opts.supervise = fakeSupervisor(t, clk, func(l *pipeLink) func() {
+		served := serveReceiver(t, l, path)
+		return func() { <-served }
+	})
+	select {
+	case err := <-startRun(context.Background(), opts):
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(hang):
+		t.Fatalf("hang: Run did not end within %v after its input ended", hang)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, all) {
+		t.Errorf("the log host has %d bytes, want the %d written", len(got), len(all))
+	}
+	if n := logs.count("input is a pipe: its bytes move straight into the spool (splice)"); n != 1 {
+		t.Errorf("the move of a pipe's bytes was logged %d times, want once", n)
+	}
+}
+
+// TestInputNotAPipeIsRead: a regular file on standard input is read, and
+// the log says so; compatible mode then keeps its spool in memory first,
+// as before.
+func TestInputNotAPipeIsRead(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "input")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	te := newTestEngine(t, Options{Input: f}, spool.Options{})
+	te.pipeSource()
+	if te.src != nil || te.durable() {
+		t.Errorf("a regular file is moved (%v) or needs a durable spool (%v)", te.src != nil, te.durable())
+	}
+	if n := te.logs.count("input is not a pipe: reading it (read)"); n != 1 {
+		t.Errorf("reading the input was logged %d times, want once", n)
+	}
+}
+
+// TestPipeInputLeavesUnfinishedLineAtStop: a FIFO's whole lines go into
+// the spool; when the run stops, an unfinished last line stays in the
+// FIFO, for the next run to take with its end; and compatible mode keeps
+// the spool on disk without syncing it.
+func TestPipeInputLeavesUnfinishedLineAtStop(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	fifo, err := pipe.Open(path, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fifo.Close()
+	w, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	te := newTestEngine(t, Options{Input: fifo}, spool.Options{Dir: filepath.Join(t.TempDir(), "spool"), Durable: true})
+	te.pipeSource()
+	if te.src == nil || !te.durable() || te.syncs() {
+		t.Fatalf("a FIFO in compatible mode: moved %v, durable spool %v, synced %v; want moved, durable, not synced", te.src != nil, te.durable(), te.syncs())
+	}
+	in, err := te.openInput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.WriteString("one\ntw")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.run(ctx) }()
+	if got := string(te.next(t).Data); got != "one\n" {
+		t.Fatalf("spooled %q, want the whole line", got)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(hang):
+		t.Fatalf("hang: the input did not stop within %v", hang)
+	}
+	in.end()
+	if n := te.sp.Unfinished(); n != 0 || te.d.consumer.Available() != 0 {
+		t.Errorf("after the stop the spool holds %d more bytes, %d unseen; want none", te.d.consumer.Available(), n)
+	}
+	if n := queuedIn(t, fifo); n != 2 {
+		t.Errorf("the FIFO holds %d bytes after the stop, want the unfinished line's 2", n)
+	}
+}
+
+// queuedIn is how many bytes wait in the FIFO.
+func queuedIn(t *testing.T, f *pipe.FIFO) int {
+	t.Helper()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := -1
+	rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	return n
 }
