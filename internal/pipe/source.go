@@ -21,18 +21,20 @@ import (
 // the count). Between a read(2) and the write(2) after it they would be
 // only in this process's memory, and die with it.
 //
-// Peek shows what the pipe holds without taking it (tee(2) into a scratch
-// pipe, read from there), so that the caller can take whole lines and
-// leave an unfinished one in the pipe until its end arrives.
+// Peek waits for bytes and shows what the pipe holds without taking it
+// (tee(2) into a scratch pipe, read from there), so that the caller can
+// take whole lines and leave an unfinished one in the pipe until its end
+// arrives.
 type Source struct {
 	conn    conn
 	own     *os.File // standard input opened again, closed by Close
+	writer  bool     // conn is open read-write: the pipe never ends
 	scratch [2]int   // read and write end of the scratch pipe
 	buf     []byte   // what Peek shows; as large as the scratch pipe
 }
 
 // conn is what a Source needs of a pipe: a descriptor on the runtime
-// poller, so that a wait honours the read deadline and Close.
+// poller, so that Peek's wait honours the read deadline and Close.
 type conn interface {
 	io.Reader
 	syscall.Conn
@@ -67,6 +69,10 @@ func NewSource(r io.Reader) (*Source, error) {
 		s.Close()
 		return nil, err
 	}
+	_ = s.control(func(fd int) {
+		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		s.writer = err == nil && fl&unix.O_ACCMODE == unix.O_RDWR
+	})
 	return s, nil
 }
 
@@ -149,50 +155,46 @@ func (s *Source) control(fn func(fd int)) error {
 	return rc.Control(func(fd uintptr) { fn(int(fd)) })
 }
 
-// Wait blocks until the pipe holds more than have bytes and returns how
-// many it holds. ended means that no writer holds the pipe any more:
-// nothing more will come (never for a FIFO we hold open read-write). The
-// read deadline bounds the wait (os.ErrDeadlineExceeded); closing the
-// pipe ends it.
-func (s *Source) Wait(have int) (avail int, ended bool, err error) {
+// Peek waits until the pipe holds more than have bytes and returns a copy
+// of what it holds (at most as much as the scratch pipe takes), leaving it
+// in the pipe. ended says that no writer holds the pipe any more, so that
+// head is all that will ever come (never so for a FIFO we hold open
+// read-write); it may then be no more than have bytes, or none. The read
+// deadline bounds the wait (os.ErrDeadlineExceeded); closing the pipe ends
+// it. head is valid until the next Peek.
+func (s *Source) Peek(have int) (head []byte, ended bool, err error) {
 	rc, err := s.conn.SyscallConn()
 	if err != nil {
-		return 0, false, err
+		return nil, false, err
 	}
-	var ierr error
+	k := 0
+	var lerr error
 	err = rc.Read(func(fd uintptr) bool {
-		avail, ierr = unix.IoctlGetInt(int(fd), unix.TIOCINQ)
-		if ierr != nil || avail > have {
+		k, lerr = s.look(int(fd))
+		switch {
+		case lerr != nil, k > have, k == len(s.buf):
 			return true
+		case s.writer:
+			return false // we hold a write end ourselves: it never ends
 		}
 		ended = hungUp(int(fd))
 		return ended
 	})
-	if err == nil && ierr != nil {
-		err = fmt.Errorf("bytes in the pipe: %w", ierr)
+	if err == nil {
+		err = lerr
 	}
-	return avail, ended, err
+	return s.buf[:k], ended, err
 }
 
-// hungUp reports whether the pipe behind fd has no writer any more.
-func hungUp(fd int) bool {
-	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	n, err := unix.Poll(p, 0)
-	return err == nil && n == 1 && p[0].Revents&unix.POLLHUP != 0
-}
-
-// Peek returns a copy of the first n bytes the pipe holds (at most as many
-// as the scratch pipe takes), leaving them in the pipe. n must not exceed
-// what Wait reported. The bytes are valid until the next Peek.
-func (s *Source) Peek(n int) ([]byte, error) {
-	n = min(n, len(s.buf))
-	k := 0
-	var terr error
-	if err := s.control(func(fd int) { k, terr = tee(fd, s.scratch[1], n) }); err != nil {
-		return nil, err
-	}
-	if terr != nil {
-		return nil, fmt.Errorf("look into the pipe: %w", terr)
+// look copies what the pipe behind fd holds into s.buf, without taking
+// it: tee(2) into the scratch pipe, read from there. An empty pipe is 0.
+func (s *Source) look(fd int) (int, error) {
+	k, err := tee(fd, s.scratch[1], len(s.buf))
+	switch {
+	case errors.Is(err, unix.EAGAIN):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("look into the pipe: %w", err)
 	}
 	for got := 0; got < k; {
 		m, err := unix.Read(s.scratch[0], s.buf[got:k])
@@ -201,10 +203,17 @@ func (s *Source) Peek(n int) ([]byte, error) {
 			got += m
 		case errors.Is(err, unix.EINTR):
 		default:
-			return nil, fmt.Errorf("read the scratch pipe: %d of %d bytes: %w", got, k, err)
+			return 0, fmt.Errorf("read the scratch pipe: %d of %d bytes: %w", got, k, err)
 		}
 	}
-	return s.buf[:k], nil
+	return k, nil
+}
+
+// hungUp reports whether the pipe behind fd has no writer any more.
+func hungUp(fd int) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(p, 0)
+	return err == nil && n == 1 && p[0].Revents&unix.POLLHUP != 0
 }
 
 // tee duplicates up to n bytes of pipe in into pipe out.
@@ -248,7 +257,7 @@ func (s *Source) MoveTo(f *os.File, off *int64, n int) (int, error) {
 // when they cannot go into a file (the caller keeps them in memory).
 func (s *Source) Read(p []byte) (int, error) { return io.ReadFull(s.conn, p) }
 
-// SetReadDeadline bounds a pending or future Wait.
+// SetReadDeadline bounds a pending or future Peek.
 func (s *Source) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadline(t) }
 
 // Close releases the scratch pipe, and the pipe if NewSource opened it

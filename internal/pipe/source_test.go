@@ -50,14 +50,22 @@ func write(t *testing.T, w *os.File, s string) {
 	}
 }
 
-// wait calls Wait, which must not fail.
-func wait(t *testing.T, src *Source, have int) (int, bool) {
+// peek calls Peek, which must not fail.
+func peek(t *testing.T, src *Source, have int) (string, bool) {
 	t.Helper()
-	avail, ended, err := src.Wait(have)
+	head, ended, err := src.Peek(have)
 	if err != nil {
-		t.Fatalf("Wait(%d): %v", have, err)
+		t.Fatalf("Peek(%d): %v", have, err)
 	}
-	return avail, ended
+	return string(head), ended
+}
+
+// queuedIn is how many bytes wait in the pipe behind src.
+func queuedIn(t *testing.T, src *Source) int {
+	t.Helper()
+	n := -1
+	src.control(func(fd int) { n, _ = unix.IoctlGetInt(fd, unix.TIOCINQ) })
+	return n
 }
 
 // TestSourcePeekLeavesMoveTakes: Peek shows the pipe's bytes and leaves
@@ -67,15 +75,11 @@ func TestSourcePeekLeavesMoveTakes(t *testing.T) {
 	f, w := openFIFO(t)
 	src := newSource(t, f)
 	write(t, w, "abc\ndef")
-	if avail, _ := wait(t, src, 0); avail != 7 {
-		t.Fatalf("Wait says %d bytes, want 7", avail)
+	if head, _ := peek(t, src, 0); head != "abc\ndef" {
+		t.Fatalf("Peek: %q", head)
 	}
-	head, err := src.Peek(7)
-	if err != nil || string(head) != "abc\ndef" {
-		t.Fatalf("Peek: %q, %v", head, err)
-	}
-	if avail, _ := wait(t, src, 0); avail != 7 {
-		t.Fatalf("after Peek the pipe holds %d bytes, want all 7", avail)
+	if n := queuedIn(t, src); n != 7 {
+		t.Fatalf("after Peek the pipe holds %d bytes, want all 7", n)
 	}
 	out, err := os.Create(filepath.Join(t.TempDir(), "seg"))
 	if err != nil {
@@ -90,12 +94,12 @@ func TestSourcePeekLeavesMoveTakes(t *testing.T) {
 	if b, _ := os.ReadFile(out.Name()); string(b) != "xyabc\n" {
 		t.Errorf("file holds %q, want %q", b, "xyabc\n")
 	}
-	if head, _ := src.Peek(3); string(head) != "def" {
+	if head, _ := peek(t, src, 0); head != "def" {
 		t.Errorf("the pipe holds %q after the move, want %q", head, "def")
 	}
 }
 
-// TestSourceWaitsForMore: Wait returns only once the pipe holds more than
+// TestSourceWaitsForMore: Peek returns only once the pipe holds more than
 // the caller has seen; a FIFO we hold read-write never ends.
 func TestSourceWaitsForMore(t *testing.T) {
 	f, w := openFIFO(t)
@@ -103,8 +107,8 @@ func TestSourceWaitsForMore(t *testing.T) {
 	write(t, w, "abc")
 	w.Close() // the last other writer: we still hold it
 	src.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	if avail, ended, err := src.Wait(3); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("Wait(3) with 3 bytes in the pipe: %d, ended %v, %v; want it to wait until the deadline", avail, ended, err)
+	if head, ended, err := src.Peek(3); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Peek(3) with 3 bytes in the pipe: %q, ended %v, %v; want it to wait until the deadline", head, ended, err)
 	}
 	src.SetReadDeadline(time.Now().Add(hang))
 	w2, err := os.OpenFile(f.Path, os.O_WRONLY, 0)
@@ -113,8 +117,8 @@ func TestSourceWaitsForMore(t *testing.T) {
 	}
 	defer w2.Close()
 	write(t, w2, "de")
-	if avail, ended := wait(t, src, 3); avail != 5 || ended {
-		t.Errorf("Wait(3) after 2 more bytes: %d, ended %v; want 5, not ended", avail, ended)
+	if head, ended := peek(t, src, 3); head != "abcde" || ended {
+		t.Errorf("Peek(3) after 2 more bytes: %q, ended %v; want %q, not ended", head, ended, "abcde")
 	}
 }
 
@@ -130,8 +134,8 @@ func TestSourceEndsWithoutWriters(t *testing.T) {
 	src := newSource(t, r)
 	write(t, w, "x\ny")
 	w.Close()
-	if avail, ended := wait(t, src, 3); avail != 3 || !ended {
-		t.Fatalf("Wait(3) after the writer closed: %d, ended %v; want 3, ended", avail, ended)
+	if head, ended := peek(t, src, 3); head != "x\ny" || !ended {
+		t.Fatalf("Peek(3) after the writer closed: %q, ended %v; want %q, ended", head, ended, "x\ny")
 	}
 	out, _ := os.Create(filepath.Join(t.TempDir(), "seg"))
 	defer out.Close()
@@ -139,8 +143,8 @@ func TestSourceEndsWithoutWriters(t *testing.T) {
 	if n, err := src.MoveTo(out, &off, 3); n != 3 || err != nil {
 		t.Fatalf("MoveTo: %d, %v", n, err)
 	}
-	if avail, ended := wait(t, src, 0); avail != 0 || !ended {
-		t.Errorf("Wait(0) on an empty pipe without writers: %d, ended %v; want 0, ended", avail, ended)
+	if head, ended := peek(t, src, 0); head != "" || !ended {
+		t.Errorf("Peek(0) on an empty pipe without writers: %q, ended %v; want nothing, ended", head, ended)
 	}
 }
 
@@ -165,9 +169,8 @@ func TestSourceReopensBlockingPipe(t *testing.T) {
 		t.Error("the descriptor given was made non-blocking")
 	}
 	write(t, w, "line\n")
-	avail, _ := wait(t, src, 0)
-	if head, err := src.Peek(avail); string(head) != "line\n" || err != nil {
-		t.Errorf("Peek through the pipe opened again: %q, %v", head, err)
+	if head, _ := peek(t, src, 0); head != "line\n" {
+		t.Errorf("Peek through the pipe opened again: %q", head)
 	}
 }
 

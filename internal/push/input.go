@@ -138,22 +138,18 @@ func (p *pipeInput) run(ctx context.Context) error {
 	defer stop()
 	have := 0 // bytes left in the pipe: a line whose end has not come
 	for {
-		avail, ended, err := p.src.Wait(have)
+		head, ended, err := p.src.Peek(have)
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, os.ErrClosed), errors.Is(err, fs.ErrClosed):
 			return nil
 		case err != nil:
 			return err
-		case avail == 0:
+		case len(head) == 0:
 			p.ended = true
 			return nil
 		}
-		head, err := p.src.Peek(avail)
-		if err != nil {
-			return err
-		}
-		took, err := p.lw.Move(head, ended && len(head) == avail, p.src)
-		have = avail - took
+		took, err := p.lw.Move(head, ended, p.src)
+		have = len(head) - took
 		if p.refused(err) {
 			if clock.Sleep(ctx, p.clock, inputRetry) != nil {
 				return nil // stopped while the spool refused
