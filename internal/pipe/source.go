@@ -162,6 +162,11 @@ func (s *Source) control(fn func(fd int)) error {
 // read-write); it may then be no more than have bytes, or none. The read
 // deadline bounds the wait (os.ErrDeadlineExceeded); closing the pipe ends
 // it. head is valid until the next Peek.
+//
+// Waiting for more while an unfinished line sits in the pipe relies on
+// every write waking a reader that waits with epoll, also when the pipe
+// was not empty: so on Linux 6.18 (measured) and since 5.14; 5.5 to 5.13
+// woke it only when the pipe had been empty.
 func (s *Source) Peek(have int) (head []byte, ended bool, err error) {
 	rc, err := s.conn.SyscallConn()
 	if err != nil {

@@ -4,10 +4,13 @@
 // destination through its own supervised ssh child.
 //
 // Its parts, one concern each:
-//   - input.go: the readers. A FIFO or standard input is copied into the
-//     spool as it comes; a followed file (--file) also records, with the
-//     spool, the file position each whole-line chunk corresponds to, so
-//     that a restart neither skips nor repeats.
+//   - input.go: the readers. A FIFO, or standard input when it is a pipe,
+//     is moved into the spool's files with splice(2), whole lines as they
+//     come, so that a kill -9 at any moment loses nothing that reached the
+//     pipe; other standard input is read and copied; a followed file
+//     (--file) also records, with the spool, the file position each
+//     whole-line chunk corresponds to, so that a restart neither skips nor
+//     repeats.
 //   - journal.go: the systemd journal (--journal), read through
 //     internal/journal; every entry is spooled as one line together with
 //     its journal cursor, and a gap in the journal (entries vacuumed

@@ -11,6 +11,12 @@
 // dropped; every consumer that had not read it is told how many lines and
 // bytes it missed, so the gap can be made visible on the far side.
 //
+// Input from a pipe is moved straight into the segment files with
+// splice(2) (AppendMoved, moved.go), so that at every moment each byte is
+// either still in the pipe or in a file whose size counts it: a process
+// killed -9 at any moment loses none of it, and Open takes all of it. An
+// unfinished last line stays unseen until its end arrives.
+//
 // Inspect reads what a spool directory holds for each destination without
 // opening it (a push may be running on it); Remove and RenameConsumer serve
 // `sshlogfwd spool discard` and `deliver --to` on a spool no push holds.
