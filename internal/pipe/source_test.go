@@ -174,15 +174,22 @@ func TestSourceReopensBlockingPipe(t *testing.T) {
 	}
 }
 
-// TestSourceNotAPipe: anything but a pipe is left to the caller to read.
+// TestSourceNotAPipe: anything but a pipe (a file or a terminal on
+// standard input) is left to the caller to read.
 func TestSourceNotAPipe(t *testing.T) {
 	file, err := os.Create(filepath.Join(t.TempDir(), "plain"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer file.Close()
+	tty, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0) // a terminal's master side
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
 	for name, r := range map[string]io.Reader{
 		"regular file": file,
+		"terminal":     tty,
 		"reader":       strings.NewReader("x\n"),
 		"buffer":       &bytes.Buffer{},
 	} {
