@@ -258,9 +258,34 @@ func (s *Source) MoveTo(f *os.File, off *int64, n int) (int, error) {
 	return moved, nil
 }
 
-// Read takes len(p) bytes out of the pipe into p, which Peek showed: for
-// when they cannot go into a file (the caller keeps them in memory).
-func (s *Source) Read(p []byte) (int, error) { return io.ReadFull(s.conn, p) }
+// Read takes up to len(p) bytes out of the pipe into p, those Peek
+// showed: for when they cannot go into a file (the caller keeps them in
+// memory). It never waits: with another reader of the same pipe, fewer
+// may be there.
+func (s *Source) Read(p []byte) (int, error) {
+	got := 0
+	var rerr error
+	err := s.control(func(fd int) {
+		for got < len(p) {
+			n, err := unix.Read(fd, p[got:])
+			switch {
+			case err == nil && n > 0:
+				got += n
+			case errors.Is(err, unix.EINTR):
+			case err == nil:
+				rerr = io.ErrUnexpectedEOF
+				return
+			default:
+				rerr = err
+				return
+			}
+		}
+	})
+	if err == nil && rerr != nil {
+		err = fmt.Errorf("read the pipe: %d of %d bytes: %w", got, len(p), rerr)
+	}
+	return got, err
+}
 
 // SetReadDeadline bounds a pending or future Peek.
 func (s *Source) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadline(t) }

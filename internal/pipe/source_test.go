@@ -198,3 +198,19 @@ func TestSourceNotAPipe(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceReadNeverWaits: Read takes what Peek showed into memory, and
+// never waits for bytes that are not there (another reader took them).
+func TestSourceReadNeverWaits(t *testing.T) {
+	f, w := openFIFO(t)
+	src := newSource(t, f)
+	write(t, w, "abc\n")
+	peek(t, src, 0)
+	b := make([]byte, 8)
+	if n, err := src.Read(b[:4]); n != 4 || err != nil || string(b[:4]) != "abc\n" {
+		t.Fatalf("Read: %d, %v, %q", n, err, b[:n])
+	}
+	if n, err := src.Read(b); n != 0 || !errors.Is(err, unix.EAGAIN) {
+		t.Errorf("Read of an empty pipe: %d, %v; want 0 at once, EAGAIN", n, err)
+	}
+}

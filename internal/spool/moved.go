@@ -30,9 +30,9 @@ type Mover interface {
 	// MoveTo moves the input's first n bytes into f at offset *off,
 	// advances *off by what it moved and returns that count.
 	MoveTo(f *os.File, off *int64, n int) (int, error)
-	// Read takes the input's first len(p) bytes into p instead: for when
-	// no file takes them (a failing disk), the spool then keeps them in
-	// memory, as it does any data then.
+	// Read takes up to the input's first len(p) bytes into p instead,
+	// without waiting: for when no file takes them (a failing disk); the
+	// spool then keeps them in memory, as it does any data then.
 	Read(p []byte) (int, error)
 }
 
@@ -152,14 +152,21 @@ func (s *Spool) takeIntoMemory(n int, mv Mover, cause error) (int, error) {
 	}
 	s.diskErr = cause
 	buf := make([]byte, n)
-	if k, err := mv.Read(buf); err != nil {
-		return k, fmt.Errorf("spool: take input into memory: %w", err)
+	k, rerr := mv.Read(buf)
+	if k == 0 {
+		return 0, errors.Join(cause, rerr)
 	}
+	// What was taken goes in, even short of a line end: it is out of the
+	// input.
+	buf = buf[:k]
 	s.endLoose()
-	g, _ := s.put([][]byte{buf}, int64(n), false)
-	s.commit(g, int64(n), lineEnds([][]byte{buf}))
-	s.openLine = buf[n-1] != '\n'
-	return n, nil
+	g, _ := s.put([][]byte{buf}, int64(k), false)
+	s.commit(g, int64(k), lineEnds([][]byte{buf}))
+	s.openLine = buf[k-1] != '\n'
+	if rerr != nil {
+		return k, fmt.Errorf("spool: take input into memory: %w", rerr)
+	}
+	return k, nil
 }
 
 // appendSettled appends parts, data that is not moved (lines of our own),
