@@ -223,7 +223,9 @@ func (s *Spool) SkipTo(pos int64) {
 // them), at the end of the stream. It never blocks on the destinations: if
 // the bound is exceeded, the oldest segments are dropped. While the input
 // has a position (AppendInput), p counts as data of our own (a mark line):
-// the position stays where it is and covers p too.
+// the position stays where it is and covers p too. While the input is
+// moved into the segment files (AppendMoved), p is recorded around its
+// write, so that a kill in mid-write cannot glue it to the input.
 func (s *Spool) Append(p []byte) error { return s.AppendInput("", p) }
 
 // AppendInput appends parts, in this order, at the end of the stream,
