@@ -39,22 +39,23 @@ func Grow(f any, want int) int {
 		return 0
 	}
 	size := 0
-	_ = rc.Control(func(fd uintptr) { size = growFD(int(fd), want) })
-	return size
-}
-
-// growFD is Grow on a descriptor: it never shrinks the pipe, not even
-// while halving after EPERM.
-func growFD(fd, want int) int {
-	cur, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
-	if err == nil && cur >= want {
-		return cur
-	}
-	for n := want; n >= 4096 && n > cur; n /= 2 {
-		if got, err := unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, n); err == nil {
-			return got
+	_ = rc.Control(func(fd uintptr) {
+		cur, err := unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0)
+		if err != nil {
+			cur = 0
 		}
-	}
-	size, _ := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
+		if cur >= want {
+			size = cur
+			return
+		}
+		// Halving after EPERM stops above the present size: never shrink.
+		for n := want; n >= 4096 && n > cur; n /= 2 {
+			if got, err := unix.FcntlInt(fd, unix.F_SETPIPE_SZ, n); err == nil {
+				size = got
+				return
+			}
+		}
+		size, _ = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0)
+	})
 	return size
 }

@@ -26,11 +26,12 @@ import (
 // take whole lines and leave an unfinished one in the pipe until its end
 // arrives.
 type Source struct {
-	conn    conn
-	own     *os.File // standard input opened again, closed by Close
-	writer  bool     // conn is open read-write: the pipe never ends
-	scratch [2]int   // read and write end of the scratch pipe
-	buf     []byte   // what Peek shows; as large as the scratch pipe
+	conn     conn
+	own      *os.File // standard input opened again, closed by Close
+	writer   bool     // conn is open read-write: the pipe never ends
+	scratchR *os.File // the scratch pipe Peek tees into and reads from
+	scratchW *os.File
+	buf      []byte // what Peek shows; as large as the scratch pipe
 }
 
 // conn is what a Source needs of a pipe: a descriptor on the runtime
@@ -57,7 +58,7 @@ func NewSource(r io.Reader) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{conn: c, scratch: [2]int{-1, -1}}
+	s := &Source{conn: c}
 	if c.SetReadDeadline(time.Time{}) != nil {
 		f, err := reopen(fd)
 		if err != nil {
@@ -133,16 +134,16 @@ func samePipe(f *os.File, was *unix.Stat_t) error {
 // openScratch makes the scratch pipe that Peek tees into, as large as
 // the source pipe, so that one tee shows all of it.
 func (s *Source) openScratch() error {
-	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+	r, w, err := os.Pipe()
+	if err != nil {
 		return fmt.Errorf("scratch pipe: %w", err)
 	}
-	s.scratch = p
+	s.scratchR, s.scratchW = r, w
 	size := 0
 	if err := s.control(func(fd int) { size, _ = unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0) }); err != nil {
 		return err
 	}
-	s.buf = make([]byte, max(growFD(p[1], size), 4096))
+	s.buf = make([]byte, max(Grow(w, size), 4096))
 	return nil
 }
 
@@ -193,25 +194,41 @@ func (s *Source) Peek(have int) (head []byte, ended bool, err error) {
 
 // look copies what the pipe behind fd holds into s.buf, without taking
 // it: tee(2) into the scratch pipe, read from there. An empty pipe is 0.
-func (s *Source) look(fd int) (int, error) {
-	k, err := tee(fd, s.scratch[1], len(s.buf))
+func (s *Source) look(fd int) (k int, err error) {
+	cerr := control(s.scratchW, func(out int) { k, err = tee(fd, out, len(s.buf)) })
 	switch {
+	case cerr != nil:
+		return 0, cerr
 	case errors.Is(err, unix.EAGAIN):
 		return 0, nil
 	case err != nil:
 		return 0, fmt.Errorf("look into the pipe: %w", err)
 	}
-	for got := 0; got < k; {
-		m, err := unix.Read(s.scratch[0], s.buf[got:k])
-		switch {
-		case err == nil && m > 0:
-			got += m
-		case errors.Is(err, unix.EINTR):
-		default:
-			return 0, fmt.Errorf("read the scratch pipe: %d of %d bytes: %w", got, k, err)
+	cerr = control(s.scratchR, func(in int) {
+		for got := 0; got < k && err == nil; {
+			m, rerr := unix.Read(in, s.buf[got:k])
+			switch {
+			case rerr == nil && m > 0:
+				got += m
+			case errors.Is(rerr, unix.EINTR):
+			default:
+				err = fmt.Errorf("read the scratch pipe: %d of %d bytes: %w", got, k, rerr)
+			}
 		}
+	})
+	if err == nil {
+		err = cerr
 	}
-	return k, nil
+	return k, err
+}
+
+// control runs fn with f's descriptor, without taking f off the poller.
+func control(f *os.File, fn func(fd int)) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(fd uintptr) { fn(int(fd)) })
 }
 
 // hungUp reports whether the pipe behind fd has no writer any more.
@@ -237,15 +254,10 @@ func tee(in, out, n int) (int, error) {
 // process is being killed (the move stops at a page boundary, the pipe
 // keeps the rest); the error says why.
 func (s *Source) MoveTo(f *os.File, off *int64, n int) (int, error) {
-	frc, err := f.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
 	moved := 0
 	var merr error
 	cerr := s.control(func(in int) {
-		cerr := frc.Control(func(out uintptr) { moved, merr = move(in, nil, int(out), off, n) })
-		if merr == nil {
+		if cerr := control(f, func(out int) { moved, merr = move(in, nil, out, off, n) }); merr == nil {
 			merr = cerr
 		}
 	})
@@ -293,12 +305,11 @@ func (s *Source) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadl
 // Close releases the scratch pipe, and the pipe if NewSource opened it
 // again; the pipe it was given is the caller's.
 func (s *Source) Close() error {
-	for _, fd := range s.scratch {
-		if fd >= 0 {
-			unix.Close(fd)
+	for _, f := range []*os.File{s.scratchR, s.scratchW} {
+		if f != nil {
+			f.Close()
 		}
 	}
-	s.scratch = [2]int{-1, -1}
 	if s.own != nil {
 		return s.own.Close()
 	}

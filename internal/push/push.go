@@ -122,6 +122,7 @@ type engine struct {
 	clock    clock.Clock
 	log      *slog.Logger
 	dests    []*destination
+	src      *pipe.Source // Options.Input, when its bytes are moved
 	sp       *spool.Spool
 	lw       *spool.LineWriter
 	drain    *drain
@@ -129,7 +130,6 @@ type engine struct {
 
 	frameMax, window int64 // reliable mode; tests make them small
 	supervise        superviseFunc
-	src              *pipe.Source // Options.Input, when its bytes are moved
 
 	beat    *sdnotify.Heartbeat // nil: no service manager to tell
 	metrics *metrics.Writer     // nil: no metrics file
