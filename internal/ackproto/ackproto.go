@@ -154,12 +154,19 @@ func AppendReceiverHello(dst []byte, h ReceiverHello) []byte {
 // AppendData appends a data frame carrying p, the stream bytes starting at
 // off, to dst. len(p) must be 1..MaxData.
 func AppendData(dst []byte, off int64, p []byte) []byte {
+	return append(AppendDataHeader(dst, off, len(p)), p...)
+}
+
+// AppendDataHeader appends the header of a data frame whose n bytes of
+// payload, the stream bytes starting at off, follow it: for a sender that
+// moves the payload into the stream itself, without copying it (splice).
+// n must be 1..MaxData.
+func AppendDataHeader(dst []byte, off int64, n int) []byte {
 	dst = append(dst, 'D', ' ')
 	dst = strconv.AppendInt(dst, off, 10)
 	dst = append(dst, ' ')
-	dst = strconv.AppendInt(dst, int64(len(p)), 10)
-	dst = append(dst, '\n')
-	return append(dst, p...)
+	dst = strconv.AppendInt(dst, int64(n), 10)
+	return append(dst, '\n')
 }
 
 // AppendGap appends a gap frame: the stream continues at to; notice (at

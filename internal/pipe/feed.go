@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,13 +29,9 @@ var ErrNotPipe = errors.New("not a pipe descriptor")
 // pages, not copies, and a reused file would change what the reader gets.
 // A w that is not a descriptor is ErrNotPipe, before anything is written.
 func Feed(w io.Writer, p []byte, taken *int64) error {
-	sc, ok := w.(syscall.Conn)
-	if !ok {
-		return ErrNotPipe
-	}
-	rc, err := sc.SyscallConn()
+	rc, err := writeConn(w)
 	if err != nil {
-		return ErrNotPipe
+		return err
 	}
 	mem, err := unix.MemfdCreate("sshlogfwd-handover", unix.MFD_CLOEXEC)
 	if err != nil {
@@ -46,24 +41,6 @@ func Feed(w io.Writer, p []byte, taken *int64) error {
 	if _, err := unix.Pwrite(mem, p, 0); err != nil {
 		return fmt.Errorf("copy to memory file: %w", err)
 	}
-	var serr error
-	moved := 0
-	err = rc.Write(func(fd uintptr) bool {
-		n, err := move(mem, taken, int(fd), nil, len(p)-moved)
-		moved += n
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.EAGAIN):
-			return false // the pipe is full: wait
-		case errors.Is(err, errSourceEnded):
-			serr = errors.New("splice into pipe: the memory file ended early")
-		default:
-			serr = fmt.Errorf("splice into pipe: %w", err)
-		}
-		return true
-	})
-	if serr != nil {
-		return serr
-	}
+	_, err = sendFD(rc, mem, taken, len(p))
 	return err
 }

@@ -211,17 +211,13 @@ func (s *appendSession) write(b spool.Batch) bool {
 // process group); ssh sends what it was given when its input ends, so the
 // next start must not send that again, nor skip what it was not given.
 // The count of bytes taken is kept by the kernel as it moves them
-// (pipe.Feed into spool.Consumer.BeginHandover's record), exact at any
-// moment. Without that (a test's io.Pipe, no spool directory), the record
-// follows the write. It returns how many bytes of b the child took, all
-// of them unless it failed.
+// (see moveOn), exact at any moment. Without that (a test's io.Pipe, no
+// spool directory), the record follows the write. It returns how many
+// bytes of b the child took, all of them unless it failed.
 func (s *appendSession) handOver(b spool.Batch) (int64, error) {
-	taken, err := s.d.consumer.BeginHandover(b.Start, len(b.Data))
-	s.d.recorded(err)
-	if taken != nil {
-		if err := pipe.Feed(s.link.Stdin(), b.Data, taken); !errors.Is(err, pipe.ErrNotPipe) {
-			return *taken, err
-		}
+	took, err := s.moveOn(b)
+	if !errors.Is(err, pipe.ErrNotPipe) && !errors.Is(err, pipe.ErrNoSplice) {
+		return took, err
 	}
 	n, err := s.link.Stdin().Write(b.Data)
 	if err != nil {
@@ -229,6 +225,33 @@ func (s *appendSession) handOver(b spool.Batch) (int64, error) {
 	}
 	s.d.saveResume(b.End)
 	return int64(n), nil
+}
+
+// moveOn moves b's data into the child's input with splice(2), the count
+// of bytes it took in spool.Consumer.BeginHandover's record: straight from
+// the segment file's page cache when b lies in one (pipe.SendFile), never
+// copied through this process; else from a memory file (pipe.Feed). Errors
+// ErrNotPipe and ErrNoSplice leave b to be written: nothing was moved.
+// It returns how many bytes of b the child took.
+func (s *appendSession) moveOn(b spool.Batch) (int64, error) {
+	if b.File != nil {
+		taken, err := s.d.consumer.BeginHandover(b.Start, len(b.Data), b.Off)
+		s.d.recorded(err)
+		if taken == nil {
+			return 0, pipe.ErrNoSplice
+		}
+		// The kernel advances the record as a file offset from b.Off.
+		if err := pipe.SendFile(s.link.Stdin(), b.File, taken, len(b.Data)); !errors.Is(err, pipe.ErrNoSplice) {
+			return *taken - b.Off, err
+		}
+	}
+	taken, err := s.d.consumer.BeginHandover(b.Start, len(b.Data), 0)
+	s.d.recorded(err)
+	if taken == nil {
+		return 0, pipe.ErrNoSplice
+	}
+	err = pipe.Feed(s.link.Stdin(), b.Data, taken)
+	return *taken, err
 }
 
 // rewind goes back to pos, for the next child, which must get what the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +49,11 @@ type sender struct {
 	sent, startAck int64
 	overlapLogged  bool
 	buf            []byte
+	// stage gathers a frame's header and its payload from a segment file
+	// (pipe.Stage), made at the first such frame; stageFailed: it could
+	// not be made, frames are written.
+	stage       *pipe.Stage
+	stageFailed bool
 
 	// Shared with the ack reader and the ack-timeout watch.
 	acked, sentHigh atomic.Int64
@@ -102,6 +109,9 @@ func (e *engine) newSender(stop context.Context, d *destination, l Link) *sender
 func (s *sender) close() {
 	s.endNext()
 	s.end()
+	if s.stage != nil {
+		s.stage.Close()
+	}
 }
 
 // handshake exchanges the hellos and settles where the stream resumes.
@@ -372,10 +382,12 @@ func (s *sender) sendBatch(b spool.Batch) bool {
 		return true
 	case off < s.sent:
 		s.overlap()
-		data, off = data[s.sent-off:], s.sent
+		skip := s.sent - off
+		data, off = data[skip:], s.sent
+		b.Off += skip
 		s.d.ack(s.sent)
 	}
-	return s.sendData(off, data)
+	return s.sendData(off, data, b.File, b.Off)
 }
 
 // startStream starts a new stream at the first frame's offset, with a
@@ -408,17 +420,21 @@ func (s *sender) overlap() {
 // sendGap tells the receiver that the stream continues at to, with notice
 // written in place of what is missing.
 func (s *sender) sendGap(to int64, notice []byte) bool {
-	if !s.send(ackproto.AppendGap(s.buf[:0], to, notice), to) {
+	if !s.send(to, func(w io.Writer) error {
+		_, err := w.Write(ackproto.AppendGap(s.buf[:0], to, notice))
+		return err
+	}) {
 		return false
 	}
 	s.d.gap.to = to
 	return true
 }
 
-// sendData sends the stream bytes data at off.
-func (s *sender) sendData(off int64, data []byte) bool {
+// sendData sends the stream bytes data at off; f, when not nil, holds them
+// at offset at (a segment file of the spool).
+func (s *sender) sendData(off int64, data []byte, f *os.File, at int64) bool {
 	end := off + int64(len(data))
-	if !s.send(ackproto.AppendData(s.buf[:0], off, data), end) {
+	if !s.send(end, func(w io.Writer) error { return s.writeData(w, off, data, f, at) }) {
 		return false
 	}
 	s.sent = end
@@ -427,14 +443,46 @@ func (s *sender) sendData(off int64, data []byte) bool {
 	return true
 }
 
-// send writes one frame that takes the stream to end.
-func (s *sender) send(frame []byte, end int64) bool {
+// writeData writes a data frame into w. A payload in a file goes from its
+// page cache into ssh's input with splice(2), behind its header and in
+// one piece with it (pipe.Stage): no copy of it through this process, and
+// one wake-up of ssh per frame, as one write of the frame would be. Where
+// that is not possible (w is not a pipe, the file cannot be spliced or
+// was dropped meanwhile), the frame is written.
+func (s *sender) writeData(w io.Writer, off int64, data []byte, f *os.File, at int64) error {
+	if f != nil && s.useStage() {
+		err := s.stage.SendFrame(w, ackproto.AppendDataHeader(s.buf[:0], off, len(data)), f, at, len(data))
+		if !errors.Is(err, pipe.ErrNotPipe) && !errors.Is(err, pipe.ErrNoSplice) {
+			return err
+		}
+	}
+	_, err := w.Write(ackproto.AppendData(s.buf[:0], off, data))
+	return err
+}
+
+// useStage reports whether frames can be gathered in a staging pipe,
+// making it first.
+func (s *sender) useStage() bool {
+	if s.stage == nil && !s.stageFailed {
+		st, err := pipe.NewStage()
+		if err != nil {
+			s.e.log.Warn("cannot make a staging pipe; writing frames instead of splicing them", "dest", s.d.String(), "err", err)
+			s.stageFailed = true
+			return false
+		}
+		s.stage = st
+	}
+	return s.stage != nil
+}
+
+// send writes, with write, one frame that takes the stream to end.
+func (s *sender) send(end int64, write func(io.Writer) error) bool {
 	if s.sentHigh.Load() == s.acked.Load() {
 		// Data becomes outstanding now: the ack timeout counts from here.
 		s.lastProgress.Store(s.e.clock.Now().UnixNano())
 	}
 	s.sentHigh.Store(max(s.sentHigh.Load(), end))
-	if _, err := s.link.Stdin().Write(frame); err != nil {
+	if err := write(s.link.Stdin()); err != nil {
 		s.e.log.Debug("write to ssh failed", "child", s.link.Name(), "err", err)
 		return false
 	}

@@ -135,11 +135,17 @@ func (p *posFile) write(offset int64, mark string) error {
 // put writes a record of offset, with n bytes to hand over after it, and
 // returns the slot's position in the file.
 func (p *posFile) put(offset, n int64, mark string) (int, error) {
+	return p.putAdv(offset, n, 0, mark)
+}
+
+// putAdv is put with adv of the n bytes taken already.
+func (p *posFile) putAdv(offset, n, adv int64, mark string) (int, error) {
 	if len(mark) > MaxMark {
 		return 0, fmt.Errorf("record position in %s: mark of %d bytes, at most %d", p.path, len(mark), MaxMark)
 	}
 	p.seq++
 	encodeSlot(&p.slot, p.seq, offset, n, mark)
+	binary.LittleEndian.PutUint64(p.slot[posAdvance:], uint64(adv))
 	at := int(p.seq%2) * posSlotSize
 	if _, err := p.f.WriteAt(p.slot[:], int64(at)); err != nil {
 		return 0, fmt.Errorf("record position: %w", err)
@@ -147,11 +153,12 @@ func (p *posFile) put(offset, n int64, mark string) (int, error) {
 	return at, nil
 }
 
-// begin records that n bytes after offset are being handed over, and
-// returns the slot's advance, in the file mapped shared: a word the
-// kernel can advance in the system call that hands bytes over, so that
-// it holds the exact count even when this process is killed in between.
-func (p *posFile) begin(offset, n int64) (*int64, error) {
+// begin records that n bytes after offset are being handed over, of
+// which the first adv count as taken already, and returns the slot's
+// advance, in the file mapped shared: a word the kernel can advance in
+// the system call that hands bytes over, so that it holds the exact count
+// even when this process is killed in between.
+func (p *posFile) begin(offset, n, adv int64) (*int64, error) {
 	if p.mem == nil {
 		m, err := unix.Mmap(int(p.f.Fd()), 0, 2*posSlotSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		if err != nil {
@@ -159,7 +166,7 @@ func (p *posFile) begin(offset, n int64) (*int64, error) {
 		}
 		p.mem = m
 	}
-	at, err := p.put(offset, n, "")
+	at, err := p.putAdv(offset, n, adv, "")
 	if err != nil {
 		return nil, err
 	}

@@ -321,31 +321,42 @@ func TestResumeRecordBeyondTailIsMovedBack(t *testing.T) {
 }
 
 // TestHandoverCountSurvivesCrash: the count of a batch being handed over
-// lives in the record file (the kernel advances it, see pipe.Feed); a
-// crash restarts the consumer at the batch's start plus that count. A
-// count beyond the batch (a damaged word) leaves the record before it in
-// force.
+// lives in the record file (the kernel advances it, see pipe.SendFile and
+// pipe.Feed); a crash restarts the consumer at the batch's start plus that
+// count. The word holds the offset in the file the bytes are moved from:
+// from a memory file it starts at 0, from a segment file at the batch's
+// offset in it. A count beyond the batch (a damaged word) leaves the
+// record before it in force.
 func TestHandoverCountSurvivesCrash(t *testing.T) {
-	dir := t.TempDir()
-	s := openDurable(t, dir)
-	c := s.Consumer("dest")
-	s.Append(lines(0, 10))
-	if err := c.SaveResume(14); err != nil {
-		t.Fatal(err)
+	for _, from := range []int64{0, 14} {
+		dir := t.TempDir()
+		s := openDurable(t, dir)
+		c := s.Consumer("dest")
+		s.Append(lines(0, 10))
+		if err := c.SaveResume(14); err != nil {
+			t.Fatal(err)
+		}
+		taken, err := c.BeginHandover(14, 56, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := atomic.LoadInt64(taken); got != from {
+			t.Errorf("from %d: the word starts at %d", from, got)
+		}
+		if read, _ := openDurable(t, dir).Consumer("dest").Position(); read != 14 {
+			t.Errorf("from %d: a crash before anything was taken starts the consumer at %d, want 14", from, read)
+		}
+		atomic.StoreInt64(taken, from+30) // what splice(2) does
+		if read, _ := openDurable(t, dir).Consumer("dest").Position(); read != 44 {
+			t.Errorf("from %d: a crash with 30 of 56 bytes taken starts the consumer at %d, want 44", from, read)
+		}
+		atomic.StoreInt64(taken, from+57)
+		if read, _ := openDurable(t, dir).Consumer("dest").Position(); read != 14 {
+			t.Errorf("from %d: with a count beyond the batch the consumer starts at %d, want 14 (the record before)", from, read)
+		}
 	}
-	taken, err := c.BeginHandover(14, 56)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if read, _ := openDurable(t, dir).Consumer("dest").Position(); read != 14 {
-		t.Errorf("a crash before anything was taken starts the consumer at %d, want 14", read)
-	}
-	atomic.StoreInt64(taken, 30) // what splice(2) does
-	if read, _ := openDurable(t, dir).Consumer("dest").Position(); read != 44 {
-		t.Errorf("a crash with 30 of 56 bytes taken starts the consumer at %d, want 44", read)
-	}
-	atomic.StoreInt64(taken, 57)
-	if read, _ := openDurable(t, dir).Consumer("dest").Position(); read != 14 {
-		t.Errorf("with a count beyond the batch the consumer starts at %d, want 14 (the record before)", read)
+	s := openDurable(t, t.TempDir())
+	if _, err := s.Consumer("dest").BeginHandover(10, 5, 11); err == nil {
+		t.Error("a handover from a file offset beyond its stream offset was taken")
 	}
 }

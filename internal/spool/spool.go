@@ -795,14 +795,19 @@ func (c *Consumer) SaveResume(pos int64) error {
 }
 
 // BeginHandover records that the n bytes from stream offset start are
-// being handed to the destination, and returns the count of them it has
-// taken so far (0): a word in the record file, mapped shared, for
-// pipe.Feed to pass to splice(2), which advances it in the same system
-// call that moves the bytes. A later run starts this consumer at start
-// plus that count, exact even when this process is killed in the middle.
-// Without a directory it returns nil.
-func (c *Consumer) BeginHandover(start int64, n int) (*int64, error) {
-	return c.record(func(p *posFile) (*int64, error) { return p.begin(start, int64(n)) })
+// being handed to the destination, and returns a word in the record file,
+// mapped shared, that holds from plus the count of them it has taken so
+// far: the offset, in the file the bytes are moved from, of the next byte
+// to move (from: Batch.Off for a batch in a segment file, 0 for a memory
+// file, see pipe.SendFile and pipe.Feed). splice(2) advances it in the
+// same system call that moves the bytes. A later run starts this consumer
+// at start plus that count, exact even when this process is killed in
+// the middle. Without a directory it returns nil.
+func (c *Consumer) BeginHandover(start int64, n int, from int64) (*int64, error) {
+	if from < 0 || from > start {
+		return nil, fmt.Errorf("spool: handover of stream offset %d from file offset %d", start, from)
+	}
+	return c.record(func(p *posFile) (*int64, error) { return p.begin(start-from, from+int64(n), from) })
 }
 
 // record writes c's resume record with put, opening its file first.
@@ -839,6 +844,14 @@ type Batch struct {
 	Gap        Gap    // dropped just before Data, if non-zero
 	Data       []byte // valid until the next call to Next or an Ack past it
 	Start, End int64  // stream offsets of Data
+	// File holds Data at offset Off when Data comes from a segment file,
+	// so that it can be moved on from the page cache without being copied
+	// (splice(2)); nil for data in memory. The file is the spool's: never
+	// written or closed by the consumer, and possibly closed by the spool
+	// meanwhile (the bound dropped the segment), when the consumer writes
+	// Data instead. The bytes of Data in it never change.
+	File *os.File
+	Off  int64
 }
 
 // ErrClosed is returned by Next after the spool is closed.
@@ -924,6 +937,9 @@ func (c *Consumer) readLocked(maxBytes int) (Batch, error) {
 		}
 	}
 	b := Batch{Data: data, Start: c.read, End: c.read + int64(len(data))}
+	if g.f != nil {
+		b.File, b.Off = g.f, off
+	}
 	c.read = b.End
 	return b, nil
 }
