@@ -18,11 +18,15 @@
 //   - compat.go: the compatible mode (`cat >> FILE` on the far side).
 //     Nothing acknowledges delivery; data counts as delivered once the
 //     child stayed up a little while after it was written (see settle),
-//     and the share of a remote command that failed is sent again.
+//     and the share of a remote command that failed is sent again. A
+//     batch goes into ssh with splice(2), from its segment file when it
+//     lies in one, the kernel counting what ssh took (see handOver).
 //   - sender.go: the acknowledged mode (`sshlogfwd receive` on the far
 //     side, internal/ackproto): hello, resume at the receiver's offset, a
 //     window of frames ahead of the acknowledgements, which release the
-//     spool, and an ack timeout that takes a silent link for dead.
+//     spool, and an ack timeout that takes a silent link for dead. A
+//     frame's payload that lies in a segment file is spliced behind its
+//     header, not copied (see writeData).
 //   - drain.go: the end of a run. On SIGTERM, or once standard input is
 //     finished, sessions keep delivering until everything is delivered or
 //     the drain timeout passes; the rest stays in the spool.
