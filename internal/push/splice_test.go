@@ -6,8 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
 
@@ -173,5 +177,54 @@ func TestAppendSessionSplicesFromSegment(t *testing.T) {
 				t.Errorf("a restart would resume at %d, want %d after the batch", pos, real.End)
 			}
 		})
+	}
+}
+
+// TestSegmentDroppedWhileSpliced: the spool bound drops a segment whose
+// batch is being moved into a full pipe: the spool closes and removes the
+// file without waiting for the move (a segment file is not on the
+// poller, so closing it does not wait for a splice in progress), and the
+// move, once the pipe is read, still delivers the batch's bytes.
+func TestSegmentDroppedWhileSpliced(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "spool")
+	te := newTestEngine(t, Options{}, spool.Options{Dir: dir, Durable: true, SegmentSize: 64 << 10, Max: 256 << 10})
+	te.sp.Append(lines(0, 4000)) // 56 KB: the first segment
+	b, _ := fileBatch(t, te)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	rc, _ := w.SyscallConn()
+	rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, 4096) })
+	off := b.Off
+	moved := make(chan error, 1)
+	go func() { moved <- pipe.SendFile(w, b.File, &off, len(b.Data)) }()
+	waitFor(t, func() bool { return queued(t, r) == 4096 }, "the pipe full")
+	appended := make(chan struct{})
+	go func() {
+		for i := range 40 { // 560 KB more: the bound drops the first segment
+			te.sp.Append(lines(4000+i*1000, 5000+i*1000))
+		}
+		close(appended)
+	}()
+	select {
+	case <-appended:
+	case <-time.After(hang):
+		t.Fatal("hang: appending waited for the splice out of the segment it dropped")
+	}
+	if st := te.sp.Stats(); st.DroppedBytes == 0 {
+		t.Fatal("the bound dropped nothing")
+	}
+	got := make([]byte, len(b.Data))
+	if _, err := io.ReadFull(r, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-moved; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, b.Data) {
+		t.Error("the batch of the dropped segment arrived changed")
 	}
 }
