@@ -83,7 +83,7 @@ func Describe(dir string) SpoolInfo {
 	if s.Record, s.Err = ReadRecord(dir); s.Err != nil {
 		return s
 	}
-	c, err := spool.Inspect(dir)
+	c, err := spool.Inspect(dir, s.Record.Dests...)
 	if errors.Is(err, fs.ErrNotExist) {
 		return s // recorded, nothing spooled yet
 	}
@@ -304,7 +304,11 @@ func Deliver(ctx context.Context, opts Options) error {
 	}
 	opts.Input, opts.File, opts.Journal, opts.Mark, opts.Reach = strings.NewReader(""), "", nil, 0, nil
 	log := opts.Logger
-	before, err := spool.Inspect(opts.SpoolDir)
+	var names []string
+	for _, d := range opts.Dests {
+		names = append(names, d.String())
+	}
+	before, err := spool.Inspect(opts.SpoolDir, names...)
 	if err != nil {
 		return err
 	}
@@ -325,7 +329,7 @@ func Deliver(ctx context.Context, opts Options) error {
 	if err := Run(ctx, opts); err != nil {
 		return err
 	}
-	after, err := spool.Inspect(opts.SpoolDir)
+	after, err := spool.Inspect(opts.SpoolDir, names...)
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,13 @@ type Held struct {
 // counted; the data found is exact for a spool no process holds. Files
 // that are not regular files of ours are ignored, as Open ignores them.
 // A directory without a state file is not a spool: fs.ErrNotExist.
-func Inspect(dir string) (Contents, error) {
+//
+// names are consumers to count besides those the state file remembers: a
+// process killed before it saved the state (compatible mode with a FIFO
+// never saves it while it runs) leaves its consumers in it unnamed. Each
+// starts where Consumer would start it: at its resume record, else at the
+// oldest data.
+func Inspect(dir string, names ...string) (Contents, error) {
 	b, err := fsutil.ReadOwned(filepath.Join(dir, stateFile), stateLimit)
 	if err != nil {
 		return Contents{}, fmt.Errorf("spool %s: %w", dir, err)
@@ -58,10 +64,28 @@ func Inspect(dir string) (Contents, error) {
 		c.Head = segs[0].start
 		c.Tail = max(st.Tail, segs[len(segs)-1].end())
 	}
-	// A followed file's spool ends where its input position says (Open
-	// cuts what lies beyond: the input reads it again).
-	if r, ok := readPos(filepath.Join(dir, inputPosFile)); ok && r.mark != "" && r.offset < c.Tail {
+	r, ok := readPos(filepath.Join(dir, inputPosFile))
+	switch {
+	case ok && r.mark == movedMark && len(segs) > 0:
+		// Moved input: the segment files hold it beyond the record, up
+		// to the last line end (see takeMoved).
+		end, err := visibleMoved(segs[len(segs)-1], r.offset)
+		if err != nil {
+			return Contents{}, err
+		}
+		c.Tail = max(end, c.Head)
+	case ok && r.mark != "" && r.mark != movedMark && r.offset < c.Tail:
+		// A followed file's spool ends where its input position says
+		// (Open cuts what lies beyond: the input reads it again).
 		c.Tail = max(r.offset, c.Head)
+	}
+	if st.Consumers == nil {
+		st.Consumers = map[string]int64{}
+	}
+	for _, name := range names {
+		if _, ok := st.Consumers[name]; !ok {
+			st.Consumers[name] = c.Head
+		}
 	}
 	for name, pos := range st.Consumers {
 		if r, ok := readPos(filepath.Join(dir, consumerPosFile(name))); ok && r.offset > pos {
@@ -75,6 +99,23 @@ func Inspect(dir string) (Contents, error) {
 		c.Held[name] = Held{Bytes: c.Tail - from, Lines: lines}
 	}
 	return c, nil
+}
+
+// visibleMoved is where the stream of moved input ends in a spool not
+// opened, whose last segment is g: after its last line end, but not
+// before settled, where the input record says other data ends (as
+// Spool.visibleEnd).
+func visibleMoved(g segInfo, settled int64) (int64, error) {
+	f, err := fsutil.OpenOwned(g.path, os.O_RDONLY)
+	if err != nil {
+		return 0, fmt.Errorf("spool segment %s: %w", g.path, err)
+	}
+	defer f.Close()
+	whole, err := wholeLines(f, g.size)
+	if err != nil {
+		return 0, fmt.Errorf("spool segment %s: %w", g.path, err)
+	}
+	return min(max(g.start+whole, g.start, settled), g.end()), nil
 }
 
 // segInfo is a segment file of a spool not opened.

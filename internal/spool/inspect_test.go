@@ -208,3 +208,49 @@ func TestReadInputMark(t *testing.T) {
 		t.Errorf("through a symlink: %v, want ErrUnsafe", err)
 	}
 }
+
+// TestInspectCountsMovedInput: a spool whose input was moved into its
+// segment files (a FIFO) holds that input beyond the position its input
+// record names, up to the last line end; what follows is the start of a
+// line whose end is still in the FIFO. Inspect counts what a reopened
+// spool hands out, after a stop and after a kill (which left the state
+// file without the consumer: it is named), also around a line of our own
+// (a mark, which moves the record).
+func TestInspectCountsMovedInput(t *testing.T) {
+	for _, kill := range []bool{false, true} {
+		dir := t.TempDir()
+		s, err := Open(Options{Dir: dir, Max: 64 << 20, Durable: true, SegmentSize: 64 << 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Consumer("dest")
+		lw := &LineWriter{S: s}
+		in := newInput(string(lines(0, 6000)) + "unfinished")
+		move(t, lw, in, 3000*14, false)
+		if _, err := lw.Write([]byte("-- MARK --\n")); err != nil {
+			t.Fatal(err)
+		}
+		move(t, lw, in, len(in.data), false)
+		if !kill {
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := Inspect(dir, "dest")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Held{Bytes: 6000*14 + 11, Lines: 6001}
+		if h := c.Held["dest"]; h != want {
+			t.Errorf("kill %v: Held[dest] = %+v, want %+v", kill, h, want)
+		}
+		r, err := Open(Options{Dir: dir, Max: 64 << 20, Durable: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := drain(t, r.Consumer("dest")); int64(len(got)) != want.Bytes {
+			t.Errorf("kill %v: reopened, the spool hands out %d bytes, Inspect said %d", kill, len(got), want.Bytes)
+		}
+		r.Close()
+	}
+}
