@@ -37,14 +37,6 @@ func (e *FixError) Error() string {
 // Unwrap is the cause (fs.ErrNotExist, EACCES, ...).
 func (e *FixError) Unwrap() error { return e.Err }
 
-// sharedDirs are system directories that a fix must never hand to our
-// user: what we keep goes into a directory of its own below them.
-var sharedDirs = map[string]bool{
-	"/": true, "/run": true, "/var": true, "/var/run": true, "/var/lib": true, "/var/log": true,
-	"/var/spool": true, "/tmp": true, "/var/tmp": true, "/etc": true, "/home": true, "/srv": true,
-	"/opt": true, "/usr": true, "/usr/local": true, "/root": true,
-}
-
 // NeedDir accepts an existing directory the user we run as may create
 // files in. A missing one, or one it may not write, is a *FixError whose
 // fix creates it, or hands it over, with mode.
@@ -93,7 +85,7 @@ func NeedCreatable(path string, mode fs.FileMode) error {
 // user we run as may not create files in (err).
 func notWritable(dir string, fi fs.FileInfo, mode fs.FileMode, err error) error {
 	e := &FixError{Problem: fmt.Sprintf("user %s cannot create files in %s", currentUser(), fsutil.DescribeOwner(dir, fi)), Err: err}
-	if sharedDirs[filepath.Clean(dir)] {
+	if fsutil.SharedDir(dir, fi) {
 		e.Problem += ": give a path in a directory of its own below it"
 	} else {
 		e.Fix = FixDir(dir, mode)

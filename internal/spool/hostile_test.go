@@ -95,6 +95,28 @@ func TestWideSpoolDirTightened(t *testing.T) {
 	}
 }
 
+// TestSharedSpoolDirRefusedNotTightened: a directory shared with other
+// users (sticky, like /tmp) is refused as a spool and keeps its mode: push
+// --spool /tmp run as root once made /tmp 0700 for everyone.
+func TestSharedSpoolDirRefusedNotTightened(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tmp")
+	os.Mkdir(dir, 0o755)
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(Options{Dir: dir, Max: 1 << 20})
+	if !errors.Is(err, ErrSharedDir) || !strings.Contains(err.Error(), filepath.Join(dir, "sshlogfwd")) {
+		t.Errorf("Open of a sticky 1777 directory: %v, want ErrSharedDir suggesting a directory below it", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o777 || fi.Mode()&os.ModeSticky == 0 {
+		t.Errorf("the shared directory's mode changed to %v", fi.Mode())
+	}
+}
+
 // TestForeignSpoolDirRefused: a spool directory owned by another user is
 // refused: its owner could replace the lines waiting in it.
 func TestForeignSpoolDirRefused(t *testing.T) {

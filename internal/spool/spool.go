@@ -147,12 +147,19 @@ func Open(opts Options) (*Spool, error) {
 // root: its owner could replace or read the lines waiting in it.
 var ErrForeignDir = errors.New("owned by another user")
 
+// ErrSharedDir is a spool directory shared with the system or other users
+// (/tmp, /var/lib, ...; see fsutil.SharedDir): lines do not wait there, and
+// its mode is not ours to change.
+var ErrSharedDir = errors.New("a directory shared with the system or other users")
+
 // ensureDir creates the spool directory, or checks an existing one. Lines
 // wait there, and a stranger who can write there could plant links or
 // remove them, so it must be ours (or root's) and closed to others. One of
 // ours that others may enter is tightened to 0700, with a warning, rather
 // than refused: it is ours to fix, and a log forwarder that does not start
-// loses lines. One of root's that we cannot tighten is warned about.
+// loses lines. One of root's that we cannot tighten is warned about. A
+// directory shared with the system or other users (/tmp, /var/lib) is
+// refused: it is nobody's to tighten.
 // Files planted while it was open are not trusted either (see load).
 func (s *Spool) ensureDir() error {
 	dir := s.opts.Dir
@@ -166,6 +173,9 @@ func (s *Spool) ensureDir() error {
 	uid, _ := fsutil.Owner(fi)
 	me, perm := os.Geteuid(), fi.Mode().Perm()
 	switch {
+	case fsutil.SharedDir(dir, fi):
+		// Tightening it would lock everyone else out of /tmp or /var/lib.
+		return fmt.Errorf("spool directory %s: %w: give --spool a directory of its own below it, such as %s", dir, ErrSharedDir, filepath.Join(dir, "sshlogfwd"))
 	case uid != me && uid != 0:
 		return fmt.Errorf("spool directory %s: %w (uid %d, not %d): chown it to the user push runs as, or give another --spool", dir, ErrForeignDir, uid, me)
 	case perm&0o077 == 0:
