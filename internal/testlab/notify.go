@@ -2,6 +2,8 @@ package testlab
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -27,7 +29,10 @@ func ListenNotify(t testing.TB, abstract bool) *NotifyListener {
 	t.Helper()
 	name := filepath.Join(t.TempDir(), "notify.sock")
 	if abstract {
-		name = "@sshlogfwd-test-" + filepath.Base(filepath.Dir(name))
+		// The abstract namespace is the whole network namespace's: the
+		// name must not collide with another test process's (the
+		// numbered temp directory of a test, "003", did).
+		name = fmt.Sprintf("@sshlogfwd-test-%d-%x", os.Getpid(), rand.Uint64())
 	}
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
 	if err != nil {
