@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/serve"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
@@ -87,6 +88,9 @@ func (s *ServeCmd) Run(ctx context.Context, log *slog.Logger, cli *CLI) error {
 	// A write to a vanished client must return EPIPE, not kill us with
 	// SIGPIPE: we exit cleanly either way, but on our own terms.
 	signal.Ignore(syscall.SIGPIPE)
+	// sshd's pipe: with 64 KiB, serve moves a 1 MiB frame in sixteen
+	// waits for sshd (see pipe.Grow).
+	pipe.Grow(os.Stdout, 1<<20)
 	var local *slog.Logger
 	if cli.Log != "" {
 		local = log

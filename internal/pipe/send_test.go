@@ -51,8 +51,8 @@ func readN(t *testing.T, r *os.File, n int) []byte {
 	return b
 }
 
-// queued is how many bytes wait in the pipe behind r.
-func queued(r *os.File) int {
+// queuedBehind is how many bytes wait in the pipe behind r.
+func queuedBehind(r *os.File) int {
 	n := 0
 	rc, _ := r.SyscallConn()
 	rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
@@ -73,7 +73,7 @@ func TestSendFileMovesAndCounts(t *testing.T) {
 	first := readN(t, r, 10000)
 	deadline := time.Now().Add(hang)
 	for {
-		q := queued(r)
+		q := queuedBehind(r)
 		if got := atomic.LoadInt64(&off); q > 0 && got == start+int64(len(first)+q) {
 			break
 		}
@@ -104,8 +104,8 @@ func TestSendFileShortFile(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("send of 8000 bytes from a file with 4000 after the offset: %v, want io.ErrUnexpectedEOF", err)
 	}
-	if off != 5000 || queued(r) != 4000 {
-		t.Errorf("offset %d and %d bytes in the pipe, want 5000 and 4000", off, queued(r))
+	if off != 5000 || queuedBehind(r) != 4000 {
+		t.Errorf("offset %d and %d bytes in the pipe, want 5000 and 4000", off, queuedBehind(r))
 	}
 	if got := readN(t, r, 4000); !bytes.Equal(got, pattern(1000, 4000)) {
 		t.Error("the pipe got other bytes than the file's")
@@ -128,7 +128,7 @@ func TestSendFileReaderGone(t *testing.T) {
 	sent := make(chan error, 1)
 	go func() { sent <- SendFile(w2, f, &off, 1<<20) }() // more than the pipe holds
 	deadline := time.Now().Add(hang)
-	for queued(r2) == 0 {
+	for queuedBehind(r2) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("hang: nothing reached the pipe")
 		}
@@ -227,7 +227,7 @@ func TestStageFrameInOnePiece(t *testing.T) {
 					}
 				}
 			})
-			polled <- queued(r)
+			polled <- queuedBehind(r)
 		}()
 		go func() { sent <- st.SendFrame(w, head, f, 3000, n) }()
 		if err := <-sent; err != nil {
@@ -297,14 +297,14 @@ func TestStageFailures(t *testing.T) {
 	}
 	ev := os.NewFile(uintptr(efd), "eventfd")
 	defer ev.Close()
-	if err := st.SendFrame(w, []byte("h\n"), ev, 0, 8); !errors.Is(err, ErrNoSplice) || queued(r) != 0 {
-		t.Errorf("from an eventfd: %v, %d bytes in the pipe; want ErrNoSplice, none", err, queued(r))
+	if err := st.SendFrame(w, []byte("h\n"), ev, 0, 8); !errors.Is(err, ErrNoSplice) || queuedBehind(r) != 0 {
+		t.Errorf("from an eventfd: %v, %d bytes in the pipe; want ErrNoSplice, none", err, queuedBehind(r))
 	}
 	next("a payload that cannot be spliced")
 	if err := st.SendFrame(w, []byte("short\n"), f, 7000, 2000); !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("a payload beyond the file's end: %v, want io.ErrUnexpectedEOF", err)
 	}
-	readN(t, r, queued(r)) // the broken frame, as far as it went
+	readN(t, r, queuedBehind(r)) // the broken frame, as far as it went
 	next("a file shorter than the frame")
 	r2, w2 := testPipe(t)
 	r2.Close()

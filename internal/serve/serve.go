@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"syscall"
 	"time"
 
@@ -66,23 +67,56 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options) error {
 	if local == nil {
 		local = slog.New(slog.DiscardHandler)
 	}
-	st, err := openStart(tailer.Options{Path: o.Path, Poll: o.Poll, Logger: log, PrivateLogger: local}, o.Request, log)
+	topts := tailer.Options{Path: o.Path, Poll: o.Poll, Logger: log, PrivateLogger: local}
+	s := &session{enc: stream.NewEncoder(out), out: out, clk: clock.OrReal(o.Clock), heartbeat: o.Heartbeat, log: log}
+	if pr, pw, size := payloadPipe(out); pr != nil {
+		defer pr.Close()
+		defer pw.Close()
+		s.payload = pr
+		topts.Pipe, topts.BufSize = pw, min(size, stream.MaxData)
+	}
+	st, err := openStart(topts, o.Request, log)
 	if err != nil {
 		return fmt.Errorf("serve %s: %w", o.Path, err)
 	}
 	defer st.t.Close()
-	log.Debug("serving", "path", o.Path, "start", st.cursor.String(), "how", st.how)
-	s := &session{t: st.t, enc: stream.NewEncoder(out), clk: clock.OrReal(o.Clock), heartbeat: o.Heartbeat, log: log}
+	s.t = st.t
+	log.Debug("serving", "path", o.Path, "start", st.cursor.String(), "how", st.how, "splice", s.payload != nil)
 	if err := s.run(ctx, st); err != nil {
 		return fmt.Errorf("serve %s: %w", o.Path, err)
 	}
 	return nil
 }
 
+// payloadPipe is the pipe that the tailer moves the file's bytes into and
+// that each data frame's payload is moved from to out, when out is a file
+// descriptor (sshd's pipe): the bytes go from the page cache to out
+// without being copied through serve (splice(2); measured: about half of
+// serve's CPU for the data). size is its capacity. It is nil when out is
+// not a descriptor (a test's io.Pipe) or no pipe can be made: the bytes
+// are then read and written.
+func payloadPipe(out io.Writer) (r, w *os.File, size int) {
+	if _, ok := out.(syscall.Conn); !ok {
+		return nil, nil, 0
+	}
+	r, w, size, err := pipe.Private(stream.MaxData)
+	if err != nil {
+		return nil, nil, 0
+	}
+	if size < 4096 {
+		r.Close()
+		w.Close()
+		return nil, nil, 0
+	}
+	return r, w, size
+}
+
 // session writes one stream.
 type session struct {
 	t         *tailer.Tailer
 	enc       *stream.Encoder
+	out       io.Writer
+	payload   *os.File // read end of the payload pipe; nil: chunks carry Data
 	clk       clock.Clock
 	heartbeat time.Duration
 	log       *slog.Logger
@@ -183,6 +217,13 @@ func (s *session) send(ch tailer.Chunk) error {
 		return s.enc.Rotated(ch.End)
 	case tailer.EventTruncated:
 		return s.enc.Truncated(ch.End)
+	}
+	if ch.Piped > 0 {
+		if err := s.enc.DataHead(ch.End, ch.Piped); err != nil {
+			return err
+		}
+		_, err := pipe.SpliceAll(s.out, s.payload, ch.Piped)
+		return err
 	}
 	return s.enc.Data(ch.End, ch.Data)
 }

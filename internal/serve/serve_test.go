@@ -1,7 +1,9 @@
 package serve
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -37,12 +39,22 @@ type client struct {
 	done   chan error
 }
 
-// serveTest runs serve on path for req; more, if given, changes the
+// serveTest runs serve on path for req, its output a pipe as under sshd
+// (the payloads go through splice(2)); more, if given, changes the
 // options.
 func serveTest(t *testing.T, path string, req request.ServeRequest, more ...func(*Options)) *client {
 	t.Helper()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveTo(t, path, req, outR, outW, more...)
+}
+
+// serveTo is serveTest writing to outW, read from outR.
+func serveTo(t *testing.T, path string, req request.ServeRequest, outR io.ReadCloser, outW io.WriteCloser, more ...func(*Options)) *client {
+	t.Helper()
 	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
 	c := &client{t: t, clk: clock.NewFake(time.Unix(1_000_000, 0)), frames: make(chan stream.Frame, 100), in: inW, done: make(chan error, 1)}
 	opts := Options{Path: path, Request: req, Heartbeat: hb, Clock: c.clk, Logger: testLogger(t)}
 	for _, f := range more {
@@ -290,4 +302,57 @@ func TestRunEndsWithInputAndReportsBadFile(t *testing.T) {
 	case <-time.After(hang):
 		t.Fatal("Run did not return after its input ended (hang)")
 	}
+}
+
+// Payloads moved with splice(2) (serve's output a pipe, as under sshd)
+// and payloads read and written (any other writer) make the same stream:
+// the same bytes, each frame ending at the cursor after its bytes. Through
+// the pipe a frame carries up to a pipeful, larger than a read.
+func TestSpliceAndCopySendTheSameStream(t *testing.T) {
+	var content bytes.Buffer
+	for i := 0; content.Len() < 3<<20; i++ {
+		fmt.Fprintf(&content, "line %07d of the log, with some words after the number\n", i)
+	}
+	more := "appended after the start\n"
+	want := content.String() + more
+	run := func(t *testing.T, outR io.ReadCloser, outW io.WriteCloser) (largest int) {
+		path := filepath.Join(t.TempDir(), "x.log")
+		id := writeFile(t, path, content.String())
+		c := serveTo(t, path, request.ServeRequest{From: "start"}, outR, outW)
+		c.start(at(id, 0), stream.HowStart)
+		var got []byte
+		for len(got) < len(want) {
+			if len(got) == content.Len() {
+				appendFile(t, path, more)
+			}
+			f := c.next()
+			if f.Type == stream.Heartbeat {
+				continue
+			}
+			got = append(got, f.Data...)
+			if f.Type != stream.Data || f.Cursor != at(id, int64(len(got))) {
+				t.Fatalf("frame %v ending at %v after %d bytes", f.Type, f.Cursor, len(got))
+			}
+			largest = max(largest, len(f.Data))
+		}
+		if string(got) != want {
+			t.Fatalf("got %d bytes, not the file's %d", len(got), len(want))
+		}
+		return largest
+	}
+	t.Run("copy", func(t *testing.T) {
+		outR, outW := io.Pipe()
+		if n := run(t, outR, outW); n > tailer.DefaultBufSize {
+			t.Errorf("a frame of %d bytes without the payload pipe", n)
+		}
+	})
+	t.Run("splice", func(t *testing.T) {
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := run(t, outR, outW); n <= tailer.DefaultBufSize {
+			t.Errorf("largest frame %d bytes: the payloads were read, not moved through the pipe", n)
+		}
+	})
 }

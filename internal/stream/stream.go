@@ -89,7 +89,8 @@ type Frame struct {
 	Data []byte
 }
 
-// Encoder writes a stream. Each frame is written with a single Write call.
+// Encoder writes a stream. Each frame is written with a single Write call,
+// except a frame begun with DataHead, whose payload the caller writes.
 // Its methods must not be called concurrently.
 type Encoder struct {
 	w   io.Writer
@@ -130,6 +131,28 @@ func (e *Encoder) Data(end tailer.Cursor, p []byte) error {
 	return nil
 }
 
+// DataHead writes the header of one data frame of n bytes (1 to MaxData)
+// that ends at end. The caller writes the n payload bytes right after it,
+// before any other frame, to the same writer: serve moves them there from
+// the followed file without reading them (splice(2)). A stream whose
+// payload falls short is broken and must end.
+func (e *Encoder) DataHead(end tailer.Cursor, n int) error {
+	if n < 1 || n > MaxData || end.Offset < int64(n) {
+		return fmt.Errorf("stream: data frame of %d bytes ending at %s", n, end)
+	}
+	e.buf = appendHead(e.buf[:0], Data, end, n)
+	return e.write(e.buf)
+}
+
+// appendHead appends the header of a data or late frame to b.
+func appendHead(b []byte, t Type, c tailer.Cursor, n int) []byte {
+	b = append(b, byte(t), ' ')
+	b = append(b, c.String()...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(n), 10)
+	return append(b, '\n')
+}
+
 // Late writes p, bytes that were written to the previous file after the
 // switch, as late frames; cur is the unchanged position in the current file.
 func (e *Encoder) Late(cur tailer.Cursor, p []byte) error {
@@ -144,11 +167,7 @@ func (e *Encoder) Late(cur tailer.Cursor, p []byte) error {
 }
 
 func (e *Encoder) payload(t Type, c tailer.Cursor, p []byte) error {
-	e.buf = append(e.buf[:0], byte(t), ' ')
-	e.buf = append(e.buf, c.String()...)
-	e.buf = append(e.buf, ' ')
-	e.buf = strconv.AppendInt(e.buf, int64(len(p)), 10)
-	e.buf = append(e.buf, '\n')
+	e.buf = appendHead(e.buf[:0], t, c, len(p))
 	e.buf = append(e.buf, p...)
 	err := e.write(e.buf)
 	if cap(e.buf) > 2*MaxData {

@@ -194,3 +194,46 @@ func TestNotStreamFirstLine(t *testing.T) {
 		t.Fatalf("error %v (%#v), want a NotStreamError with the first line", err, ns)
 	}
 }
+
+// A data frame whose payload the caller writes after DataHead decodes as
+// the one Data writes; a header for no bytes, too many, or more bytes than
+// the cursor's offset is refused before anything is written.
+func TestDataHead(t *testing.T) {
+	t.Parallel()
+	var split, whole bytes.Buffer
+	for _, b := range []*bytes.Buffer{&split, &whole} {
+		if err := NewEncoder(b).Version(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := NewEncoder(&split)
+	if err := e.Start(cur(1, 2, 0), HowStart); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DataHead(cur(1, 2, 6), 6); err != nil {
+		t.Fatal(err)
+	}
+	split.WriteString("hello\n")
+	w := NewEncoder(&whole)
+	if err := w.Start(cur(1, 2, 0), HowStart); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Data(cur(1, 2, 6), []byte("hello\n")); err != nil {
+		t.Fatal(err)
+	}
+	if split.String() != whole.String() {
+		t.Fatalf("DataHead + payload %q, Data %q", split.String(), whole.String())
+	}
+	before := split.Len()
+	for _, bad := range []struct {
+		end tailer.Cursor
+		n   int
+	}{{cur(1, 2, 10), 0}, {cur(1, 2, 2*MaxData), MaxData + 1}, {cur(1, 2, 5), 6}} {
+		if err := e.DataHead(bad.end, bad.n); err == nil {
+			t.Errorf("DataHead(%v, %d) accepted", bad.end, bad.n)
+		}
+	}
+	if split.Len() != before {
+		t.Errorf("refused headers wrote %q", split.String()[before:])
+	}
+}

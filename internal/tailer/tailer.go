@@ -18,6 +18,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 )
 
 // Event says what happened to the followed file before a Chunk.
@@ -134,8 +135,17 @@ type Options struct {
 	// directory holds: serve, whose Logger may reach its client, gives a
 	// log the client cannot read. nil: Logger.
 	PrivateLogger *slog.Logger
-	// BufSize is the read size; default 64 KiB.
+	// BufSize is the read size; default 64 KiB. With Pipe it is the most
+	// moved into the pipe at once.
 	BufSize int
+	// Pipe, when set, is the write end of a pipe that Next moves the
+	// followed file's bytes into with splice(2) instead of reading them
+	// (Chunk.Piped says how many; Data stays empty): serve passes them on
+	// to its client without copying them (see pipe.SpliceFromFile). The
+	// caller takes every byte out of the pipe before it calls Next again,
+	// and the pipe must hold BufSize bytes (pipe.Grow). Late data
+	// (EventLate) is still read into Data.
+	Pipe *os.File
 
 	// safety replaces safetyInterval in tests: with an hour, an append
 	// seen at all in inotify mode was seen through inotify.
@@ -152,7 +162,9 @@ type Tailer struct {
 	settle, linger  time.Duration
 
 	buf   []byte
-	fp    []byte // the last bytes before cur.off, as we read them
+	pipe  *os.File // Options.Pipe
+	max   int      // the most moved into pipe at once
+	fp    []byte   // the last bytes before cur.off, as we read them
 	fpTmp []byte
 
 	watcher *fsnotify.Watcher
@@ -208,6 +220,8 @@ func Open(opts Options) (*Tailer, error) {
 		settle:       orDefault(opts.RotateSettle, DefaultRotateSettle),
 		linger:       orDefault(opts.RotateLinger, DefaultRotateLinger),
 		buf:          make([]byte, orDefault(opts.BufSize, DefaultBufSize)),
+		pipe:         opts.Pipe,
+		max:          orDefault(opts.BufSize, DefaultBufSize),
 		fp:           make([]byte, 0, 2*fingerprintLen),
 		fpTmp:        make([]byte, fingerprintLen),
 		atEnd:        true, // check the starting position first
@@ -216,6 +230,10 @@ func Open(opts Options) (*Tailer, error) {
 		timer:        time.NewTimer(time.Hour),
 	}
 	t.timer.Stop()
+	if t.pipe != nil {
+		// Only late data is read: the usual buffer will do.
+		t.buf = make([]byte, min(t.max, DefaultBufSize))
+	}
 	if t.log == nil {
 		t.log = slog.New(slog.DiscardHandler)
 	}
@@ -361,6 +379,9 @@ func (t *Tailer) seekResume(f *file, size, off int64) {
 type Chunk struct {
 	// Data is valid until the next call to Next.
 	Data []byte
+	// Piped is how many bytes Next moved into Options.Pipe instead of
+	// reading them into Data (0 without a pipe).
+	Piped int
 	// End is the position right after Data in the file it came from
 	// (except for EventLate, see there).
 	End Cursor
@@ -390,14 +411,11 @@ func (t *Tailer) Next(ctx context.Context) (Chunk, error) {
 			// we have reached the end, check runs before the next read,
 			// so that new data is read only after the file has been
 			// checked for truncation and replacement.
-			n, err := c.f.ReadAt(t.buf, c.off)
+			ch, n, err := t.read(c)
 			if err == io.EOF {
 				t.atEnd = true
 			}
 			if n > 0 {
-				data := t.buf[:n]
-				c.off += int64(n)
-				t.remember(data)
 				now := time.Now()
 				t.growAt = now
 				if now.Sub(t.lookedAt) >= t.pollInterval {
@@ -408,7 +426,7 @@ func (t *Tailer) Next(ctx context.Context) (Chunk, error) {
 						t.log.Warn("cannot check for a new file", "err", err)
 					}
 				}
-				return Chunk{Data: data, End: c.cursor()}, nil
+				return ch, nil
 			}
 			if err != nil && err != io.EOF {
 				return Chunk{}, fmt.Errorf("read %s: %w", c.name, err)
@@ -429,6 +447,41 @@ func (t *Tailer) Next(ctx context.Context) (Chunk, error) {
 			return Chunk{}, err
 		}
 	}
+}
+
+// read reads the next bytes of c, or moves them into the caller's pipe,
+// and remembers the last of them. It returns io.EOF when c ends, with or
+// without bytes.
+func (t *Tailer) read(c *file) (Chunk, int, error) {
+	if t.pipe == nil {
+		n, err := c.f.ReadAt(t.buf, c.off)
+		if n > 0 {
+			c.off += int64(n)
+			t.remember(t.buf[:n])
+		}
+		return Chunk{Data: t.buf[:n], End: c.cursor()}, n, err
+	}
+	n, err := pipe.SpliceFromFile(t.pipe, c.f, &c.off, t.max)
+	if n > 0 && n < t.max && err == nil {
+		// As ReadAt says io.EOF with the last bytes: the end must be
+		// known now, so that the file is checked for truncation before
+		// anything more is read.
+		if fi, serr := c.f.Stat(); serr == nil && fi.Size() <= c.off {
+			err = io.EOF
+		}
+	}
+	if n > 0 {
+		// The fingerprint is read back from the file: a truncation
+		// followed at once by a longer write between the splice and
+		// this read goes unnoticed, as between two reads.
+		k := min(n, fingerprintLen)
+		if m, _ := c.f.ReadAt(t.fpTmp[:k], c.off-int64(k)); m == k {
+			t.remember(t.fpTmp[:k])
+		} else {
+			t.resetFingerprint()
+		}
+	}
+	return Chunk{Piped: n, End: c.cursor()}, n, err
 }
 
 // wait blocks until an event, the next check time, ctx or Close.

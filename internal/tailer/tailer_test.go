@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
@@ -27,9 +28,17 @@ const testTimeout = 15 * time.Second
 var modes = []struct {
 	name string
 	poll bool
-}{{"inotify", false}, {"poll", true}}
+}{{"inotify", false}, {"poll", true}, {spliceMode, false}}
 
-// eachMode runs f in inotify mode and in forced-poll mode, in parallel.
+// spliceMode is the mode in which open gives the Tailer a pipe
+// (Options.Pipe): the bytes come through splice(2), as serve takes them.
+const spliceMode = "inotify-splice"
+
+// piped holds the read end of each Tailer's pipe, for collector.add.
+var piped sync.Map // *Tailer -> *os.File
+
+// eachMode runs f in inotify mode, in forced-poll mode and with a pipe
+// (spliceMode), in parallel.
 func eachMode(t *testing.T, f func(t *testing.T, poll bool)) {
 	t.Helper()
 	t.Parallel()
@@ -80,9 +89,22 @@ func open(t *testing.T, opts Options, poll bool) *Tailer {
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t, nil)
 	}
+	var pr *os.File
+	if strings.Contains(t.Name(), "/"+spliceMode) {
+		r, w, size, err := pipe.Private(1 << 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close(); w.Close() })
+		pr, opts.Pipe = r, w
+		opts.BufSize = min(size, orDefault(opts.BufSize, size))
+	}
 	tl, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if pr != nil {
+		piped.Store(tl, pr)
 	}
 	t.Cleanup(func() {
 		if err := tl.Close(); err != nil {
@@ -108,6 +130,14 @@ type collector struct {
 }
 
 func (c *collector) add(ch Chunk) {
+	if ch.Piped > 0 {
+		// The bytes wait in the Tailer's pipe.
+		r, _ := piped.Load(c.tl)
+		ch.Data = make([]byte, ch.Piped)
+		if _, err := io.ReadFull(r.(*os.File), ch.Data); err != nil {
+			panic(err)
+		}
+	}
 	c.recs = append(c.recs, record{ev: ch.Event, end: ch.End, at: len(c.data), n: len(ch.Data)})
 	c.data = append(c.data, ch.Data...)
 	if ch.Event == EventRotated {
