@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
@@ -47,15 +48,14 @@ func (p *compat) run(ctx context.Context, l link) (got int64) {
 			l.Kill()
 		}
 	}()
-	var lines lineBuf
-	buf := make([]byte, 64<<10)
+	var lines lineReader
 	for {
-		n, err := l.Read(buf)
+		whole, n, err := lines.read(l)
 		got += int64(n)
 		if n > 0 {
 			p.sink.stats.connected(p.sink.clk)
 		}
-		if !p.write(ctx, lines.whole(buf[:n])) {
+		if !p.write(ctx, whole) {
 			break
 		}
 		if err != nil {
@@ -89,29 +89,44 @@ func (p *compat) write(ctx context.Context, lines []byte) bool {
 	}
 }
 
-// lineBuf holds back the end of a byte stream that is not yet a whole line.
-type lineBuf struct{ partial []byte }
+// lineReader reads a byte stream into one buffer and hands out the whole
+// lines in it. The unfinished line at the end of a read is moved to the
+// front of the buffer and the next read goes after it: only that line is
+// copied, never a whole read (a read from ssh nearly always ends inside a
+// line).
+type lineReader struct {
+	buf      []byte
+	from, to int // the unfinished line: buf[from:to]
+}
 
-// whole returns what of the stream so far, with data appended, ends at the
-// last line end, and keeps the rest.
-func (b *lineBuf) whole(data []byte) []byte {
-	if len(data) == 0 {
-		return nil
+// lineReadSize is the buffer's size; a longer line grows it.
+const lineReadSize = 64 << 10
+
+// read reads once from r and returns the whole lines that are complete
+// now, valid until the next call, and how many bytes it read.
+func (b *lineReader) read(r io.Reader) (lines []byte, n int, err error) {
+	if b.buf == nil {
+		b.buf = make([]byte, lineReadSize)
 	}
-	if len(b.partial) > 0 {
-		data = append(b.partial, data...)
-		b.partial = nil
+	keep := copy(b.buf, b.buf[b.from:b.to])
+	if keep == len(b.buf) {
+		b.buf = append(b.buf, make([]byte, len(b.buf))...)
 	}
-	cut := bytes.LastIndexByte(data, '\n') + 1
-	if cut < len(data) {
-		b.partial = append([]byte(nil), data[cut:]...)
+	n, err = r.Read(b.buf[keep:])
+	end := keep + n
+	cut := bytes.LastIndexByte(b.buf[keep:end], '\n')
+	if cut < 0 {
+		b.from, b.to = 0, end
+		return nil, n, err
 	}
-	return data[:cut]
+	cut += keep + 1
+	b.from, b.to = cut, end
+	return b.buf[:cut], n, err
 }
 
 // rest returns and forgets the unfinished line.
-func (b *lineBuf) rest() []byte {
-	r := b.partial
-	b.partial = nil
+func (b *lineReader) rest() []byte {
+	r := append([]byte(nil), b.buf[b.from:b.to]...)
+	b.from, b.to = 0, 0
 	return r
 }

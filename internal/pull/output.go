@@ -83,21 +83,18 @@ func readTail(path string, size int64, n int) ([]byte, error) {
 }
 
 // write appends p entirely or not at all: after a failed write (disk full)
-// a file is cut back to the size it had right before, so that a retry does
-// not leave half a chunk twice.
+// a file is cut back by what the write added, so that a retry does not
+// leave half a chunk twice. (The size is looked up only then: a stat
+// before every write cost a system call per chunk.)
 func (o *output) write(p []byte) error {
 	if len(p) == 0 {
 		return nil
 	}
-	var before int64 = -1
-	if o.path != "" {
-		if fi, err := o.f.Stat(); err == nil {
-			before = fi.Size()
-		}
-	}
-	if _, err := o.f.Write(p); err != nil {
-		if before >= 0 {
-			o.f.Truncate(before)
+	if n, err := o.f.Write(p); err != nil {
+		if o.path != "" && n > 0 {
+			if fi, serr := o.f.Stat(); serr == nil && fi.Size() >= int64(n) {
+				o.f.Truncate(fi.Size() - int64(n))
+			}
 		}
 		return fmt.Errorf("write %s: %w", o.name(), err)
 	}

@@ -3,6 +3,8 @@ package pull
 import (
 	"context"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -211,21 +213,44 @@ func TestCompatSessionWholeLines(t *testing.T) {
 	}
 }
 
-func TestLineBuf(t *testing.T) {
-	var b lineBuf
-	for _, step := range []struct{ in, whole string }{
-		{"a\nb", "a\n"},
-		{"c", ""},
-		{"\nd\n", "bc\nd\n"},
-		{"", ""},
-		{"e", ""},
-	} {
-		if got := string(b.whole([]byte(step.in))); got != step.whole {
-			t.Fatalf("whole(%q) = %q, want %q", step.in, got, step.whole)
+// chunks is a reader that returns one chunk per Read.
+type chunks []string
+
+func (c *chunks) Read(p []byte) (int, error) {
+	if len(*c) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, (*c)[0])
+	if n < len((*c)[0]) {
+		(*c)[0] = (*c)[0][n:]
+	} else {
+		*c = (*c)[1:]
+	}
+	return n, nil
+}
+
+// The line reader hands out whole lines only, keeps the unfinished one
+// for the next read, and grows for a line longer than its buffer.
+func TestLineReader(t *testing.T) {
+	long := strings.Repeat("x", lineReadSize+10)
+	in := chunks{"a\nb", "c", "\nd\n", "", "e", long[:lineReadSize-1], long[lineReadSize-1:] + "\nf"}
+	var b lineReader
+	var got []string
+	for {
+		whole, _, err := b.read(&in)
+		if len(whole) > 0 {
+			got = append(got, string(whole))
+		}
+		if err != nil {
+			break
 		}
 	}
-	if r := string(b.rest()); r != "e" {
-		t.Fatalf("rest = %q, want %q", r, "e")
+	want := []string{"a\n", "bc\nd\n", "e" + long + "\n"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("whole lines %.40q, want %.40q", got, want)
+	}
+	if r := string(b.rest()); r != "f" {
+		t.Fatalf("rest = %q, want %q", r, "f")
 	}
 	if r := b.rest(); len(r) != 0 {
 		t.Fatalf("rest after rest = %q", r)
