@@ -72,23 +72,22 @@ func SpliceFromFile(w io.Writer, f *os.File, off *int64, max int) (int, error) {
 	return n, err
 }
 
-// SpliceAll moves exactly n bytes from the pipe r into w (a pipe, or a
-// file at its current position), in as many steps as it takes: serve
-// moves a data frame's payload from its own pipe (filled by
-// SpliceFromFile) to its client. While r is empty, or w is a full pipe,
-// a side on the runtime poller is waited for and a blocking side blocks
-// in the kernel. It returns how many bytes moved; fewer than n only with
-// an error (io.ErrUnexpectedEOF when r ends first).
-func SpliceAll(w io.Writer, r io.Reader, n int) (int, error) {
+// SpliceAll moves exactly n bytes from the pipe r into w, in as many
+// steps as it takes: into a pipe or a file at its position (off nil), or
+// into the regular file w at *off, which it advances. serve moves a data
+// frame's payload from its own pipe (filled by SpliceFromFile) to its
+// client; pull moves one from ssh's pipe into its output. While r is
+// empty, or w is a full pipe, a side on the runtime poller is waited for
+// and a blocking side blocks in the kernel. It returns how many bytes
+// moved; fewer than n only with an error (io.ErrUnexpectedEOF when r ends
+// first). The copying fallback writes at *off with WriteAt.
+func SpliceAll(w io.Writer, off *int64, r io.Reader, n int) (int, error) {
 	moved := 0
 	for moved < n {
-		m, err := spliceStep(w, nil, r, nil, n-moved)
+		m, err := spliceStep(w, off, r, nil, n-moved)
 		if errors.Is(err, errNoSplice) {
-			c, cerr := io.CopyN(w, r, int64(n-moved))
-			moved += int(c)
-			if cerr == io.EOF {
-				cerr = io.ErrUnexpectedEOF
-			}
+			c, cerr := copyN(w, off, r, n-moved)
+			moved += c
 			return moved, cerr
 		}
 		moved += m
@@ -100,6 +99,63 @@ func SpliceAll(w io.Writer, r io.Reader, n int) (int, error) {
 		}
 	}
 	return moved, nil
+}
+
+// copyN copies n bytes from r to w (at *off, advancing it, when off is
+// set), for SpliceAll where splice cannot be used.
+func copyN(w io.Writer, off *int64, r io.Reader, n int) (int, error) {
+	if off != nil {
+		wa, ok := w.(io.WriterAt)
+		if !ok {
+			return 0, fmt.Errorf("copy to offset %d: %T cannot write at an offset", *off, w)
+		}
+		w = &atWriter{w: wa, off: off}
+	}
+	c, err := io.CopyN(w, r, int64(n))
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return int(c), err
+}
+
+// atWriter writes at *off and advances it.
+type atWriter struct {
+	w   io.WriterAt
+	off *int64
+}
+
+func (a *atWriter) Write(p []byte) (int, error) {
+	n, err := a.w.WriteAt(p, *a.off)
+	*a.off += int64(n)
+	return n, err
+}
+
+// WaitQueued waits until the pipe r holds at least n bytes, or its last
+// writer has gone, and returns how many bytes it holds: pull waits,
+// without holding its locks, until a frame's payload is all there, and
+// then moves it into its output at once. It waits on the runtime poller,
+// woken by every write into the pipe; r must be on it (os.Pipe's read
+// end). A pipe smaller than n bytes never holds them: the caller must not
+// ask for more than fits. r not a descriptor: ErrNotPipe.
+func WaitQueued(r io.Reader, n int) (int, error) {
+	fd, ok := rawFD(r)
+	if !ok {
+		return 0, ErrNotPipe
+	}
+	defer runtime.KeepAlive(r)
+	have := 0
+	err := rawConn(r).Read(func(uintptr) bool {
+		if have = queued(fd); have >= n {
+			return true
+		}
+		// Fewer bytes: wait, unless no writer is left (POLLHUP).
+		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if m, err := unix.Poll(p, 0); err != nil || m > 0 && p[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0 {
+			return true
+		}
+		return false
+	})
+	return have, err
 }
 
 // errNoSplice: splice cannot be used for this pair; copy instead. It is

@@ -135,7 +135,7 @@ func TestSpliceAllWaitsForFullPipe(t *testing.T) {
 	}
 	moved := make(chan error, 1)
 	go func() {
-		_, err := SpliceAll(in, pr, n)
+		_, err := SpliceAll(in, nil, pr, n)
 		moved <- err
 	}()
 	// The client pipe fills and SpliceAll waits with bytes left to move.
@@ -180,7 +180,7 @@ func TestSpliceAllWaitsForSourceAndReportsShort(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		n, err := SpliceAll(sink, src, 5000)
+		n, err := SpliceAll(sink, nil, src, 5000)
 		done <- result{n, err}
 	}()
 	for i := range 3 {
@@ -230,7 +230,7 @@ func TestSpliceFallsBackToCopy(t *testing.T) {
 	if _, _, errno := unix.Syscall6(unix.SYS_SPLICE, rawFDOf(t, r), 0, rawFDOf(t, af), 0, 1, 0); errno != unix.EINVAL {
 		t.Fatalf("splice into an O_APPEND file: %v, want EINVAL (the fallback is not tested)", errno)
 	}
-	if n, err := SpliceAll(af, r, 50_000); err != nil || n != 50_000 {
+	if n, err := SpliceAll(af, nil, r, 50_000); err != nil || n != 50_000 {
 		t.Fatalf("into an O_APPEND file: %d, %v", n, err)
 	}
 	b, _ := os.ReadFile(appendPath)
@@ -239,10 +239,10 @@ func TestSpliceFallsBackToCopy(t *testing.T) {
 	}
 
 	buf.Reset()
-	if n, err := SpliceAll(&buf, bytes.NewReader(pattern(0, 777)), 700); err != nil || n != 700 || !bytes.Equal(buf.Bytes(), pattern(0, 700)) {
+	if n, err := SpliceAll(&buf, nil, bytes.NewReader(pattern(0, 777)), 700); err != nil || n != 700 || !bytes.Equal(buf.Bytes(), pattern(0, 700)) {
 		t.Fatalf("between two non-descriptors: %d, %v", n, err)
 	}
-	if n, err := SpliceAll(&buf, bytes.NewReader(nil), 1); n != 0 || !errors.Is(err, io.ErrUnexpectedEOF) {
+	if n, err := SpliceAll(&buf, nil, bytes.NewReader(nil), 1); n != 0 || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("copying from an empty reader: %d, %v; want io.ErrUnexpectedEOF", n, err)
 	}
 }
@@ -254,4 +254,89 @@ func rawFDOf(t *testing.T, f *os.File) uintptr {
 		t.Fatal("no descriptor")
 	}
 	return uintptr(fd)
+}
+
+// From a pipe into a file at an offset (pull's output): the bytes land
+// there and the offset follows; a source that ends early is
+// io.ErrUnexpectedEOF after what it had.
+func TestSpliceAllIntoFileAt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out")
+	out, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	out.Write([]byte("head"))
+	src, feed, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	Grow(feed, 256<<10)
+	feed.Write(pattern(0, 100_000))
+	off := int64(4)
+	if n, err := SpliceAll(out, &off, src, 100_000); err != nil || n != 100_000 || off != 100_004 {
+		t.Fatalf("moved %d, %v, offset %d", n, err, off)
+	}
+	feed.Write(pattern(100_000, 500))
+	feed.Close()
+	if n, err := SpliceAll(out, &off, src, 1000); n != 500 || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("from a source that ends early: %d, %v", n, err)
+	}
+	b, _ := os.ReadFile(path)
+	if want := append([]byte("head"), pattern(0, 100_500)...); !bytes.Equal(b, want) {
+		t.Fatalf("file holds %d bytes, not head and the 100500 in order", len(b))
+	}
+}
+
+// WaitQueued returns once the pipe holds the bytes asked for, or once its
+// writer is gone with fewer; a reader that is no descriptor is
+// ErrNotPipe.
+func TestWaitQueued(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := WaitQueued(r, 3000)
+		done <- result{n, err}
+	}()
+	for i := range 3 {
+		select {
+		case res := <-done:
+			t.Fatalf("returned %+v with %d of 3000 bytes in the pipe", res, i*1000)
+		default:
+		}
+		w.Write(pattern(int64(i*1000), 1000))
+	}
+	select {
+	case res := <-done:
+		if res.err != nil || res.n != 3000 {
+			t.Fatalf("WaitQueued: %+v, want 3000 bytes", res)
+		}
+	case <-time.After(hang):
+		t.Fatal("WaitQueued did not return with 3000 bytes in the pipe (hang)")
+	}
+	go func() {
+		n, err := WaitQueued(r, 5000)
+		done <- result{n, err}
+	}()
+	w.Close()
+	select {
+	case res := <-done:
+		if res.err != nil || res.n != 3000 {
+			t.Fatalf("WaitQueued after the writer left: %+v, want the 3000 bytes there", res)
+		}
+	case <-time.After(hang):
+		t.Fatal("WaitQueued did not return when the writer left (hang)")
+	}
+	if _, err := WaitQueued(bytes.NewReader(nil), 1); !errors.Is(err, ErrNotPipe) {
+		t.Fatalf("WaitQueued on a bytes.Reader: %v, want ErrNotPipe", err)
+	}
 }

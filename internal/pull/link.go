@@ -1,6 +1,11 @@
 package pull
 
-import "github.com/sshlogfwd/sshlogfwd/internal/execssh"
+import (
+	"errors"
+	"syscall"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+)
 
 // link is what a session uses of one connection: the far side's output and
 // the two ways to end it. *execssh.Child provides it (childLink); tests
@@ -27,3 +32,13 @@ func (l childLink) CloseStdin()                { l.c.CloseStdin() }
 func (l childLink) Kill()                      { l.c.Kill() }
 func (l childLink) Name() string               { return l.c.Name }
 func (l childLink) Connected()                 { l.c.Connected() }
+
+// SyscallConn is the descriptor of ssh's standard output, a pipe: frame
+// payloads go from it into the output with splice(2) (internal/pipe).
+func (l childLink) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := l.c.Stdout.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("ssh's standard output is not a descriptor")
+	}
+	return sc.SyscallConn()
+}

@@ -119,7 +119,7 @@ func Run(ctx context.Context, o Options) error {
 		o.Logger.Error("saving the cursor failed", "err", err)
 	}
 	c, _ := s.position()
-	o.Logger.Info("stopped", "src", s.src, "cursor", c.String(), "bytes", s.received.Load())
+	o.Logger.Info("stopped", "src", s.src, "cursor", c.String(), "bytes", s.received.Load(), "bytes_spliced", s.piped.Load())
 	return nil
 }
 

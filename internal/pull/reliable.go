@@ -46,7 +46,7 @@ func (r *reliable) session(ctx context.Context, c *execssh.Child) bool {
 func (r *reliable) run(ctx context.Context, l link) (started bool, got int64) {
 	ended, end := context.WithCancel(context.Background())
 	defer end()
-	c := &conn{reliable: r, link: l, ended: ended, ctx: ctx}
+	c := &conn{reliable: r, link: l, ended: ended, ctx: ctx, pipeSize: pipe.Grow(l, 0)}
 	c.touch()
 	go c.stopOnCancel(ctx)
 	if r.idleTimeout > 0 {
@@ -66,15 +66,26 @@ type conn struct {
 	ended     context.Context // done when run returns
 	ctx       context.Context // done when the run stops
 	lastFrame atomic.Int64    // unix nanoseconds on clk
+	// pipeSize is the size of ssh's pipe to us; 0 when the link is no
+	// pipe (a test's): payloads are then always read.
+	pipeSize int
 }
+
+// headRead is how far the decoder reads ahead when payloads go straight
+// from the pipe into the output: what it read of a payload is written
+// from memory.
+const headRead = 4 << 10
 
 func (c *conn) touch() { c.lastFrame.Store(c.clk.Now().UnixNano()) }
 
 // read applies frames until the stream ends.
 func (c *conn) read() (started bool, got int64) {
 	dec := stream.NewDecoder(c.link)
+	if c.pipeSize > 0 {
+		dec = stream.NewDecoderSize(c.link, headRead)
+	}
 	for {
-		f, err := dec.Next()
+		f, n, err := dec.Head()
 		if err != nil {
 			c.logEnd(err)
 			return started, got
@@ -86,12 +97,70 @@ func (c *conn) read() (started bool, got int64) {
 			c.link.Connected()
 			c.sink.stats.connected(c.clk)
 		}
-		n, ok := c.apply(f)
-		got += n
+		if n > 0 {
+			piped, wrote, ok := c.piped(dec, &f, n)
+			got += wrote
+			if !ok {
+				return started, got
+			}
+			if piped {
+				continue
+			}
+		}
+		w, ok := c.apply(f)
+		got += w
 		if !ok {
 			return started, got
 		}
 	}
+}
+
+// piped moves the n-byte payload of frame f, whose header dec has just
+// read, straight from ssh's pipe into the output when it can (see
+// sink.canPipe), and reports whether it did and how many bytes it wrote.
+// It waits, holding no lock, until the whole payload is in the pipe (a
+// payload larger than half the pipe is read instead: the pipe might
+// never hold it all), then writes it at once, so that a reopen of the
+// output or the cursor never sees part of a frame. When it did not pipe
+// the payload it has read it into f.Data. ok is false when the
+// connection must end: the stream ended inside the frame (the frame is
+// dropped and fetched again from the cursor), or the output failed.
+func (c *conn) piped(dec *stream.Decoder, f *stream.Frame, n int) (piped bool, wrote int64, ok bool) {
+	if c.pipeSize == 0 || n > c.pipeSize/2 || !c.sink.canPipe(*f, n) {
+		data, err := dec.Payload()
+		if err != nil {
+			c.logEnd(err)
+			return false, 0, false
+		}
+		f.Data = data
+		return false, 0, true
+	}
+	head := dec.Buffered()
+	rest := dec.Pending()
+	if rest > 0 {
+		if _, err := pipe.WaitQueued(c.link, rest); err != nil {
+			c.logEnd(err)
+			return false, 0, false
+		}
+	}
+	wrote, err := c.sink.applyPiped(*f, head, c.link, rest)
+	switch {
+	case errors.Is(err, errNotPiped):
+		// The output changed while the payload came: read it.
+		data := make([]byte, n)
+		copy(data, head)
+		if _, err := io.ReadFull(c.link, data[len(head):]); err != nil {
+			return false, 0, false // the stream ended inside the frame
+		}
+		f.Data = data
+		return false, 0, dec.Skip(rest) == nil
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, fs.ErrClosed):
+		return true, 0, false // the stream ended inside the frame: nothing written
+	case err != nil:
+		c.log.Error("writing output failed", "err", err)
+		return true, 0, false
+	}
+	return true, wrote, dec.Skip(rest) == nil
 }
 
 // apply applies f to the sink; at the output's size bound it holds the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"sync"
@@ -36,6 +37,7 @@ type sink struct {
 
 	writing  atomic.Bool // a write to the output is under way, or waits for room
 	received atomic.Int64
+	piped    atomic.Int64  // of received, the bytes moved from ssh's pipe without a copy
 	reopened chan struct{} // Reopen tells waitRoom to look again; made by open
 	stats    pullStats
 
@@ -163,12 +165,67 @@ func (s *sink) applyStart(f stream.Frame) {
 	s.cursor, s.have, s.dirty = f.Cursor, true, true
 }
 
+// errNotPiped: the frame's payload cannot go straight from the pipe into
+// the output now (see canPipe); the caller reads it and applies the frame.
+var errNotPiped = errors.New("payload not piped")
+
+// canPipe reports whether the n payload bytes of data or late frame f can
+// go straight from ssh's pipe into the output (applyPiped): the output is
+// a file, every byte is new (none to prove against the output, see
+// unproven) and all of it fits under the size bound. Otherwise the
+// payload is read and applied as usual, which also cuts it at the bound.
+func (s *sink) canPipe(f stream.Frame, n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.canPipeLocked(f, n)
+}
+
+func (s *sink) canPipeLocked(f stream.Frame, n int) bool {
+	return (f.Type == stream.Data || f.Type == stream.Late) && s.failed == nil && !s.closed &&
+		s.unproven == nil && s.out.at != nil && s.fits(int64(n))
+}
+
+// applyPiped applies data or late frame f whose payload is head, which the
+// decoder had read, and the next rest bytes waiting in the pipe r: they
+// go into the output without being copied through pull (output.spliceIn),
+// all of it or nothing, and only then does the cursor move past them, as
+// for a written frame. errNotPiped when canPipe no longer holds (the
+// output was reopened or filled meanwhile): nothing was taken from r.
+func (s *sink) applyPiped(f stream.Frame, head []byte, r io.Reader, rest int) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(head) + rest
+	if !s.canPipeLocked(f, n) {
+		return 0, errNotPiped
+	}
+	s.warnGap(f, n)
+	s.writing.Store(true)
+	err := s.out.spliceIn(head, r, rest)
+	s.writing.Store(false)
+	if err != nil {
+		return 0, err
+	}
+	s.received.Add(int64(n))
+	s.piped.Add(int64(rest))
+	s.lastData = s.clk.Now()
+	if f.Type == stream.Data {
+		s.cursor, s.dirty = f.Cursor, true
+	}
+	return int64(n), s.saveLocked(false)
+}
+
+// warnGap says so when data frame f, of n bytes, does not continue right
+// after the cursor.
+func (s *sink) warnGap(f stream.Frame, n int) {
+	if f.Type == stream.Data && !contiguous(s.cursor, f, n) {
+		s.log.Warn("stream is not contiguous; writing it anyway", "src", s.src, "before", s.cursor.String(), "frame", f.Cursor.String(), "bytes", n)
+	}
+}
+
 // applyData writes a data or late frame, as much of it as the bound lets
 // through; with ErrFull it returns the rest.
 func (s *sink) applyData(f stream.Frame) (int64, stream.Frame, error) {
-	if f.Type == stream.Data && !contiguous(s.cursor, f) {
-		s.log.Warn("stream is not contiguous; writing it anyway", "src", s.src, "before", s.cursor.String(), "frame", f.Cursor.String(), "bytes", len(f.Data))
-	}
+	s.warnGap(f, len(f.Data))
 	now, rest := s.fit(f)
 	n, err := s.put(now.Data)
 	if err != nil {
@@ -187,12 +244,13 @@ func (s *sink) applyData(f stream.Frame) (int64, stream.Frame, error) {
 	return n, rest, nil
 }
 
-// contiguous reports whether data frame f continues right after prev.
-func contiguous(prev tailer.Cursor, f stream.Frame) bool {
+// contiguous reports whether data frame f, of n bytes, continues right
+// after prev.
+func contiguous(prev tailer.Cursor, f stream.Frame, n int) bool {
 	if prev.IsZero() {
-		return f.Cursor.Offset == int64(len(f.Data))
+		return f.Cursor.Offset == int64(n)
 	}
-	return prev.Dev == f.Cursor.Dev && prev.Ino == f.Cursor.Ino && f.Cursor.Offset == prev.Offset+int64(len(f.Data))
+	return prev.Dev == f.Cursor.Dev && prev.Ino == f.Cursor.Ino && f.Cursor.Offset == prev.Offset+int64(n)
 }
 
 // applyBreak follows a rotation or truncation of the remote file.
@@ -327,6 +385,9 @@ func (s *sink) writeRecord(stopped bool) error {
 	}
 	rec := record{Source: s.src, Cursor: s.cursor, Stopped: stopped}
 	if s.out.path != "" {
+		if err := s.out.freshTail(); err != nil {
+			return err
+		}
 		id, size, err := s.out.stat()
 		if err != nil {
 			return err

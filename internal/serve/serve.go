@@ -73,7 +73,9 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options) error {
 		defer pr.Close()
 		defer pw.Close()
 		s.payload = pr
-		topts.Pipe, topts.BufSize = pw, min(size, stream.MaxData)
+		// Frames of half a pipeful: pull waits until a whole payload
+		// is in its pipe (as large as this one) before it moves it on.
+		topts.Pipe, topts.BufSize = pw, min(size, stream.MaxData)/2
 	}
 	st, err := openStart(topts, o.Request, log)
 	if err != nil {
@@ -222,7 +224,7 @@ func (s *session) send(ch tailer.Chunk) error {
 		if err := s.enc.DataHead(ch.End, ch.Piped); err != nil {
 			return err
 		}
-		_, err := pipe.SpliceAll(s.out, s.payload, ch.Piped)
+		_, err := pipe.SpliceAll(s.out, nil, s.payload, ch.Piped)
 		return err
 	}
 	return s.enc.Data(ch.End, ch.Data)

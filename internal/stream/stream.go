@@ -216,11 +216,17 @@ type Decoder struct {
 	version bool // version line seen
 	started bool // start frame seen
 	data    []byte
+	pending int // payload bytes of the last Head still to be taken
 }
 
 // NewDecoder returns a Decoder reading from r.
-func NewDecoder(r io.Reader) *Decoder {
-	return &Decoder{r: bufio.NewReaderSize(r, 64<<10)}
+func NewDecoder(r io.Reader) *Decoder { return NewDecoderSize(r, 64<<10) }
+
+// NewDecoderSize returns a Decoder that reads ahead at most size bytes
+// from r. A caller that takes payloads straight from r (Head, Skip) wants
+// it small: what the Decoder read ahead of a payload is taken from memory.
+func NewDecoderSize(r io.Reader, size int) *Decoder {
+	return &Decoder{r: bufio.NewReaderSize(r, size)}
 }
 
 // Next returns the next frame. The version line is checked on the first
@@ -229,61 +235,112 @@ func NewDecoder(r io.Reader) *Decoder {
 // partial frame must be discarded. Any malformed input is an error, after
 // which the Decoder must not be used.
 func (d *Decoder) Next() (Frame, error) {
+	f, n, err := d.Head()
+	if err != nil || n == 0 {
+		return f, err
+	}
+	if f.Data, err = d.Payload(); err != nil {
+		return Frame{}, err
+	}
+	return f, nil
+}
+
+// Head reads the next frame up to its payload, as Next does, and returns
+// the payload's length (0 for frames without one). The caller then takes
+// the payload before the next Head or Next: all of it with Payload, or
+// first what the Decoder has read ahead (Buffered) and the rest straight
+// from the Decoder's reader, saying how much with Skip: pull moves it
+// into its output with splice(2).
+func (d *Decoder) Head() (Frame, int, error) {
+	if d.pending > 0 {
+		return Frame{}, 0, fmt.Errorf("stream: %d payload bytes of the last frame not taken", d.pending)
+	}
 	if !d.version {
 		line, err := d.line()
 		if err != nil {
 			if errors.Is(err, io.EOF) && line == "" {
-				return Frame{}, io.EOF
+				return Frame{}, 0, io.EOF
 			}
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return Frame{}, fmt.Errorf("%w: stream ended before the version line (got %q)", io.ErrUnexpectedEOF, line)
+				return Frame{}, 0, fmt.Errorf("%w: stream ended before the version line (got %q)", io.ErrUnexpectedEOF, line)
 			}
-			return Frame{}, &NotStreamError{First: line}
+			return Frame{}, 0, &NotStreamError{First: line}
 		}
 		if !strings.HasPrefix(line, versionPrefix) {
-			return Frame{}, &NotStreamError{First: line}
+			return Frame{}, 0, &NotStreamError{First: line}
 		}
 		if line+"\n" != versionLine {
-			return Frame{}, fmt.Errorf("%w: %q (this side speaks version %d)", ErrVersion, line, Version)
+			return Frame{}, 0, fmt.Errorf("%w: %q (this side speaks version %d)", ErrVersion, line, Version)
 		}
 		d.version = true
 	}
 	line, err := d.line()
 	if err != nil {
 		if errors.Is(err, io.EOF) && line == "" {
-			return Frame{}, io.EOF
+			return Frame{}, 0, io.EOF
 		}
 		if errors.Is(err, io.EOF) {
-			return Frame{}, io.ErrUnexpectedEOF
+			return Frame{}, 0, io.ErrUnexpectedEOF
 		}
-		return Frame{}, err
+		return Frame{}, 0, err
 	}
 	f, n, err := parseHeader(line)
 	if err != nil {
-		return Frame{}, err
+		return Frame{}, 0, err
 	}
 	if f.Type == Start {
 		if d.started {
-			return Frame{}, errors.New("stream: second start frame")
+			return Frame{}, 0, errors.New("stream: second start frame")
 		}
 		d.started = true
 	} else if !d.started {
-		return Frame{}, fmt.Errorf("stream: %s frame before the start frame", f.Type)
+		return Frame{}, 0, fmt.Errorf("stream: %s frame before the start frame", f.Type)
 	}
-	if n > 0 {
-		if cap(d.data) < n {
-			d.data = make([]byte, n)
-		}
-		d.data = d.data[:n]
-		if _, err := io.ReadFull(d.r, d.data); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return Frame{}, err
-		}
-		f.Data = d.data
+	d.pending = n
+	return f, n, nil
+}
+
+// Payload reads the rest of the last Head's payload. It is valid until
+// the next call to Next or Payload.
+func (d *Decoder) Payload() ([]byte, error) {
+	n := d.pending
+	if cap(d.data) < n {
+		d.data = make([]byte, n)
 	}
-	return f, nil
+	d.data = d.data[:n]
+	_, err := io.ReadFull(d.r, d.data)
+	d.pending = 0
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return d.data, nil
+}
+
+// Buffered takes the bytes of the last Head's payload that the Decoder
+// has already read from its reader, valid until the next call to the
+// Decoder. The rest of the payload, Pending bytes, is next in the reader.
+func (d *Decoder) Buffered() []byte {
+	b, _ := d.r.Peek(min(d.pending, d.r.Buffered()))
+	d.r.Discard(len(b))
+	d.pending -= len(b)
+	return b
+}
+
+// Pending is how many bytes of the last Head's payload are still to be
+// taken.
+func (d *Decoder) Pending() int { return d.pending }
+
+// Skip says that the caller took n bytes of the payload straight from the
+// Decoder's reader, after Buffered returned what the Decoder had.
+func (d *Decoder) Skip(n int) error {
+	if d.r.Buffered() > 0 && d.pending > 0 || n > d.pending || n < 0 {
+		return fmt.Errorf("stream: skip %d payload bytes with %d pending and %d read ahead", n, d.pending, d.r.Buffered())
+	}
+	d.pending -= n
+	return nil
 }
 
 // line reads one header line without its LF. A line longer than maxHeader

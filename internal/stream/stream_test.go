@@ -237,3 +237,56 @@ func TestDataHead(t *testing.T) {
 		t.Errorf("refused headers wrote %q", split.String()[before:])
 	}
 }
+
+// A payload can be taken in two parts: what the decoder read ahead
+// (Buffered) and the rest straight from the reader (Skip); the next frame
+// then decodes as usual. A Head before the payload is taken is refused.
+func TestHeadBufferedSkip(t *testing.T) {
+	t.Parallel()
+	var b bytes.Buffer
+	e := NewEncoder(&b)
+	e.Version()
+	e.Start(cur(1, 2, 0), HowStart)
+	payload := bytes.Repeat([]byte("0123456789"), 100)
+	e.Data(cur(1, 2, 1000), payload)
+	e.Heartbeat()
+	e.Data(cur(1, 2, 1003), []byte("ab\n"))
+	r := bytes.NewReader(b.Bytes())
+	d := NewDecoderSize(r, 64)
+	if f, n, err := d.Head(); err != nil || f.Type != Start || n != 0 {
+		t.Fatalf("first Head: %v %d %v", f.Type, n, err)
+	}
+	f, n, err := d.Head()
+	if err != nil || f.Type != Data || n != 1000 || f.Data != nil {
+		t.Fatalf("data Head: %v %d %v (data %d)", f.Type, n, err, len(f.Data))
+	}
+	if _, _, err := d.Head(); err == nil {
+		t.Fatal("Head with the payload not taken succeeded")
+	}
+	head := append([]byte(nil), d.Buffered()...)
+	if len(head) == 0 || len(head) > 64 || d.Pending() != n-len(head) {
+		t.Fatalf("Buffered %d bytes, %d pending", len(head), d.Pending())
+	}
+	rest := make([]byte, d.Pending())
+	if _, err := io.ReadFull(r, rest); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Skip(len(rest) + 1); err == nil {
+		t.Fatal("Skip beyond the payload accepted")
+	}
+	if err := d.Skip(len(rest)); err != nil {
+		t.Fatal(err)
+	}
+	if got := append(head, rest...); !bytes.Equal(got, payload) {
+		t.Fatalf("payload taken in two parts differs")
+	}
+	if f, err := d.Next(); err != nil || f.Type != Heartbeat {
+		t.Fatalf("after the payload: %v %v", f.Type, err)
+	}
+	if f, err := d.Next(); err != nil || string(f.Data) != "ab\n" {
+		t.Fatalf("last frame: %v %q %v", f.Type, f.Data, err)
+	}
+	if _, err := d.Next(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+}
