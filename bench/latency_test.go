@@ -90,10 +90,7 @@ func (l *lab) latencyModes() []string {
 func (l *lab) latency(mode string, rate int, dur time.Duration, size int) Latency {
 	res := Latency{Name: mode, Rate: rate}
 	if mode != "bare ssh -C" {
-		res.Target = 5
-		if rate > 1000 {
-			res.Target = 20
-		}
+		res.Target = targetP99Over
 	}
 	n := int(float64(rate) * dur.Seconds())
 	remote := l.path("latency.out")

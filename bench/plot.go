@@ -100,7 +100,7 @@ func shortLabel(m Mode) string {
 
 func plotLatency(r *Results, img *image.RGBA, area image.Rectangle) {
 	drawText(img, area.Min.X+10, area.Min.Y+16, 2, black, "latency: input -> remote file")
-	drawText(img, area.Min.X+10, area.Min.Y+42, 1, grey, "share of lines (nines scale) against ms (log scale); red = p99 targets 5 ms, 20 ms")
+	drawText(img, area.Min.X+10, area.Min.Y+42, 1, grey, "share of lines (nines scale) against ms (log scale); red = p99 targets, bare p99 + 1 ms")
 	var runs []Latency
 	for _, l := range r.Latency {
 		if len(l.MS.Quantiles) == len(QuantileLevels) {
@@ -144,8 +144,10 @@ func plotLatency(r *Results, img *image.RGBA, area image.Rectangle) {
 		hline(img, x0, x1, y, light)
 		drawText(img, x0-8-textWidth(q.label, 1), y-3, 1, black, q.label)
 	}
-	for _, t := range []float64{5, 20} {
-		vline(img, xOf(t), top, bottom, red, true)
+	for _, l := range runs {
+		if b := r.bareLatency(l.Rate); b != nil && l.Target > 0 {
+			vline(img, xOf(b.MS.P99+l.Target), top, bottom, red, true)
+		}
 	}
 	for i, l := range runs {
 		c := palette[i%len(palette)]

@@ -24,6 +24,17 @@ type Results struct {
 	Rounds     int      // throughput rounds (every mode once per round)
 	Notes      []string // what the run had to skip or work around
 
+	// DryRun: the run did not wait for a quiet machine and may have had
+	// fewer than 5 rounds (-dry-run): its figures are not a measurement.
+	DryRun bool `json:",omitempty"`
+	// MaxLoad is the 1-minute load average the run waited to fall below
+	// before it started (0: it did not wait), Waited how long that took.
+	MaxLoad float64 `json:",omitempty"`
+	Waited  Seconds `json:",omitempty"`
+	// Quiet is what else ran on the machine during each throughput round
+	// and each other part.
+	Quiet []Quiet `json:",omitempty"`
+
 	Setup      Stats // connection setup: ssh start to first byte in the remote file, bare ssh, ms
 	Throughput []Mode
 	Latency    []Latency
@@ -167,7 +178,7 @@ type Latency struct {
 	Written int
 	Lost    int
 	Dup     int
-	Target  float64 // p99 target in ms, 0 for the reference
+	Target  float64 // ms the p99 may be above the bare pipe's at the same rate (issue 14), 0 for the reference
 	MS      Stats
 	PeakRSS int64 // VmHWM of the sshlogfwd process, bytes (0 for bare)
 	CPU     Seconds
@@ -244,6 +255,39 @@ type Recovery struct {
 	CutResume   Seconds // link back -> first byte delivered again
 	CutConfig   string  // keepalive settings in force
 	CutNote     string
+}
+
+// Quiet is what else ran on the machine during one part of the run.
+type Quiet struct {
+	Label      string  // "throughput round 1", "latency", ...
+	LoadBefore string  // /proc/loadavg's 1-, 5- and 15-minute averages before the part
+	LoadAfter  string  // and after it (the harness's own work raises them)
+	Seconds    Seconds // how long the part took
+	OtherCPU   Seconds // CPU used meanwhile by processes outside the harness's own tree
+	MaxShare   float64 // the share of one core other work may take
+}
+
+// Share is the other work's CPU in cores (CPU seconds per second).
+func (q Quiet) Share() float64 {
+	if q.Seconds <= 0 {
+		return 0
+	}
+	return float64(q.OtherCPU) / float64(q.Seconds)
+}
+
+// Disturbed reports whether other work took more than its share: the
+// part measured that work too.
+func (q Quiet) Disturbed() bool { return q.MaxShare > 0 && q.Share() > q.MaxShare }
+
+// Disturbed lists the parts of the run that other work disturbed.
+func (r *Results) Disturbed() []Quiet {
+	var d []Quiet
+	for _, q := range r.Quiet {
+		if q.Disturbed() {
+			d = append(d, q)
+		}
+	}
+	return d
 }
 
 // Save writes r as indented JSON.

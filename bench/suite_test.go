@@ -2,6 +2,7 @@ package bench
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 var (
 	flagLines      = flag.Int("lines", 1_000_000, "lines per throughput run")
 	flagLineSize   = flag.Int("line-size", 124, "bytes per line, newline included")
-	flagRounds     = flag.Int("rounds", 5, "throughput rounds; every mode runs once per round and ratios are taken within a round")
+	flagRounds     = flag.Int("rounds", 5, "throughput rounds (at least 5 but in a dry run); every mode runs once per round, ratios are taken within a round and the report gives their medians")
 	flagLatencyDur = flag.Duration("latency-duration", 10*time.Second, "how long each latency run writes")
 	flagOutage     = flag.Duration("outage", 60*time.Second, "how long sshd is down in the outage run")
 	flagOutageRate = flag.Int("outage-rate", 5000, "lines/s written during the outage run")
@@ -37,6 +38,10 @@ var (
 	flagCommand    = flag.String("command", "", "the command line to record in the report")
 	flagBin        = flag.String("bin", "", "run this sshlogfwd binary instead of building cmd/sshlogfwd (e.g. one built for profiling)")
 	flagProfile    = flag.String("profile", "", "directory: every sshlogfwd started writes CPU and heap profiles there (--cpuprofile, --memprofile)")
+	flagMaxLoad    = flag.Float64("max-load", 1.0, "start only once the 1-minute load average is at most this")
+	flagMaxOther   = flag.Float64("max-other", 0.1, "share of one core that processes outside the harness may use during a round; more makes the run disturbed")
+	flagQuietWait  = flag.Duration("quiet-wait", 30*time.Minute, "how long to wait for a quiet machine (at the start, and between rounds) before giving up")
+	flagDryRun     = flag.Bool("dry-run", false, "try the harness: do not wait for a quiet machine, allow fewer than 5 rounds, and mark the report as a dry run")
 )
 
 func TestMain(m *testing.M) {
@@ -57,13 +62,34 @@ func BenchmarkSuite(b *testing.B) {
 		writeReport(b, res)
 		return
 	}
+	if *flagRounds < minRounds && !*flagDryRun {
+		b.Fatalf("-rounds %d: the report gives medians of at least %d rounds (-dry-run to try fewer)", *flagRounds, minRounds)
+	}
+	gate := quietGate{maxLoad: *flagMaxLoad, maxOther: *flagMaxOther, wait: *flagQuietWait, logf: b.Logf}
+	if *flagDryRun {
+		gate.maxLoad = 0 // record what else ran, wait for nothing
+	}
 	res := runSuite(b, suiteConfig{
 		lines: *flagLines, size: *flagLineSize, rounds: *flagRounds,
 		latencyDur: *flagLatencyDur, outage: *flagOutage, outageRate: *flagOutageRate,
 		scaleProcs: parseInts(b, *flagScaleProcs), scaleRate: *flagScaleRate, scaleDur: *flagScaleDur,
-		kills: *flagKills, cut: *flagCut, parts: *flagParts,
+		kills: *flagKills, cut: *flagCut, parts: *flagParts, gate: gate, dryRun: *flagDryRun,
 		journalN: *flagJournalN, journalDur: *flagJournalDur,
 	})
+	if d := res.Disturbed(); len(d) > 0 && !*flagDryRun {
+		// Where other work ran beside it, the run is thrown away: its
+		// figures are kept for a look, apart, and the report is left alone.
+		apart := strings.TrimSuffix(*flagJSON, ".json") + ".disturbed.json"
+		if err := res.Save(apart); err != nil {
+			b.Fatal(err)
+		}
+		var parts []string
+		for _, q := range d {
+			parts = append(parts, fmt.Sprintf("%s (%.2f cores)", q.Label, q.Share()))
+		}
+		b.Fatalf("other work used more than %.2f of a core during %s: the run is thrown away (its figures are in %s; %s and the plot are unchanged)",
+			*flagMaxOther, strings.Join(parts, ", "), apart, *flagOut)
+	}
 	if err := res.Save(*flagJSON); err != nil {
 		b.Fatal(err)
 	}
@@ -119,6 +145,8 @@ type suiteConfig struct {
 	parts               string
 	journalN            int
 	journalDur          time.Duration
+	gate                quietGate // the zero gate waits for nothing and records no limit
+	dryRun              bool
 }
 
 func (c suiteConfig) has(part string) bool {
@@ -131,10 +159,18 @@ func (c suiteConfig) has(part string) bool {
 }
 
 func runSuite(tb testing.TB, c suiteConfig) *Results {
+	if c.gate.logf == nil {
+		c.gate.logf = tb.Logf
+	}
+	waited, err := c.gate.start()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	start := time.Now()
 	res := &Results{
 		Started: start, Machine: machine(), Command: *flagCommand,
 		Lines: c.lines, LineSize: c.size, Rounds: c.rounds,
+		DryRun: c.dryRun, MaxLoad: c.gate.maxLoad, Waited: Seconds(waited.Seconds()),
 	}
 	// What shaped the measurements (not where the results go).
 	flag.VisitAll(func(f *flag.Flag) {
@@ -155,60 +191,87 @@ func runSuite(tb testing.TB, c suiteConfig) *Results {
 		res.Notes = append(res.Notes, "pull is not in the binary yet: its throughput was not measured.")
 	}
 	logf := tb.Logf
-
-	if c.has("throughput") || c.has("throughput-push") {
+	if c.has("throughput") || c.has("throughput-push") || c.has("throughput-pull") {
+		dirs := map[string]bool{"push": true, "pull": true}
 		if c.has("throughput-push") {
 			l.has.Pull, l.has.PullCompat, l.has.PushReliable = false, false, false
+		} else if c.has("throughput-pull") {
+			dirs["push"] = false
 		}
 		corpus := l.corpus(c.lines, c.size)
-		res.Throughput = l.throughput(corpus, c.rounds)
+		res.Throughput, res.Quiet = l.throughput(corpus, c.rounds, dirs, c.gate)
 		os.Remove(corpus.path)
 		l.has = res.Binary
 	}
-	if c.has("latency") || c.has("latency-push") {
-		for _, rate := range []int{1000, 10000} {
-			for _, mode := range l.latencyModes() {
-				if c.has("latency-push") && (mode != "push" || rate != 1000) {
-					continue
-				}
-				lat := l.latency(mode, rate, c.latencyDur, c.size)
-				logf("latency %-16s %5d/s: p50 %.2f ms p99 %.2f ms max %.2f ms lost %d dup %d rss %.1f MiB %s",
-					mode, rate, lat.MS.P50, lat.MS.P99, lat.MS.Max, lat.Lost, lat.Dup, float64(lat.PeakRSS)/(1<<20), lat.Err)
-				res.Latency = append(res.Latency, lat)
-			}
+	around := func(label string, part func()) {
+		if err := c.gate.settle(); err != nil {
+			tb.Fatal(err)
 		}
+		res.Quiet = append(res.Quiet, c.gate.around(label, part))
+	}
+	if c.has("latency") || c.has("latency-push") {
+		around("latency", func() { l.latencyPart(res, c) })
 	}
 	if c.has("cost") {
-		res.Outage = l.outage(c.outageRate, c.outage, c.size)
-		logf("outage: %+v", *res.Outage)
+		around("cost (outage)", func() {
+			res.Outage = l.outage(c.outageRate, c.outage, c.size)
+			logf("outage: %+v", *res.Outage)
+		})
 	}
 	if c.has("scale") {
-		for _, n := range c.scaleProcs {
-			s := l.scale(n, c.scaleRate, c.scaleDur, c.size)
-			logf("scale %d: %.0f lines/s delivered, log host %.2f s cpu over %.1f s (%.3f cores per 1k lines/s), lost %d dup %d %s",
-				n, s.DeliveredRate(), float64(s.LogHostCPU), float64(s.Window), s.CoresPer1k(), s.Lost, s.Dup, s.Err)
-			res.Scale = append(res.Scale, s)
-		}
+		around("scale", func() { l.scalePart(res, c) })
 	}
 	if c.has("recovery") {
-		res.Setup = l.setupTime(7)
-		logf("connection setup: %+v", res.Setup)
-		res.Recovery = l.recovery(1000, c.kills, c.size)
-		logf("recovery after ssh kill: %+v", res.Recovery.FirstByte)
-		if c.cut {
-			l.cut(res.Recovery, c.size)
-		} else {
-			res.Recovery.CutNote = "not measured in this run (-cut=false)"
-		}
-		logf("silent cut: detected after %.1f s, resumed %.1f s after the link came back %s",
-			float64(res.Recovery.CutDetect), float64(res.Recovery.CutResume), res.Recovery.CutNote)
+		around("recovery", func() { l.recoveryPart(res, c) })
 	}
 	if c.has("journal") {
-		res.Journal = l.journal(c, &res.Notes)
+		around("journal", func() { res.Journal = l.journal(c, &res.Notes) })
 	}
 	res.Duration = Seconds(time.Since(start).Seconds())
 	res.LoadAvgEnd = machine().LoadAvg
 	return res
+}
+
+// latencyPart measures the latency of every mode at 1,000 and 10,000
+// lines/s.
+func (l *lab) latencyPart(res *Results, c suiteConfig) {
+	for _, rate := range []int{1000, 10000} {
+		for _, mode := range l.latencyModes() {
+			if c.has("latency-push") && (mode != "push" || rate != 1000) {
+				continue
+			}
+			lat := l.latency(mode, rate, c.latencyDur, c.size)
+			l.tb.Logf("latency %-16s %5d/s: p50 %.2f ms p99 %.2f ms max %.2f ms lost %d dup %d rss %.1f MiB %s",
+				mode, rate, lat.MS.P50, lat.MS.P99, lat.MS.Max, lat.Lost, lat.Dup, float64(lat.PeakRSS)/(1<<20), lat.Err)
+			res.Latency = append(res.Latency, lat)
+		}
+	}
+}
+
+// scalePart runs many pushes into one sshd.
+func (l *lab) scalePart(res *Results, c suiteConfig) {
+	for _, n := range c.scaleProcs {
+		s := l.scale(n, c.scaleRate, c.scaleDur, c.size)
+		l.tb.Logf("scale %d: %.0f lines/s delivered, log host %.2f s cpu over %.1f s (%.3f cores per 1k lines/s), lost %d dup %d %s",
+			n, s.DeliveredRate(), float64(s.LogHostCPU), float64(s.Window), s.CoresPer1k(), s.Lost, s.Dup, s.Err)
+		res.Scale = append(res.Scale, s)
+	}
+}
+
+// recoveryPart measures connection setup, the recovery after ssh kills
+// and, with -cut, after a silent cut.
+func (l *lab) recoveryPart(res *Results, c suiteConfig) {
+	res.Setup = l.setupTime(7)
+	l.tb.Logf("connection setup: %+v", res.Setup)
+	res.Recovery = l.recovery(1000, c.kills, c.size)
+	l.tb.Logf("recovery after ssh kill: %+v", res.Recovery.FirstByte)
+	if c.cut {
+		l.cut(res.Recovery, c.size)
+	} else {
+		res.Recovery.CutNote = "not measured in this run (-cut=false)"
+	}
+	l.tb.Logf("silent cut: detected after %.1f s, resumed %.1f s after the link came back %s",
+		float64(res.Recovery.CutDetect), float64(res.Recovery.CutResume), res.Recovery.CutNote)
 }
 
 func writeReport(tb testing.TB, res *Results) {

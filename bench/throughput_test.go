@@ -29,22 +29,25 @@ func (l *lab) corpus(n, size int) *corpus {
 	return c
 }
 
-// throughputModes lists what one round measures, bare references first.
-func (l *lab) throughputModes() []Mode {
+// throughputModes lists what one round measures, bare references first,
+// in the directions dirs names ("push", "pull").
+func (l *lab) throughputModes(dirs map[string]bool) []Mode {
 	var modes []Mode
 	for _, compress := range []bool{true, false} {
-		modes = append(modes,
-			Mode{Name: "bare ssh", Dir: "push", Compress: compress, Bare: true},
-			Mode{Name: "push", Dir: "push", Compress: compress, Target: 0.95})
-		if l.has.PushReliable {
-			modes = append(modes, Mode{Name: "push --reliable", Dir: "push", Compress: compress, Target: 0.9})
+		if dirs["push"] {
+			modes = append(modes,
+				Mode{Name: "bare ssh", Dir: "push", Compress: compress, Bare: true},
+				Mode{Name: "push", Dir: "push", Compress: compress, Target: targetPush})
 		}
-		if l.has.Pull {
+		if dirs["push"] && l.has.PushReliable {
+			modes = append(modes, Mode{Name: "push --reliable", Dir: "push", Compress: compress, Target: targetPushReliable})
+		}
+		if dirs["pull"] && l.has.Pull {
 			modes = append(modes,
 				Mode{Name: "bare ssh", Dir: "pull", Compress: compress, Bare: true},
-				Mode{Name: "pull --reliable", Dir: "pull", Compress: compress, Target: 0.9})
+				Mode{Name: "pull --reliable", Dir: "pull", Compress: compress, Target: targetPull})
 			if l.has.PullCompat {
-				modes = append(modes, Mode{Name: "pull --compat", Dir: "pull", Compress: compress, Target: 0.9})
+				modes = append(modes, Mode{Name: "pull --compat", Dir: "pull", Compress: compress, Target: targetPull})
 			}
 		}
 	}
@@ -53,17 +56,25 @@ func (l *lab) throughputModes() []Mode {
 
 // throughput runs every mode once per round, in the same order each round,
 // so that each ratio compares runs a few seconds apart.
-func (l *lab) throughput(c *corpus, rounds int) []Mode {
-	modes := l.throughputModes()
+// Before each round the gate waits until nothing else uses the CPU; what
+// else ran during each round is recorded (Quiet).
+func (l *lab) throughput(c *corpus, rounds int, dirs map[string]bool, gate quietGate) ([]Mode, []Quiet) {
+	modes := l.throughputModes(dirs)
+	var quiet []Quiet
 	for r := 0; r < rounds; r++ {
-		for i := range modes {
-			m := &modes[i]
-			run := l.throughputRun(c, *m)
-			l.tb.Logf("round %d: %-16s %-4s %-5v %s", r+1, m.Name, m.Dir, m.Compress, describeRun(run))
-			m.Runs = append(m.Runs, run)
+		if err := gate.settle(); err != nil {
+			l.tb.Fatal(err)
 		}
+		quiet = append(quiet, gate.around(fmt.Sprintf("throughput round %d", r+1), func() {
+			for i := range modes {
+				m := &modes[i]
+				run := l.throughputRun(c, *m)
+				l.tb.Logf("round %d: %-16s %-4s %-5v %s", r+1, m.Name, m.Dir, m.Compress, describeRun(run))
+				m.Runs = append(m.Runs, run)
+			}
+		}))
 	}
-	return modes
+	return modes, quiet
 }
 
 func describeRun(r Run) string {
