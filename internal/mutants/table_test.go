@@ -70,7 +70,22 @@ var mutants = []mutant{
 				"		if err := s.write(f.Data); err != nil {\n			return 0, err\n		}\n",
 				"		s.cursor, s.dirty = f.Cursor, true\n		if err := s.saveLocked(true); err != nil {\n			return 0, err\n		}\n		if err := s.write(f.Data); err != nil {\n			return 0, err\n		}\n"},
 		},
-		checks: []check{{pkg: "./e2e", run: "TestPullRestartedKill9", slow: true}},
+		// The end-to-end test runs through the spliced path (the next
+		// mutant) now; frames read into memory are caught here.
+		checks: []check{
+			{pkg: "./internal/pull", run: "TestCrashBetweenWriteAndSave"},
+		},
+	},
+	{
+		name:  "pull-piped-cursor-before-data",
+		fault: "pull saves the cursor before it splices a payload into the output",
+		sites: []site{{"internal/pull/sink.go",
+			"	s.warnGap(f, n)\n	s.writing.Store(true)\n	err := s.out.spliceIn(head, r, rest)\n",
+			"	s.warnGap(f, n)\n	if f.Type == stream.Data {\n		s.cursor, s.dirty = f.Cursor, true\n		if err := s.saveLocked(true); err != nil {\n			return 0, err\n		}\n	}\n	s.writing.Store(true)\n	err := s.out.spliceIn(head, r, rest)\n"}},
+		checks: []check{
+			{pkg: "./internal/pull", run: "TestReliablePipedFrameCutByEnd"},
+			{pkg: "./e2e", run: "TestPullRestartedKill9", slow: true},
+		},
 	},
 	{
 		name:  "tailer-skips-old-tail",

@@ -30,4 +30,10 @@
 //     the connection, taking nothing more, until the output is rotated.
 //   - SIGHUP (logrotate) reopens the output under its name and saves the
 //     cursor with the new file at once.
+//   - A data payload goes from ssh's pipe into the output with splice(2),
+//     not through pull's memory (reliable.go, output.spliceIn): pull waits,
+//     holding no lock, until the whole payload is in the pipe, then moves
+//     it at once, so that a reopen or a saved cursor never sees part of a
+//     frame. Bytes still to be proven, a payload near --max-size and
+//     standard output take the path through memory.
 package pull

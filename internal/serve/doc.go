@@ -25,4 +25,7 @@
 //     ends, its output hangs up or a write to it fails.
 //   - serve takes its request as given; it never reads the environment
 //     (the caller checks SSH_ORIGINAL_COMMAND against the forced command).
+//   - Under sshd (its output a pipe) the file's bytes are never copied
+//     through serve: the tailer splices them into a pipe of serve's own,
+//     and serve splices each frame's payload on after its header.
 package serve
