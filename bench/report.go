@@ -319,7 +319,7 @@ func Markdown(r *Results, plot, analysis string) string {
 	}
 	w("\n")
 
-	w("## Targets (issue 14)\n\nRatios are medians over the rounds of the ratio to the bare pipe of the same round; the last rows are the scale and silent-cut checks of DESIGN.md.\n\n| target | measured | status |\n|---|---|---|\n")
+	w("## Targets (issue 14)\n\nRatios are medians over the rounds of the ratio to the bare pipe of the same round; after them come the journal part's targets (issue 11) and the scale and silent-cut checks of DESIGN.md.\n\n| target | measured | status |\n|---|---|---|\n")
 	for _, t := range Targets(r) {
 		status := t.Status
 		if strings.HasPrefix(status, "missed") {
