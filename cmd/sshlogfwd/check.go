@@ -63,9 +63,6 @@ func (c *CheckPushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		opts.Dests = append(opts.Dests, dest)
 	}
 	opts.FIFOMode, _ = c.fifoMode() // Validate checked it
-	if opts.Spool == "" {
-		opts.Spool, opts.SpoolErr = defaultSpoolDir(opts.Dests)
-	}
 	return check.Push(ctx, opts)
 }
 
@@ -81,6 +78,5 @@ func (c *CheckPullCmd) Run(ctx context.Context, log *slog.Logger) error {
 		From:         c.From,
 		RemoteBinary: c.RemoteBinary,
 	}
-	opts.StateDir, opts.StateDirErr = stateDir()
 	return check.Pull(ctx, opts)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/logfile"
 	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 	"github.com/sshlogfwd/sshlogfwd/internal/pull"
+	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 )
 
 // PullCmd copies a log file from another host, following it.
@@ -135,7 +136,7 @@ func (p *PullCmd) cursorPath(dest execssh.Dest) (string, error) {
 	if p.Output != "" {
 		return p.Output + ".cursor", nil
 	}
-	path, err := defaultCursorPath(dest)
+	path, err := statedir.Cursor(dest.String())
 	if err == nil {
 		err = check.NeedCreatable(filepath.Dir(path), 0o700)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
+	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 )
 
 // PushCmd forwards lines from a FIFO, a file, the journal or standard
@@ -200,7 +201,7 @@ func (p *PushCmd) openFIFO(log *slog.Logger) (*pipe.FIFO, error) {
 // engineOptions turns the flags into the engine's options.
 func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 	var dests []push.Dest
-	var parsed []execssh.Dest
+	var keys []string
 	for _, s := range p.Dests {
 		d, _ := execssh.ParseDest(s) // Validate checked them
 		argv, err := p.argv(d)
@@ -208,12 +209,12 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 			return push.Options{}, usage("DEST", err)
 		}
 		dests = append(dests, push.Dest{Dest: d, Argv: argv})
-		parsed = append(parsed, d)
+		keys = append(keys, d.String())
 	}
 	dir := p.Spool
 	if dir == "" {
 		var err error
-		if dir, err = p.defaultSpool(parsed); err != nil {
+		if dir, err = p.defaultSpool(keys); err != nil {
 			return push.Options{}, err
 		}
 	}
@@ -233,8 +234,8 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 
 // defaultSpool is the spool directory without --spool, once it is known
 // that push can create it; if not, the error says how to give it one.
-func (p *PushCmd) defaultSpool(dests []execssh.Dest) (string, error) {
-	dir, err := defaultSpoolDir(dests)
+func (p *PushCmd) defaultSpool(dests []string) (string, error) {
+	dir, err := statedir.Spool(dests)
 	if err == nil {
 		err = check.NeedCreatable(dir, 0o700)
 	}

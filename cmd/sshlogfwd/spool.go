@@ -15,6 +15,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
+	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 )
 
 // SpoolCmd lists, delivers and discards push's spool directories, above
@@ -36,7 +37,7 @@ func (c *SpoolListCmd) Run() error {
 	root := c.SpoolRoot
 	if root == "" {
 		var err error
-		if root, err = stateDir(); err != nil {
+		if root, err = statedir.Dir(); err != nil {
 			return usage("--spool-root", err)
 		}
 	}

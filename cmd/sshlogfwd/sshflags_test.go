@@ -33,14 +33,3 @@ func TestByteSize(t *testing.T) {
 		t.Errorf("String = %q", s)
 	}
 }
-
-func TestFileKey(t *testing.T) {
-	for in, want := range map[string]string{
-		"loghost:/var/log/remote.log":  "loghost__var_log_remote.log",
-		"log@10.0.0.1:/a b/../c;d$(e)": "log@10.0.0.1__a_b_.._c_d__e_",
-	} {
-		if got := fileKey(in); got != want {
-			t.Errorf("fileKey(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

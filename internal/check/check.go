@@ -12,6 +12,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/journal"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
+	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 )
 
 // Options are what every check needs: the ssh that push or pull would
@@ -50,10 +51,9 @@ type PushOptions struct {
 	// selection, directory or files); the cursor it resumes after is read
 	// from Spool.
 	Journal *journal.Options
-	// Spool is the spool directory push would use (--spool or its
-	// default); SpoolErr says why there is none.
-	Spool    string
-	SpoolErr error
+	// Spool is --spool; "" checks push's default (statedir.Spool of
+	// Dests), or says why there is none.
+	Spool string
 
 	RemoteCommand string // --remote-command, or ""
 	Reliable      bool   // --reliable: the far side runs sshlogfwd receive
@@ -75,6 +75,19 @@ func (o *PushOptions) remoteCommand(path string) string {
 	}
 }
 
+// spoolDir is the spool directory push would use: --spool, or push's
+// default for Dests.
+func (o *PushOptions) spoolDir() (string, error) {
+	if o.Spool != "" {
+		return o.Spool, nil
+	}
+	dests := make([]string, len(o.Dests))
+	for i, d := range o.Dests {
+		dests[i] = d.String()
+	}
+	return statedir.Spool(dests)
+}
+
 // Push checks a push setup: its input (for the journal: that it is
 // readable, what the selection finds, whether the saved cursor is still
 // there), its spool, and for every destination the key, the connection,
@@ -89,13 +102,13 @@ func Push(ctx context.Context, o PushOptions) error {
 	case o.File != "":
 		checkReadable(r, "--file "+o.File, o.File)
 	case o.Journal != nil:
-		checkJournal(ctx, r, *o.Journal, o.Spool, o.Clock)
+		spool, _ := o.spoolDir() // none: no cursor to check; the spool's FAIL says why
+		checkJournal(ctx, r, *o.Journal, spool, o.Clock)
 	}
-	switch {
-	case o.SpoolErr != nil:
-		r.fail("--spool", o.SpoolErr.Error(), "give --spool DIR, or set STATE_DIRECTORY=DIR as the unit does")
-	case o.Spool != "":
-		checkPrivateDir(r, "--spool "+o.Spool, o.Spool)
+	if spool, err := o.spoolDir(); err != nil {
+		r.fail("--spool", err.Error(), "give --spool DIR, or set STATE_DIRECTORY=DIR as the unit does")
+	} else {
+		checkPrivateDir(r, "--spool "+spool, spool)
 	}
 	for _, dest := range o.Dests {
 		key := keyLine{mode: "push", reliable: o.Reliable, remoteBinary: o.RemoteBinary}
@@ -123,10 +136,6 @@ type PullOptions struct {
 	CursorFile   string // --cursor-file, or ""
 	From         string // --from: start or end
 	RemoteBinary string // --remote-sshlogfwd
-	// StateDir is where pull keeps its cursor without --output or
-	// --cursor-file; StateDirErr says why there is none.
-	StateDir    string
-	StateDirErr error
 }
 
 // remoteCommand is the command pull asks the far side to run on its
@@ -154,10 +163,13 @@ func Pull(ctx context.Context, o PullOptions) error {
 			checkOutput(r, "--cursor-file "+o.CursorFile, o.CursorFile)
 		case o.Output != "":
 			// The cursor is FILE.cursor beside the output.
-		case o.StateDirErr != nil:
-			r.fail("cursor", o.StateDirErr.Error(), "give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the unit does")
 		default:
-			checkPrivateDir(r, "state directory "+o.StateDir, o.StateDir)
+			// The cursor is in the state directory (statedir.Cursor).
+			if dir, err := statedir.Dir(); err != nil {
+				r.fail("cursor", err.Error(), "give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the unit does")
+			} else {
+				checkPrivateDir(r, "state directory "+dir, dir)
+			}
 		}
 	}
 	key := keyLine{mode: "pull", compat: o.Compat, remoteBinary: o.RemoteBinary}
