@@ -16,7 +16,6 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
-	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 )
 
@@ -135,12 +134,6 @@ func (r *ReliableFlags) validate() error {
 	return nil
 }
 
-// receiveCommand is the remote command of a reliable push, quoted for the
-// remote shell in the one form `receive` accepts in SSH_ORIGINAL_COMMAND.
-func (r *ReliableFlags) receiveCommand(path string) string {
-	return request.Receive(r.RemoteBinary, path)
-}
-
 // Run checks the paths the flags name, opens the input and forwards
 // (internal/push) until SIGTERM/SIGINT, or until standard input ends and
 // everything read is delivered.
@@ -200,41 +193,44 @@ func (p *PushCmd) openFIFO(log *slog.Logger) (*pipe.FIFO, error) {
 
 // engineOptions turns the flags into the engine's options.
 func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
-	var dests []push.Dest
-	var keys []string
-	for _, s := range p.Dests {
-		d, _ := execssh.ParseDest(s) // Validate checked them
-		argv, err := p.argv(d)
-		if err != nil {
-			return push.Options{}, usage("DEST", err)
-		}
-		dests = append(dests, push.Dest{Dest: d, Argv: argv})
-		keys = append(keys, d.String())
+	reach := p.reach()
+	dests, err := reach.Dests(p.Dests, p.Reliable, readyMarker)
+	if err != nil {
+		return push.Options{}, usage("DEST", err)
 	}
 	dir := p.Spool
 	if dir == "" {
-		var err error
-		if dir, err = p.defaultSpool(keys); err != nil {
+		if dir, err = defaultSpool(dests); err != nil {
 			return push.Options{}, err
 		}
 	}
-	marker := "" // a LocalCommand of the user's own replaces ours
-	if (execssh.Options{Extra: p.SSHOption, ReadyMarker: readyMarker}).ReadyGated() {
-		marker = readyMarker
-	}
+	recorded := reach.Abs()
 	return push.Options{
 		Dests: dests, File: p.File, FromEnd: p.From == "end", Journal: p.journalOptions(),
 		SpoolDir: dir, SpoolMax: int64(p.SpoolMax),
 		Reliable: p.Reliable, Fsync: p.Fsync, AckTimeout: p.AckTimeout,
 		Mark: p.Mark, Stats: p.Stats, BackoffMax: p.BackoffMax, DrainTimeout: p.DrainTimeout,
-		ReadyMarker: marker, Hostname: hostname(), Logger: log, Reach: p.reach(),
+		ReadyMarker: reach.ReadyMarker(readyMarker), Hostname: hostname(), Logger: log, Reach: &recorded,
 		Metrics: p.sink(), MetricsEvery: p.MetricsInterval,
 	}, nil
 }
 
+// reach is how the flags reach the destinations (and, made absolute, what
+// the spool directory records for `sshlogfwd spool deliver`).
+func (p *PushCmd) reach() push.Reach {
+	r := push.Reach{
+		SSH: p.SSH, Identity: p.Identity, Port: p.Port, SSHConfig: p.SSHConfig,
+		SSHOptions: p.SSHOption, NoCompress: p.NoCompress, RemoteCommand: p.RemoteCommand,
+	}
+	if p.Reliable {
+		r.RemoteSSHLogfwd, r.AckTimeout = p.RemoteBinary, p.AckTimeout
+	}
+	return r
+}
+
 // defaultSpool is the spool directory without --spool, once it is known
 // that push can create it; if not, the error says how to give it one.
-func (p *PushCmd) defaultSpool(dests []string) (string, error) {
+func defaultSpool(dests []push.Dest) (string, error) {
 	dir, err := statedir.Spool(dests)
 	if err == nil {
 		err = check.NeedCreatable(dir, 0o700)
@@ -243,21 +239,6 @@ func (p *PushCmd) defaultSpool(dests []string) (string, error) {
 		return "", usage("--spool", fmt.Errorf("no spool directory: %w; give --spool DIR, or set STATE_DIRECTORY=DIR as the systemd unit does (StateDirectory=, /var/lib/sshlogfwd)", err))
 	}
 	return dir, nil
-}
-
-// argv is the ssh command line that reaches d.
-func (p *PushCmd) argv(d execssh.Dest) ([]string, error) {
-	cmd := p.RemoteCommand
-	switch {
-	case cmd != "":
-	case p.Reliable:
-		cmd = p.receiveCommand(d.Path)
-	default:
-		cmd = request.Append(d.Path)
-	}
-	opts := p.options()
-	opts.ReadyMarker = readyMarker
-	return execssh.Argv(p.SSH, opts, d, cmd)
 }
 
 // readyMarker is what ssh prints (LocalCommand) once it is connected and

@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
@@ -48,40 +46,8 @@ func (c *SpoolListCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	writeSpoolList(os.Stdout, root, spools)
+	push.WriteList(os.Stdout, root, spools)
 	return nil
-}
-
-// writeSpoolList writes what List found, with the commands for a spool
-// that holds lines and that no push runs on.
-func writeSpoolList(w io.Writer, root string, spools []push.SpoolInfo) {
-	if len(spools) == 0 {
-		fmt.Fprintf(w, "no spool directories of push in %s\n", root)
-		return
-	}
-	for _, s := range spools {
-		state := "stopped: nothing delivers its lines"
-		switch {
-		case s.Err != nil:
-			fmt.Fprintf(w, "%s\n  cannot read it: %v%s\n", s.Dir, s.Err, ownerHint(s.Dir))
-			continue
-		case s.Running:
-			state = "running: " + s.Holder
-		case s.HeldBytes() == 0:
-			state = "stopped, empty"
-		}
-		fmt.Fprintf(w, "%s\n  %s, %s mode\n", s.Dir, state, s.Record.Mode())
-		for _, d := range s.Record.Dests {
-			h := s.Held[d]
-			fmt.Fprintf(w, "  %s: %d lines (%d bytes) held\n", d, h.Lines, h.Bytes)
-		}
-		if !s.Running && s.HeldBytes() > 0 {
-			fmt.Fprintf(w, "  deliver: %s\n  deliver elsewhere: %s\n", push.DeliverCommand(s.Dir, ""), push.DeliverCommand(s.Dir, "DEST"))
-		}
-		if !s.Running {
-			fmt.Fprintf(w, "  discard: %s\n", push.DiscardCommand(s.Dir))
-		}
-	}
 }
 
 // SpoolDeliverCmd delivers what a spool directory holds.
@@ -166,33 +132,6 @@ func pushCmdFromRecord(r push.Record, dir string) *PushCmd {
 	return p
 }
 
-// reach is how this push reaches its destinations, for the record in its
-// spool directory (push.Record): what `spool deliver` runs again.
-func (p *PushCmd) reach() *push.Reach {
-	r := &push.Reach{
-		SSH: p.SSH, Identity: absPath(p.Identity), Port: p.Port, SSHConfig: absPath(p.SSHConfig),
-		SSHOptions: p.SSHOption, NoCompress: p.NoCompress, RemoteCommand: p.RemoteCommand,
-	}
-	if strings.Contains(r.SSH, "/") {
-		r.SSH = absPath(r.SSH)
-	}
-	if p.Reliable {
-		r.RemoteSSHLogfwd, r.AckTimeout = p.RemoteBinary, p.AckTimeout
-	}
-	return r
-}
-
-// absPath is path made absolute ("" stays "").
-func absPath(path string) string {
-	if path == "" {
-		return ""
-	}
-	if abs, err := filepath.Abs(path); err == nil {
-		return abs
-	}
-	return path
-}
-
 // SpoolDiscardCmd removes a spool directory.
 type SpoolDiscardCmd struct {
 	Dir string `arg:"" name:"DIR" help:"The spool directory (sshlogfwd spool list shows them)."`
@@ -208,15 +147,7 @@ func (c *SpoolDiscardCmd) Run() error {
 	if err != nil {
 		return spoolError(dir, err)
 	}
-	for _, dest := range d.Record.Dests {
-		h := d.Held[dest]
-		fmt.Printf("discarded %d lines (%d bytes) held for %s\n", h.Lines, h.Bytes, dest)
-	}
-	if d.DirRemoved {
-		fmt.Printf("removed %s (%d files)\n", dir, len(d.Files))
-	} else {
-		fmt.Printf("removed the spool's %d files; %s stays: it holds other files: %s\n", len(d.Files), dir, strings.Join(d.Left, ", "))
-	}
+	d.Write(os.Stdout, dir)
 	return nil
 }
 
@@ -250,22 +181,7 @@ func spoolError(dir string, err error) error {
 	case errors.Is(err, push.ErrNotSpool), errors.Is(err, fs.ErrNotExist):
 		return usage("DIR", fmt.Errorf("%w: `sshlogfwd spool list` shows push's spool directories", err))
 	case errors.Is(err, fsutil.ErrUnsafe), errors.Is(err, fs.ErrPermission):
-		return usage("DIR", fmt.Errorf("%w%s", err, ownerHint(dir)))
+		return usage("DIR", fmt.Errorf("%w%s", err, push.OwnerHint(dir)))
 	}
 	return err
-}
-
-// ownerHint tells how to run a spool command as the owner of dir, when
-// that is not the user we run as.
-func ownerHint(dir string) string {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return ""
-	}
-	uid, ok := fsutil.Owner(fi)
-	if !ok || uid == os.Geteuid() {
-		return ""
-	}
-	name := fsutil.UserName(uid)
-	return fmt.Sprintf("; the spool belongs to %s: run the command as that user, e.g. runuser -u %s -- sshlogfwd spool ...", name, name)
 }

@@ -30,7 +30,7 @@ func TestSpoolDeliverRunsPushsOwnSSH(t *testing.T) {
 			t.Fatalf("%q: %v", args, err)
 		}
 		p := &cli.Push
-		rec := push.Record{Dests: p.Dests, Reliable: p.Reliable, SpoolMax: int64(p.SpoolMax), Reach: *p.reach()}
+		rec := push.Record{Dests: p.Dests, Reliable: p.Reliable, SpoolMax: int64(p.SpoolMax), Reach: p.reach().Abs()}
 		os.Chdir("/")
 		back := pushCmdFromRecord(rec, "/var/lib/sshlogfwd/x")
 		if err := back.Validate(); err != nil {
@@ -39,12 +39,12 @@ func TestSpoolDeliverRunsPushsOwnSSH(t *testing.T) {
 		for _, s := range append(slices.Clone(p.Dests), "elsewhere:/c.log") {
 			d, _ := execssh.ParseDest(s)
 			os.Chdir(dir)
-			want, err := p.argv(d)
+			want, err := p.reach().Argv(d, p.Reliable, readyMarker)
 			if err != nil {
 				t.Fatal(err)
 			}
 			os.Chdir("/")
-			got, err := back.argv(d)
+			got, err := back.reach().Argv(d, back.Reliable, readyMarker)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/push"
 )
 
 // Without a state directory push says --spool, pull --output or
@@ -26,7 +27,7 @@ func TestNoStateDirAdvice(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--output FILE") || !strings.Contains(err.Error(), "STATE_DIRECTORY") || strings.Contains(err.Error(), "--spool") {
 		t.Errorf("pull: %v", err)
 	}
-	_, err = (&PushCmd{}).defaultSpool([]string{"h:/x"})
+	_, err = defaultSpool([]push.Dest{{Dest: execssh.Dest{Host: "h", Path: "/x"}}})
 	if err == nil || !strings.Contains(err.Error(), "--spool DIR") || !strings.Contains(err.Error(), "STATE_DIRECTORY") {
 		t.Errorf("push: %v", err)
 	}

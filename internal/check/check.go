@@ -65,14 +65,7 @@ type PushOptions struct {
 
 // remoteCommand is the command push asks the far side to run for path.
 func (o *PushOptions) remoteCommand(path string) string {
-	switch {
-	case o.RemoteCommand != "":
-		return o.RemoteCommand
-	case o.Reliable:
-		return request.Receive(o.RemoteBinary, path)
-	default:
-		return request.Append(path)
-	}
+	return request.Push(o.RemoteCommand, o.Reliable, o.RemoteBinary, path)
 }
 
 // spoolDir is the spool directory push would use: --spool, or push's
@@ -81,11 +74,7 @@ func (o *PushOptions) spoolDir() (string, error) {
 	if o.Spool != "" {
 		return o.Spool, nil
 	}
-	dests := make([]string, len(o.Dests))
-	for i, d := range o.Dests {
-		dests[i] = d.String()
-	}
-	return statedir.Spool(dests)
+	return statedir.Spool(o.Dests)
 }
 
 // Push checks a push setup: its input (for the journal: that it is

@@ -25,6 +25,20 @@ func Receive(bin, path string, flags ...string) string {
 	return forcedcmd.ShellJoin(append(words, "--", path)...)
 }
 
+// Push is the remote command push runs for its destination path: custom
+// (--remote-command) when given, else Receive with the far side's
+// sshlogfwd bin for the reliable mode, else Append. push and check push
+// both ask here, so that check probes the very command push runs.
+func Push(custom string, reliable bool, bin, path string) string {
+	switch {
+	case custom != "":
+		return custom
+	case reliable:
+		return Receive(bin, path)
+	}
+	return Append(path)
+}
+
 // ReceiveSpec is the one request receive accepts in SSH_ORIGINAL_COMMAND:
 // "sshlogfwd receive -- PATH", no flags: the bound and the fsync policy
 // belong to authorized_keys.

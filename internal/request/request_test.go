@@ -67,3 +67,22 @@ func TestCompatCommands(t *testing.T) {
 		t.Errorf("Tail = %q", got)
 	}
 }
+
+// push's remote command: the user's own, else receive's request in the
+// reliable mode, else cat >> PATH, the path quoted for the remote shell.
+func TestPush(t *testing.T) {
+	for _, tt := range []struct {
+		custom   string
+		reliable bool
+		want     string
+	}{
+		{"", false, "cat >> '/var/log/it'\\''s.log'"},
+		{"", true, "/opt/sshlogfwd receive -- '/var/log/it'\\''s.log'"},
+		{"logger -t web1", true, "logger -t web1"},
+		{"logger -t web1", false, "logger -t web1"},
+	} {
+		if got := Push(tt.custom, tt.reliable, "/opt/sshlogfwd", "/var/log/it's.log"); got != tt.want {
+			t.Errorf("Push(%q, %v) = %q, want %q", tt.custom, tt.reliable, got, tt.want)
+		}
+	}
+}

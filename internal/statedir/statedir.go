@@ -42,15 +42,16 @@ func Key(dest string) string {
 }
 
 // Spool is push's spool directory when --spool is not given: one
-// directory per set of destinations (their Keys joined by '+') under Dir.
-func Spool(dests []string) (string, error) {
+// directory per set of destinations (the Keys of their String, joined by
+// '+') under Dir.
+func Spool[D fmt.Stringer](dests []D) (string, error) {
 	base, err := Dir()
 	if err != nil {
 		return "", err
 	}
 	keys := make([]string, len(dests))
 	for i, d := range dests {
-		keys[i] = Key(d)
+		keys[i] = Key(d.String())
 	}
 	return filepath.Join(base, strings.Join(keys, "+")), nil
 }

@@ -55,7 +55,7 @@ func TestNoDir(t *testing.T) {
 	if _, err := Dir(); err == nil || strings.Contains(err.Error(), "--") {
 		t.Errorf("Dir: %v, want an error naming no flag", err)
 	}
-	if _, err := Spool([]string{"h:/x"}); err == nil {
+	if _, err := Spool([]dest{"h:/x"}); err == nil {
 		t.Error("Spool: no error")
 	}
 	if _, err := Cursor("h:/x"); err == nil {
@@ -63,11 +63,15 @@ func TestNoDir(t *testing.T) {
 	}
 }
 
+type dest string
+
+func (d dest) String() string { return string(d) }
+
 // One spool directory per set of destinations; one cursor per source.
 func TestSpoolAndCursor(t *testing.T) {
 	unsetAll(t)
 	t.Setenv("STATE_DIRECTORY", "/s")
-	got, err := Spool([]string{"loghost:/var/log/a.log", "log@b:/c"})
+	got, err := Spool([]dest{"loghost:/var/log/a.log", "log@b:/c"})
 	if want := filepath.Join("/s", "loghost__var_log_a.log+log@b__c"); got != want || err != nil {
 		t.Errorf("Spool = %q, %v; want %q", got, err, want)
 	}
