@@ -106,7 +106,11 @@ func run(args []string) int {
 	if err != nil {
 		return out.exitStatus(err)
 	}
-	defer stopProfile()
+	defer func() {
+		if err := profileError(stopProfile()); err != nil {
+			fmt.Fprintln(os.Stderr, "sshlogfwd:", err)
+		}
+	}()
 
 	reopen := logfile.NewReopener(hup, log)
 	reopen.Add("--log", logOut)
