@@ -95,7 +95,7 @@ func run(args []string) int {
 		return errorOut{stderr: os.Stderr}.exitStatus(pathError("--log", err))
 	}
 	defer logOut.Close()
-	log := newLogger(logOut, cli.LogFormat, cli.LogLevel)
+	log := logfile.NewLogger(logOut, cli.LogFormat, cli.LogLevel)
 	out := errorOut{log: log, stderr: os.Stderr, logIsStderr: cli.Log == ""}
 	if !envarsAllowed(kctx.Command(), os.LookupEnv) {
 		if names := ignoredEnvars(os.Environ()); len(names) > 0 {
@@ -216,14 +216,4 @@ func pathError(flag string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", flag, err)
-}
-
-func newLogger(w io.Writer, format, level string) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(level))
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/logfile"
 	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 	"github.com/sshlogfwd/sshlogfwd/internal/pull"
+	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 )
 
@@ -99,7 +100,7 @@ func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *logfile.Reo
 	}
 	opts.Logger = log
 	opts.OnReopen = func(f func() error) { reopen.Add("--output", logfile.ReopenFunc(f)) }
-	opts.Notify, opts.Metrics, opts.MetricsEvery = notifier(log), p.sink(), p.MetricsInterval
+	opts.Notify, opts.Metrics, opts.MetricsEvery = sdnotify.Service(log), p.sink(), p.MetricsInterval
 	err := pull.Run(ctx, opts)
 	if errors.Is(err, pull.ErrNotOurs) || errors.As(err, new(*onewriter.OtherWriterError)) {
 		// Running again will not help: the output must change.

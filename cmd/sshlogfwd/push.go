@@ -16,6 +16,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
+	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 )
 
@@ -159,7 +160,7 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	case p.File == "" && !p.Journal:
 		opts.Input = os.Stdin
 	}
-	opts.Notify = notifier(log)
+	opts.Notify = sdnotify.Service(log)
 	return push.Run(ctx, opts)
 }
 

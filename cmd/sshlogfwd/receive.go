@@ -50,7 +50,7 @@ func (r *ReceiveCmd) Validate() error {
 
 // Run serves one session, until the sender closes it or goes away.
 func (r *ReceiveCmd) Run(ctx context.Context, log *slog.Logger) error {
-	if orig, forced := os.LookupEnv("SSH_ORIGINAL_COMMAND"); forced && !isBlank(orig) {
+	if orig, forced := request.Original(); forced {
 		if err := request.ParseReceive(r.Path, orig); err != nil {
 			// Said on both channels: push logs the error frame, a
 			// person running ssh by hand sees stderr.

@@ -3,13 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
-	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 )
 
 // ReportFlags are push's and pull's flags for monitoring. (systemd's
@@ -51,18 +49,4 @@ func (r *ReportFlags) sink() metrics.Sink {
 		return nil
 	}
 	return metrics.File(r.MetricsFile)
-}
-
-// notifier is systemd's notification socket when we were started with
-// Type=notify, else nil. A socket it cannot use is logged, not fatal:
-// systemd then says the start timed out, which points here.
-func notifier(log *slog.Logger) sdnotify.Notifier {
-	c, err := sdnotify.FromEnv()
-	if err != nil {
-		log.Warn("cannot tell systemd how the service is doing", "err", err)
-	}
-	if c == nil {
-		return nil // not a nil *Conn in a non-nil interface
-	}
-	return c
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -40,24 +38,5 @@ func TestReportFlags(t *testing.T) {
 	}
 	if s, ok := (&ReportFlags{MetricsFile: "/x.prom"}).sink().(metrics.File); !ok || string(s) != "/x.prom" {
 		t.Errorf("sink %v, want the file", s)
-	}
-}
-
-// TestNotifier: no NOTIFY_SOCKET, no notifier (a nil interface, not a nil
-// *Conn in one); with one, a notifier, and the variables are gone from
-// what ssh would inherit.
-func TestNotifier(t *testing.T) {
-	t.Setenv("NOTIFY_SOCKET", "")
-	if n := notifier(slog.New(slog.DiscardHandler)); n != nil {
-		t.Errorf("notifier %#v without NOTIFY_SOCKET", n)
-	}
-	t.Setenv("NOTIFY_SOCKET", "@sshlogfwd-test")
-	t.Setenv("WATCHDOG_USEC", "4000000")
-	n := notifier(slog.New(slog.DiscardHandler))
-	if n == nil || n.Watchdog() != 4*time.Second {
-		t.Fatalf("notifier %#v, want one with a 4s watchdog", n)
-	}
-	if _, ok := os.LookupEnv("NOTIFY_SOCKET"); ok {
-		t.Error("NOTIFY_SOCKET left for ssh to inherit")
 	}
 }

@@ -50,8 +50,8 @@ func (s *ServeCmd) Validate() error {
 // request reads the client's request: from SSH_ORIGINAL_COMMAND when sshd
 // set it (serve runs as a forced command), else from our own flags.
 func (s *ServeCmd) request() (request.ServeRequest, error) {
-	orig, forced := os.LookupEnv("SSH_ORIGINAL_COMMAND")
-	if !forced || isBlank(orig) {
+	orig, forced := request.Original()
+	if !forced {
 		// No request: our own command line decides (a forced command may
 		// carry --from; a plain key runs "sshlogfwd serve --cursor C PATH").
 		req := request.ServeRequest{From: s.From}
@@ -66,15 +66,6 @@ func (s *ServeCmd) request() (request.ServeRequest, error) {
 		return request.ServeRequest{}, usage("SSH_ORIGINAL_COMMAND", err)
 	}
 	return req, nil
-}
-
-func isBlank(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] != ' ' && s[i] != '\t' {
-			return false
-		}
-	}
-	return true
 }
 
 // Run streams the file until the client goes away. Without --log our log

@@ -86,3 +86,24 @@ func TestPush(t *testing.T) {
 		}
 	}
 }
+
+// A request is what sshd set in SSH_ORIGINAL_COMMAND; none when unset or
+// blank.
+func TestOriginal(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+		ok   bool
+	}{
+		{map[string]string{}, "", false},
+		{map[string]string{"SSH_ORIGINAL_COMMAND": ""}, "", false},
+		{map[string]string{"SSH_ORIGINAL_COMMAND": " \t "}, "", false},
+		{map[string]string{"SSH_ORIGINAL_COMMAND": "sshlogfwd serve -- /x"}, "sshlogfwd serve -- /x", true},
+		{map[string]string{"SSH_ORIGINAL_COMMAND": " ls "}, " ls ", true},
+	} {
+		got, ok := original(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok })
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("%q: %q, %v; want %q, %v", tt.env, got, ok, tt.want, tt.ok)
+		}
+	}
+}
