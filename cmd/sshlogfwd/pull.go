@@ -67,10 +67,8 @@ func (p *PullCmd) Validate() error {
 	if p.RemoteBinary == "" || strings.ContainsAny(p.RemoteBinary, "\n\x00") {
 		return usage("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", p.RemoteBinary))
 	}
-	for flag, d := range map[string]time.Duration{"--fsync": p.Fsync, "--idle-timeout": p.IdleTimeout, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout} {
-		if d < 0 {
-			return usage(flag, fmt.Errorf("negative duration %s", d))
-		}
+	if err := nonNegative(map[string]time.Duration{"--fsync": p.Fsync, "--idle-timeout": p.IdleTimeout, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout}); err != nil {
+		return err
 	}
 	if p.IdleTimeout > 0 && p.IdleTimeout < time.Second {
 		return usage("--idle-timeout", fmt.Errorf("%s is too short: serve sends a heartbeat every 500ms (at least 1s)", p.IdleTimeout))

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
-	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
 	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
@@ -46,53 +45,23 @@ type PushCmd struct {
 
 // Validate checks what spans flags.
 func (p *PushCmd) Validate() error {
-	if err := p.SSHFlags.validate(); err != nil {
-		return err
+	_, destErr := push.ParseDests(p.Dests)
+	mode, modeErr := p.fifoMode()
+	if modeErr == nil {
+		modeErr = pipe.CheckMode(mode)
 	}
-	if err := p.ReliableFlags.validate(); err != nil {
-		return err
-	}
-	if err := p.ReportFlags.validate(); err != nil {
-		return err
-	}
-	if err := p.JournalFlags.validate(); err != nil {
-		return err
-	}
-	seen := map[string]bool{}
-	for _, d := range p.Dests {
-		dest, err := execssh.ParseDest(d)
-		if err != nil {
-			return usage("DEST", err)
-		}
-		if seen[dest.String()] {
-			return usage("DEST", fmt.Errorf("%s given twice", dest))
-		}
-		seen[dest.String()] = true
-	}
-	mode, err := p.fifoMode()
-	if err == nil {
-		err = pipe.CheckMode(mode)
-	}
-	if err != nil {
-		return usage("--fifo-mode", err)
-	}
-	// Flags that only mean something with another one are refused without
-	// it rather than silently ignored.
-	if p.FIFO == "" && p.FIFOMode != "0620" {
-		return usage("--fifo-mode", errors.New("applies only with --fifo"))
-	}
-	if p.File == "" && p.From != "end" {
-		return usage("--from", errors.New("applies only with --file"))
-	}
+	var spoolMax error
 	if p.SpoolMax < 64<<10 {
-		return usage("--spool-max", fmt.Errorf("%s is too small (at least 64KiB)", p.SpoolMax))
+		spoolMax = fmt.Errorf("%s is too small (at least 64KiB)", p.SpoolMax)
 	}
-	for flag, d := range map[string]time.Duration{"--mark": p.Mark, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout, "--stats": p.Stats} {
-		if d < 0 {
-			return usage(flag, fmt.Errorf("negative duration %s", d))
-		}
-	}
-	return nil
+	return firstOf(
+		p.SSHFlags.validate(), p.ReliableFlags.validate(), p.ReportFlags.validate(), p.JournalFlags.validate(),
+		usage("DEST", destErr), usage("--fifo-mode", modeErr),
+		onlyWith("--fifo", p.FIFO != "", map[string]bool{"--fifo-mode": p.FIFOMode != "0620"}),
+		onlyWith("--file", p.File != "", map[string]bool{"--from": p.From != "end"}),
+		usage("--spool-max", spoolMax),
+		nonNegative(map[string]time.Duration{"--mark": p.Mark, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout, "--stats": p.Stats}),
+	)
 }
 
 func (p *PushCmd) fifoMode() (fs.FileMode, error) {
@@ -112,16 +81,12 @@ type ReliableFlags struct {
 }
 
 func (r *ReliableFlags) validate() error {
-	if !r.Reliable {
-		for flag, set := range map[string]bool{
-			"--remote-sshlogfwd": r.RemoteBinary != "sshlogfwd",
-			"--fsync":            r.Fsync != time.Second,
-			"--ack-timeout":      r.AckTimeout != 30*time.Second,
-		} {
-			if set {
-				return usage(flag, errors.New("applies only with --reliable"))
-			}
-		}
+	if err := onlyWith("--reliable", r.Reliable, map[string]bool{
+		"--remote-sshlogfwd": r.RemoteBinary != "sshlogfwd",
+		"--fsync":            r.Fsync != time.Second,
+		"--ack-timeout":      r.AckTimeout != 30*time.Second,
+	}); err != nil {
+		return err
 	}
 	if r.RemoteBinary == "" || strings.ContainsAny(r.RemoteBinary, "\n\x00") {
 		return usage("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", r.RemoteBinary))

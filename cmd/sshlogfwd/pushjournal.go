@@ -24,19 +24,14 @@ type JournalFlags struct {
 // package, which builds journalctl's command line).
 func (j *JournalFlags) validate() error {
 	if !j.Journal {
-		for flag, set := range map[string]bool{
+		return onlyWith("--journal", false, map[string]bool{
 			"--journal-match":    len(j.JournalMatch) > 0,
 			"--journal-priority": j.JournalPriority != "",
 			"--journal-unit":     len(j.JournalUnit) > 0,
 			"--journal-dir":      j.JournalDir != "",
 			"--journal-file":     len(j.JournalFile) > 0,
 			"--journal-format":   j.JournalFormat != "short-iso-precise",
-		} {
-			if set {
-				return usage(flag, errors.New("applies only with --journal"))
-			}
-		}
-		return nil
+		})
 	}
 	if j.JournalDir != "" && len(j.JournalFile) > 0 {
 		return usage("--journal-file", errors.New("cannot be combined with --journal-dir"))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -19,10 +18,7 @@ type ReportFlags struct {
 
 func (r *ReportFlags) validate() error {
 	if r.MetricsFile == "" {
-		if r.MetricsInterval != 30*time.Second {
-			return usage("--metrics-interval", errors.New("applies only with --metrics-file"))
-		}
-		return nil
+		return onlyWith("--metrics-file", false, map[string]bool{"--metrics-interval": r.MetricsInterval != 30*time.Second})
 	}
 	if r.MetricsInterval < time.Second {
 		return usage("--metrics-interval", fmt.Errorf("%s is too short (at least 1s)", r.MetricsInterval))

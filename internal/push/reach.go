@@ -1,6 +1,7 @@
 package push
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -26,15 +27,34 @@ func (r Reach) Argv(d execssh.Dest, reliable bool, marker string) ([]string, err
 	return execssh.Argv(r.SSH, r.execOptions(marker), d, cmd)
 }
 
-// Dests parses each of dests ([user@]host:/path) and builds the ssh
-// command line that reaches it.
-func (r Reach) Dests(dests []string, reliable bool, marker string) ([]Dest, error) {
-	out := make([]Dest, 0, len(dests))
+// ParseDests parses each of dests ([user@]host:/path). A destination
+// given twice is refused: each gets every line, under its name.
+func ParseDests(dests []string) ([]execssh.Dest, error) {
+	out := make([]execssh.Dest, 0, len(dests))
+	seen := map[string]bool{}
 	for _, s := range dests {
 		d, err := execssh.ParseDest(s)
 		if err != nil {
 			return nil, err
 		}
+		if seen[d.String()] {
+			return nil, fmt.Errorf("%s given twice", d)
+		}
+		seen[d.String()] = true
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Dests parses dests (ParseDests) and builds the ssh command line that
+// reaches each.
+func (r Reach) Dests(dests []string, reliable bool, marker string) ([]Dest, error) {
+	parsed, err := ParseDests(dests)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Dest, 0, len(dests))
+	for _, d := range parsed {
 		argv, err := r.Argv(d, reliable, marker)
 		if err != nil {
 			return nil, err

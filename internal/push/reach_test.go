@@ -41,6 +41,9 @@ func TestReachDests(t *testing.T) {
 	if _, err := r.Dests([]string{"no-path"}, false, "M"); err == nil {
 		t.Error("a DEST without a path: no error")
 	}
+	if _, err := ParseDests([]string{"h:/x", "h:/y", "h:/x"}); err == nil || err.Error() != "h:/x given twice" {
+		t.Errorf("a DEST given twice: %v", err)
+	}
 }
 
 func containsRun(s, run []string) bool {
