@@ -46,26 +46,14 @@ func (f *SSHFlags) validate() error {
 }
 
 // refuseExposedIdentity refuses an --identity that every user can read,
-// or that the user we run as cannot.
-// ssh itself ignores a key of ours that others can read, but not one owned
-// by another user (root's key given to a service user). It is called by
+// or that the user we run as cannot (check.PrivateKey). It is called by
 // the commands that use the key (push, pull), not in validate, so that
 // check can report it as one of its findings.
 func (f *SSHFlags) refuseExposedIdentity() error {
 	if f.Identity == "" {
 		return nil
 	}
-	fi, err := os.Stat(f.Identity)
-	if err != nil {
-		return usage("--identity", err)
-	}
-	if fi.Mode().Perm()&0o004 != 0 {
-		return usage("--identity", fmt.Errorf("%s is readable by every user on this host (mode %04o): chmod 600 it, and treat the key as stolen", f.Identity, fi.Mode().Perm()))
-	}
-	if err := check.NeedReadable(f.Identity); err != nil {
-		return usage("--identity", err)
-	}
-	return nil
+	return usage("--identity", check.PrivateKey(f.Identity))
 }
 
 // ByteSize is a size in bytes written like 256MiB, 10M, 1G or 4096.

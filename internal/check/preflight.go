@@ -107,6 +107,21 @@ func NeedReadable(path string) error {
 	return nil
 }
 
+// PrivateKey accepts a private key file (push's and pull's --identity)
+// that the user we run as can read and that not every user can. ssh
+// itself ignores a key of ours that others can read, but not one owned by
+// another user (root's key given to a service user).
+func PrivateKey(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o004 != 0 {
+		return fmt.Errorf("%s is readable by every user on this host (mode %04o): chmod 600 it, and treat the key as stolen", path, fi.Mode().Perm())
+	}
+	return NeedReadable(path)
+}
+
 // WritableFile accepts a regular file the user we run as may write, or a
 // name in a directory where it may create one (pull's --output and
 // --cursor-file).

@@ -99,6 +99,23 @@ func TestFIFOPath(t *testing.T) {
 	}
 }
 
+// PrivateKey refuses a key every user can read, saying how to fix it, and
+// a missing one; a key of ours, private, passes.
+func TestPrivateKey(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "id")
+	os.WriteFile(key, []byte("k"), 0o600)
+	if err := PrivateKey(key); err != nil {
+		t.Errorf("a private key of ours: %v", err)
+	}
+	os.Chmod(key, 0o644)
+	if err := PrivateKey(key); err == nil || !strings.Contains(err.Error(), "readable by every user on this host (mode 0644): chmod 600 it") {
+		t.Errorf("a key every user can read: %v", err)
+	}
+	if err := PrivateKey(key + ".gone"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing key: %v", err)
+	}
+}
+
 // Followable waits for a missing file and refuses anything but a regular
 // file.
 func TestFollowable(t *testing.T) {
