@@ -133,3 +133,39 @@ func TestForeignSpoolDirRefused(t *testing.T) {
 		t.Errorf("Open of a spool owned by uid 65534: %v, want a refusal naming the directory and the owner", err)
 	}
 }
+
+// TestEndOfStreamSurvivesTwoKills: a durable spool whose data was all
+// acknowledged keeps the end of its stream on disk (an empty segment file
+// named by it) across a start that appends nothing and a second kill. The
+// first start used to remove that empty file, and the next took the end
+// from the older saved state: offsets a receiver already had were handed
+// out again, and the lines appended at them skipped as the receiver's
+// (TestPushFIFOKilledReliable lost ~500 lines in a row that way).
+func TestEndOfStreamSurvivesTwoKills(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *Spool {
+		s, err := Open(Options{Dir: dir, Max: 1 << 20, Durable: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s1 := open()
+	c := s1.Consumer("dest")
+	data := []byte(strings.Repeat("a line of the stream\n", 10))
+	if err := s1.Append(data); err != nil {
+		t.Fatal(err)
+	}
+	c.Ack(int64(len(data))) // every segment acknowledged: released
+	// Killed: no Close, no state saved since Open (its tail is 0).
+	s2 := open()
+	if _, got := s2.Bounds(); got != int64(len(data)) {
+		t.Fatalf("after the first kill the stream ends at %d, want %d", got, len(data))
+	}
+	// Killed again before anything was appended.
+	s3 := open()
+	if _, got := s3.Bounds(); got != int64(len(data)) {
+		t.Fatalf("after the second kill the stream ends at %d, want %d: offsets a receiver holds would be handed out again", got, len(data))
+	}
+	s3.Close()
+}

@@ -282,14 +282,20 @@ func (s *Spool) takeSegments(segs []*segment, tail int64, cutTorn bool) error {
 		if i > 0 && g.start != s.tail {
 			s.log.Warn("spool segments are not contiguous; the gap is treated as dropped data", "file", g.path, "expected_offset", s.tail)
 		}
-		if g.size == 0 {
+		if g.size == 0 && i < len(segs)-1 {
 			g.f.Close()
 			os.Remove(g.path)
 			s.tail = max(s.tail, g.start)
 			continue
 		}
+		// The last segment stays even when empty: its name is the end of
+		// the stream on disk. Removed, a kill before the next segment
+		// file exists would make the next start take the end from the
+		// saved state, which may be older, and hand out again offsets a
+		// receiver already has (and the data then appended at them would
+		// be skipped as the receiver's).
 		s.segs = append(s.segs, g)
-		s.tail = g.end()
+		s.tail = max(s.tail, g.end())
 	}
 	s.tail = max(s.tail, tail)
 	return nil

@@ -546,6 +546,12 @@ func (s *Spool) release() {
 	}
 	for len(s.segs) > 0 && s.segs[0].end() <= low && !(len(s.segs) == 1 && s.segs[0].size == 0) && !s.holdsLoose(0) {
 		g := s.segs[0]
+		if len(s.segs) == 1 && s.keepsEnd() {
+			// The empty segment that keeps the end of the stream on
+			// disk (see below) is made before the last one goes: a kill
+			// between the two would leave no segment file at all.
+			s.newSegment(false)
+		}
 		s.removeHead()
 		// Every consumer has acknowledged this segment, so none holds a
 		// Batch of it any more: its buffer can take new data. (Not so in
@@ -555,7 +561,7 @@ func (s *Spool) release() {
 			s.spare = g.mem[:0]
 		}
 	}
-	if len(s.segs) == 0 && s.opts.Durable && s.inputMark == "" {
+	if len(s.segs) == 0 && s.keepsEnd() {
 		// Keep the end of the stream on disk: an empty segment file named
 		// by the tail offset (load takes the tail from it). Otherwise a
 		// restart after a crash would take the tail from the last saved
@@ -564,6 +570,11 @@ func (s *Spool) release() {
 		s.newSegment(false)
 	}
 }
+
+// keepsEnd reports whether the end of the stream is kept on disk as an
+// empty segment file named by the tail offset, when no data is held: for a
+// durable spool whose input has no position of its own.
+func (s *Spool) keepsEnd() bool { return s.opts.Durable && s.inputMark == "" }
 
 // Sync makes every byte appended so far durable (fsync of dirty segment
 // files, of the position files and of the directory) and then saves the
