@@ -1,7 +1,6 @@
 package journal
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -113,22 +111,7 @@ func fakeJournalctl(mode string, args []string) int {
 }
 
 // syncBuffer is a log destination the test can read while Follow writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testlab.SyncBuffer
 
 // fakeFollow runs Follow on the fake journalctl in mode with a fake clock.
 func fakeFollow(t *testing.T, mode string, opts Options) (*collector, *clock.Fake, *syncBuffer, func() error) {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,25 +18,11 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/journal"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
+	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
 // syncBuffer is a log that tests read while the run writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testlab.SyncBuffer
 
 // warnings are the WARN lines of a text log.
 func warnings(log string) []string {

@@ -1,37 +1,21 @@
 package serve
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/stream"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
+	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
 // lockedBuffer collects a log for assertions.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type lockedBuffer = testlab.SyncBuffer
 
 func bufLogger(t *testing.T, b *lockedBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), b), &slog.HandlerOptions{Level: slog.LevelDebug}))

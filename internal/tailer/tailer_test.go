@@ -1,7 +1,6 @@
 package tailer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -51,22 +50,7 @@ func eachMode(t *testing.T, f func(t *testing.T, poll bool)) {
 }
 
 // syncBuffer collects log output for assertions.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testlab.SyncBuffer
 
 func testLogger(t *testing.T, also io.Writer) *slog.Logger {
 	var w io.Writer = t.Output()
