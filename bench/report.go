@@ -389,7 +389,7 @@ func (b *markdown) machine() {
 	r := b.r
 	b.w("## Machine and method\n\n")
 	b.w("- `nproc`: %d; CPU: %s; kernel %s; %s; %s.\n", r.Machine.NProc, r.Machine.CPU, r.Machine.Kernel, r.Machine.OpenSSH, r.Machine.Go)
-	b.w("- Load average when the run started: %s, when it ended: %s. **This machine has 2 cores and other engineers run their test suites on it at the same time**: absolute figures wander from run to run. The harness therefore measures everything side by side on one private loopback sshd, runs every throughput mode once per round (%d rounds) and takes each ratio against the bare pipe *of the same round* (runs seconds apart); the tables give medians over the rounds.\n", r.Machine.LoadAvg, r.LoadAvgEnd, r.Rounds)
+	b.w("- Load average when the run started: %s, when it ended: %s. This machine has 2 cores, shared with other work at other times, so absolute figures wander from run to run: the harness measures everything side by side on one private loopback sshd, runs every throughput mode once per round (%d rounds) and takes each ratio against the bare pipe *of the same round* (runs seconds apart); the tables give medians over the rounds.\n", r.Machine.LoadAvg, r.LoadAvgEnd, r.Rounds)
 	if r.MaxLoad > 0 {
 		b.w("- Quiet machine: the run started once the 1-minute load average was at most %.2f (it waited %.0f s for that), and before each round until other processes used next to no CPU; [the load around each part](#quiet-machine) says what else ran.\n", r.MaxLoad, float64(r.Waited))
 	}
