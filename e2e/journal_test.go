@@ -486,6 +486,7 @@ func TestCheckPushJournal(t *testing.T) {
 	l := newJLLab(t, false)
 	l.w.Write(jlEntries(0, 20)...)
 	l.w.Write(testlab.JournalEntry{"MESSAGE": "not selected", "SYSLOG_FACILITY": "3", "PRIORITY": "6"})
+	testlab.WaitJournalEntries(t, l.jdir, 21, 30*time.Second)
 	check := func() cmdResult {
 		return runBinary(t, runOpts{}, "check", "push", "-F", l.sshd.SSHConfig, "--journal", "--journal-dir", l.jdir,
 			"--spool", l.spool, "--probe-wait", "2s", l.sshd.Alias+":"+l.remote)

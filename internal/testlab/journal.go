@@ -200,6 +200,24 @@ func WriteJournal(t testing.TB, path string, entries ...JournalEntry) {
 	w.Close()
 }
 
+// WaitJournalEntries waits until `journalctl --directory=dir` shows n
+// entries: journal-remote writes what it is given a moment later, and a
+// reader started at once may find none of it. It fails the test when they
+// are not there within the bound (a hang, not a timing).
+func WaitJournalEntries(t testing.TB, dir string, n int, within time.Duration) {
+	t.Helper()
+	RequireBinary(t, JournalctlPath)
+	var got int
+	ok := Poll(within, func() bool {
+		out, err := exec.Command(JournalctlPath, "--directory="+dir, "--merge", "--output=export", "--output-fields=__CURSOR").Output()
+		got = bytes.Count(append([]byte("\n"), out...), []byte("\n__CURSOR="))
+		return err == nil && got >= n
+	})
+	if !ok {
+		t.Fatalf("%s never showed %d journal entries (%d within %v): journal-remote hangs?", dir, n, got, within)
+	}
+}
+
 // ReadJournalCursors returns the cursor of every entry in the journal files
 // of dir, oldest first, as `journalctl --directory=dir` reports them.
 func ReadJournalCursors(t testing.TB, dir string) []string {
