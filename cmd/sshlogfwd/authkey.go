@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/authkeys"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // AuthorizedKeyCmd prints the authorized_keys line that lets a key do one
@@ -44,17 +45,17 @@ func (a *AuthorizedKeyCmd) role() authkeys.Role {
 func (a *AuthorizedKeyCmd) Validate() error {
 	switch {
 	case len(a.From) == 0 && !a.AnySource:
-		return usage("--from", errors.New("say where the key may be used from (the address of the connecting host), or give --any-source explicitly: from= is what makes a stolen key useless elsewhere"))
+		return usage.Flag("--from", errors.New("say where the key may be used from (the address of the connecting host), or give --any-source explicitly: from= is what makes a stolen key useless elsewhere"))
 	case len(a.From) > 0 && a.AnySource:
-		return usage("--any-source", errors.New("contradicts --from"))
+		return usage.Flag("--any-source", errors.New("contradicts --from"))
 	}
 	if len(a.From) > 0 {
 		if _, err := authkeys.CheckFrom(a.From); err != nil {
-			return usage("--from", err)
+			return usage.Flag("--from", err)
 		}
 	}
 	if a.MaxSize != 0 && a.role() != authkeys.PushReliable {
-		return usage("--max-size", errors.New("applies to reliable push only (push --reliable)"))
+		return usage.Flag("--max-size", errors.New("applies to reliable push only (push --reliable)"))
 	}
 	return nil
 }
@@ -73,16 +74,16 @@ func (a *AuthorizedKeyCmd) Run() error {
 	}
 	cmd, err := authkeys.Command(a.role(), a.Path, opts)
 	if errors.Is(err, authkeys.ErrSSHLogFwdPath) {
-		return usage("--sshlogfwd-path", err)
+		return usage.Flag("--sshlogfwd-path", err)
 	}
 	if err != nil {
-		return usage("PATH", err)
+		return usage.Flag("PATH", err)
 	}
 	from := a.From // kong splits --from a,b
 	if len(from) > 0 {
 		warnings, err := authkeys.CheckFrom(from)
 		if err != nil {
-			return usage("--from", err)
+			return usage.Flag("--from", err)
 		}
 		for _, w := range warnings {
 			fmt.Fprintln(os.Stderr, "sshlogfwd: warning:", w)
@@ -90,7 +91,7 @@ func (a *AuthorizedKeyCmd) Run() error {
 	}
 	line, err := authkeys.Build(authkeys.Line{Key: key, Command: cmd, From: from, Legacy: a.LegacySSHD})
 	if err != nil {
-		return usage("--key", err)
+		return usage.Flag("--key", err)
 	}
 	_, err = fmt.Println(line)
 	return err
@@ -104,14 +105,14 @@ func (a *AuthorizedKeyCmd) readKey() (authkeys.PublicKey, error) {
 	if a.Key == "-" {
 		name = "standard input"
 		if _, terr := unix.IoctlGetTermios(0, unix.TCGETS); terr == nil {
-			return authkeys.PublicKey{}, usage("--key", errors.New("give the public key file with --key FILE.pub, or pipe it in"))
+			return authkeys.PublicKey{}, usage.Flag("--key", errors.New("give the public key file with --key FILE.pub, or pipe it in"))
 		}
 		data, err = io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
 		if err != nil {
 			return authkeys.PublicKey{}, fmt.Errorf("read the key from standard input: %w", err)
 		}
 	} else if data, err = os.ReadFile(a.Key); err != nil {
-		return authkeys.PublicKey{}, pathError("--key", err)
+		return authkeys.PublicKey{}, usage.Path("--key", err)
 	}
 	k, err := authkeys.ParsePublicKey(data)
 	if errors.Is(err, authkeys.ErrPrivateKey) {
@@ -119,10 +120,10 @@ func (a *AuthorizedKeyCmd) readKey() (authkeys.PublicKey, error) {
 		if a.Key != "-" {
 			hint = fmt.Sprintf("give %s.pub (or print it with: ssh-keygen -y -f %s)", a.Key, a.Key)
 		}
-		return authkeys.PublicKey{}, usage("--key", fmt.Errorf("%s holds a private key, not a public one: %s. A private key never leaves the host that uses it", name, hint))
+		return authkeys.PublicKey{}, usage.Flag("--key", fmt.Errorf("%s holds a private key, not a public one: %s. A private key never leaves the host that uses it", name, hint))
 	}
 	if err != nil {
-		return authkeys.PublicKey{}, usage("--key", fmt.Errorf("%s: %w", name, err))
+		return authkeys.PublicKey{}, usage.Flag("--key", fmt.Errorf("%s: %w", name, err))
 	}
 	return k, nil
 }

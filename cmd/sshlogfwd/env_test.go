@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 func lookupIn(env map[string]string) func(string) (string, bool) {
@@ -255,13 +256,13 @@ func TestExitCode(t *testing.T) {
 		want int
 	}{
 		{nil, 0},
-		{usage("--fifo", errors.New("bad")), exitUsage},
+		{usage.Flag("--fifo", errors.New("bad")), exitUsage},
 		{errors.Join(errors.New("receive"), refused), exitUsage},
-		{pathError("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}), exitUsage},
-		{pathError("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}), exitUsage},
-		{pathError("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.ENOSPC}), exitFailure},
-		{pathError("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.EROFS}), exitFailure},
-		{pathError("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.EIO}), exitFailure},
+		{usage.Path("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.ENOENT}), exitUsage},
+		{usage.Path("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}), exitUsage},
+		{usage.Path("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.ENOSPC}), exitFailure},
+		{usage.Path("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.EROFS}), exitFailure},
+		{usage.Path("--log", &os.PathError{Op: "open", Path: "/x", Err: syscall.EIO}), exitFailure},
 		{errors.New("lock held"), exitFailure},
 	} {
 		if got := exitCode(tt.err); got != tt.want {

@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/logfile"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // CLI is the whole command line.
@@ -79,7 +80,7 @@ func run(args []string) int {
 	}
 	logOut, err := logfile.Open(cli.Log)
 	if err != nil {
-		return errorOut{stderr: os.Stderr}.exitStatus(pathError("--log", err))
+		return errorOut{stderr: os.Stderr}.exitStatus(usage.Path("--log", err))
 	}
 	defer logOut.Close()
 	log := logfile.NewLogger(logOut, cli.LogFormat, cli.LogLevel)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/profile"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // ProfileFlags ask for profiles of the whole run, for `go tool pprof`.
@@ -25,7 +26,7 @@ func (p ProfileFlags) start(sshd bool) (stop func() error, err error) {
 		return func() error { return nil }, nil
 	}
 	if sshd {
-		return func() error { return nil }, usage("--cpuprofile, --memprofile", errors.New("refused under sshd: profiles are for a local run only"))
+		return func() error { return nil }, usage.Flag("--cpuprofile, --memprofile", errors.New("refused under sshd: profiles are for a local run only"))
 	}
 	stop, err = profile.Start(p.CPUProfile, p.MemProfile)
 	return stop, profileError(err)
@@ -40,7 +41,7 @@ func profileError(err error) error {
 	}
 	flag := "--" + pe.Kind + "profile"
 	if pe.Create {
-		return pathError(flag, pe.Err)
+		return usage.Path(flag, pe.Err)
 	}
 	return fmt.Errorf("%s: %w", flag, pe.Err)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/pull"
 	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // PullCmd copies a log file from another host, following it.
@@ -45,33 +46,33 @@ func (p *PullCmd) Validate() error {
 		return err
 	}
 	if _, err := execssh.ParseDest(p.Src); err != nil {
-		return usage("SRC", err)
+		return usage.Flag("SRC", err)
 	}
 	if err := p.ReportFlags.validate(); err != nil {
 		return err
 	}
 	if p.Compat {
 		if p.From == "start" {
-			return usage("--from", errors.New("start needs the reliable mode: tail -F -n 0 cannot resume, and reading the whole file on every reconnect would repeat it"))
+			return usage.Flag("--from", errors.New("start needs the reliable mode: tail -F -n 0 cannot resume, and reading the whole file on every reconnect would repeat it"))
 		}
 		if p.CursorFile != "" {
-			return usage("--cursor-file", errors.New("has no effect with --compat, which keeps no position"))
+			return usage.Flag("--cursor-file", errors.New("has no effect with --compat, which keeps no position"))
 		}
 	}
 	if p.MaxSize < 0 {
-		return usage("--max-size", fmt.Errorf("negative size %d", p.MaxSize))
+		return usage.Flag("--max-size", fmt.Errorf("negative size %d", p.MaxSize))
 	}
 	if p.MaxSize > 0 && p.Output == "" {
-		return usage("--max-size", errors.New("bounds --output; standard output has no size to bound"))
+		return usage.Flag("--max-size", errors.New("bounds --output; standard output has no size to bound"))
 	}
 	if p.RemoteBinary == "" || strings.ContainsAny(p.RemoteBinary, "\n\x00") {
-		return usage("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", p.RemoteBinary))
+		return usage.Flag("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", p.RemoteBinary))
 	}
-	if err := nonNegative(map[string]time.Duration{"--fsync": p.Fsync, "--idle-timeout": p.IdleTimeout, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout}); err != nil {
+	if err := usage.NonNegative(map[string]time.Duration{"--fsync": p.Fsync, "--idle-timeout": p.IdleTimeout, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout}); err != nil {
 		return err
 	}
 	if p.IdleTimeout > 0 && p.IdleTimeout < time.Second {
-		return usage("--idle-timeout", fmt.Errorf("%s is too short: serve sends a heartbeat every 500ms (at least 1s)", p.IdleTimeout))
+		return usage.Flag("--idle-timeout", fmt.Errorf("%s is too short: serve sends a heartbeat every 500ms (at least 1s)", p.IdleTimeout))
 	}
 	return nil
 }
@@ -102,7 +103,7 @@ func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *logfile.Reo
 	err := pull.Run(ctx, opts)
 	if errors.Is(err, pull.ErrNotOurs) || errors.As(err, new(*onewriter.OtherWriterError)) {
 		// Running again will not help: the output must change.
-		return usage("--output", err)
+		return usage.Flag("--output", err)
 	}
 	return err
 }
@@ -140,7 +141,7 @@ func (p *PullCmd) cursorPath(dest execssh.Dest) (string, error) {
 		err = check.NeedCreatable(filepath.Dir(path), 0o700)
 	}
 	if err != nil {
-		return "", usage("--cursor-file", fmt.Errorf("no place for the cursor: %w; give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the systemd unit does", err))
+		return "", usage.Flag("--cursor-file", fmt.Errorf("no place for the cursor: %w; give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the systemd unit does", err))
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("create state directory: %w", err)
@@ -158,7 +159,7 @@ func (p *PullCmd) checkPaths() error {
 			continue
 		}
 		if err := check.WritableFile(path); err != nil {
-			return usage(flag, err)
+			return usage.Flag(flag, err)
 		}
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
 	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
 	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // PushCmd forwards lines from a FIFO, a file, the journal or standard
@@ -54,13 +55,13 @@ func (p *PushCmd) Validate() error {
 	if p.SpoolMax < 64<<10 {
 		spoolMax = fmt.Errorf("%s is too small (at least 64KiB)", p.SpoolMax)
 	}
-	return firstOf(
+	return usage.First(
 		p.SSHFlags.validate(), p.ReliableFlags.validate(), p.ReportFlags.validate(), p.JournalFlags.validate(),
-		usage("DEST", destErr), usage("--fifo-mode", modeErr),
-		onlyWith("--fifo", p.FIFO != "", map[string]bool{"--fifo-mode": p.FIFOMode != "0620"}),
-		onlyWith("--file", p.File != "", map[string]bool{"--from": p.From != "end"}),
-		usage("--spool-max", spoolMax),
-		nonNegative(map[string]time.Duration{"--mark": p.Mark, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout, "--stats": p.Stats}),
+		usage.Flag("DEST", destErr), usage.Flag("--fifo-mode", modeErr),
+		usage.OnlyWith("--fifo", p.FIFO != "", map[string]bool{"--fifo-mode": p.FIFOMode != "0620"}),
+		usage.OnlyWith("--file", p.File != "", map[string]bool{"--from": p.From != "end"}),
+		usage.Flag("--spool-max", spoolMax),
+		usage.NonNegative(map[string]time.Duration{"--mark": p.Mark, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout, "--stats": p.Stats}),
 	)
 }
 
@@ -81,7 +82,7 @@ type ReliableFlags struct {
 }
 
 func (r *ReliableFlags) validate() error {
-	if err := onlyWith("--reliable", r.Reliable, map[string]bool{
+	if err := usage.OnlyWith("--reliable", r.Reliable, map[string]bool{
 		"--remote-sshlogfwd": r.RemoteBinary != "sshlogfwd",
 		"--fsync":            r.Fsync != time.Second,
 		"--ack-timeout":      r.AckTimeout != 30*time.Second,
@@ -89,13 +90,13 @@ func (r *ReliableFlags) validate() error {
 		return err
 	}
 	if r.RemoteBinary == "" || strings.ContainsAny(r.RemoteBinary, "\n\x00") {
-		return usage("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", r.RemoteBinary))
+		return usage.Flag("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", r.RemoteBinary))
 	}
 	if r.Fsync <= 0 {
-		return usage("--fsync", fmt.Errorf("%s: must be positive", r.Fsync))
+		return usage.Flag("--fsync", fmt.Errorf("%s: must be positive", r.Fsync))
 	}
 	if r.AckTimeout < time.Second {
-		return usage("--ack-timeout", fmt.Errorf("%s is too short (at least 1s)", r.AckTimeout))
+		return usage.Flag("--ack-timeout", fmt.Errorf("%s is too short (at least 1s)", r.AckTimeout))
 	}
 	return nil
 }
@@ -136,7 +137,7 @@ func (p *PushCmd) openFIFO(log *slog.Logger) (*pipe.FIFO, error) {
 	f, err := pipe.FromSystemd(p.FIFO)
 	switch {
 	case errors.Is(err, pipe.ErrNotPassed):
-		return nil, usage("--fifo", err)
+		return nil, usage.Flag("--fifo", err)
 	case err != nil:
 		return nil, err
 	}
@@ -162,7 +163,7 @@ func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
 	reach := p.reach()
 	dests, err := reach.Dests(p.Dests, p.Reliable, readyMarker)
 	if err != nil {
-		return push.Options{}, usage("DEST", err)
+		return push.Options{}, usage.Flag("DEST", err)
 	}
 	dir := p.Spool
 	if dir == "" {
@@ -202,7 +203,7 @@ func defaultSpool(dests []push.Dest) (string, error) {
 		err = check.NeedCreatable(dir, 0o700)
 	}
 	if err != nil {
-		return "", usage("--spool", fmt.Errorf("no spool directory: %w; give --spool DIR, or set STATE_DIRECTORY=DIR as the systemd unit does (StateDirectory=, /var/lib/sshlogfwd)", err))
+		return "", usage.Flag("--spool", fmt.Errorf("no spool directory: %w; give --spool DIR, or set STATE_DIRECTORY=DIR as the systemd unit does (StateDirectory=, /var/lib/sshlogfwd)", err))
 	}
 	return dir, nil
 }
@@ -221,11 +222,11 @@ func (p *PushCmd) checkPaths() error {
 	switch {
 	case p.FIFO != "":
 		if err := check.FIFOPath(p.FIFO); err != nil {
-			return usage("--fifo", err)
+			return usage.Flag("--fifo", err)
 		}
 	case p.File != "":
 		if err := check.Followable(p.File); err != nil {
-			return usage("--file", err)
+			return usage.Flag("--file", err)
 		}
 	case p.Journal:
 		if err := p.checkJournalPaths(); err != nil {
@@ -234,7 +235,7 @@ func (p *PushCmd) checkPaths() error {
 	}
 	if p.Spool != "" {
 		if err := checkSpoolPath(p.Spool); err != nil {
-			return usage("--spool", err)
+			return usage.Flag("--spool", err)
 		}
 	}
 	return p.ReportFlags.checkPath()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/journal"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // JournalFlags are push's flags for reading the systemd journal: the
@@ -24,7 +25,7 @@ type JournalFlags struct {
 // package, which builds journalctl's command line).
 func (j *JournalFlags) validate() error {
 	if !j.Journal {
-		return onlyWith("--journal", false, map[string]bool{
+		return usage.OnlyWith("--journal", false, map[string]bool{
 			"--journal-match":    len(j.JournalMatch) > 0,
 			"--journal-priority": j.JournalPriority != "",
 			"--journal-unit":     len(j.JournalUnit) > 0,
@@ -34,7 +35,7 @@ func (j *JournalFlags) validate() error {
 		})
 	}
 	if j.JournalDir != "" && len(j.JournalFile) > 0 {
-		return usage("--journal-file", errors.New("cannot be combined with --journal-dir"))
+		return usage.Flag("--journal-file", errors.New("cannot be combined with --journal-dir"))
 	}
 	// A directory stands in for the source: it keeps Argv from adding the
 	// machine's own _MACHINE_ID term, which is not the user's.
@@ -45,7 +46,7 @@ func (j *JournalFlags) validate() error {
 		"--journal-file":     {Files: j.JournalFile},
 	} {
 		if _, err := journal.Argv(spec); err != nil {
-			return usage(flag, err)
+			return usage.Flag(flag, err)
 		}
 	}
 	return nil
@@ -78,12 +79,12 @@ func (j *JournalFlags) journalOptions() *journal.Options {
 func (j *JournalFlags) checkJournalPaths() error {
 	if j.JournalDir != "" {
 		if err := check.JournalDir(j.JournalDir); err != nil {
-			return usage("--journal-dir", err)
+			return usage.Flag("--journal-dir", err)
 		}
 	}
 	for _, f := range j.JournalFile {
 		if err := check.JournalFile(f); err != nil {
-			return usage("--journal-file", err)
+			return usage.Flag("--journal-file", err)
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/journal"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // TestJournalFlagsHelpNamesDefault: the help of --journal-match spells out
@@ -132,7 +133,7 @@ func TestJournalPathsChecked(t *testing.T) {
 		{JournalFlags{Journal: true, JournalFile: []string{filepath.Join(dir, "*.journal")}}, true},
 	} {
 		err := tt.flags.checkJournalPaths()
-		if (err == nil) != tt.ok || (err != nil && !errors.As(err, new(*usageError))) {
+		if (err == nil) != tt.ok || (err != nil && !errors.As(err, new(*usage.Error))) {
 			t.Errorf("%+v: %v, want ok=%v (or a usage error)", tt.flags, err, tt.ok)
 		}
 	}

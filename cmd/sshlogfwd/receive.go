@@ -14,6 +14,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/receiver"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // ReceiveCmd is the log host's side of a reliable push. It is meant to be
@@ -37,13 +38,13 @@ type ReceiveCmd struct {
 // Validate checks the command line given in authorized_keys.
 func (r *ReceiveCmd) Validate() error {
 	if r.Path == "" {
-		return usage("PATH", errors.New("empty path"))
+		return usage.Flag("PATH", errors.New("empty path"))
 	}
 	if r.MaxSize < 0 {
-		return usage("--max-size", fmt.Errorf("negative size %d", r.MaxSize))
+		return usage.Flag("--max-size", fmt.Errorf("negative size %d", r.MaxSize))
 	}
 	if r.Fsync <= 0 {
-		return usage("--fsync", fmt.Errorf("%s: must be positive", r.Fsync))
+		return usage.Flag("--fsync", fmt.Errorf("%s: must be positive", r.Fsync))
 	}
 	return nil
 }
@@ -55,7 +56,7 @@ func (r *ReceiveCmd) Run(ctx context.Context, log *slog.Logger) error {
 			// Said on both channels: push logs the error frame, a
 			// person running ssh by hand sees stderr.
 			os.Stdout.Write(ackproto.AppendError(nil, ackproto.CodeRefused, err.Error()))
-			return usage("SSH_ORIGINAL_COMMAND", err)
+			return usage.Flag("SSH_ORIGINAL_COMMAND", err)
 		}
 	}
 	// A write to a vanished sender must fail with EPIPE, not kill us

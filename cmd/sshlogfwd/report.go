@@ -7,6 +7,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/metrics"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // ReportFlags are push's and pull's flags for monitoring. (systemd's
@@ -18,10 +19,10 @@ type ReportFlags struct {
 
 func (r *ReportFlags) validate() error {
 	if r.MetricsFile == "" {
-		return onlyWith("--metrics-file", false, map[string]bool{"--metrics-interval": r.MetricsInterval != 30*time.Second})
+		return usage.OnlyWith("--metrics-file", false, map[string]bool{"--metrics-interval": r.MetricsInterval != 30*time.Second})
 	}
 	if r.MetricsInterval < time.Second {
-		return usage("--metrics-interval", fmt.Errorf("%s is too short (at least 1s)", r.MetricsInterval))
+		return usage.Flag("--metrics-interval", fmt.Errorf("%s is too short (at least 1s)", r.MetricsInterval))
 	}
 	return nil
 }
@@ -34,7 +35,7 @@ func (r *ReportFlags) checkPath() error {
 		return nil
 	}
 	if err := check.NeedDir(filepath.Dir(r.MetricsFile), 0o755); err != nil {
-		return usage("--metrics-file", err)
+		return usage.Flag("--metrics-file", err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/serve"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // ServeCmd is the watched host's side of a reliable pull. It is meant to be
@@ -34,15 +35,15 @@ type ServeCmd struct {
 // Validate checks the command line given in authorized_keys.
 func (s *ServeCmd) Validate() error {
 	if s.Path == "" {
-		return usage("PATH", errors.New("empty path"))
+		return usage.Flag("PATH", errors.New("empty path"))
 	}
 	if s.Cursor != "" {
 		if _, err := tailer.ParseCursor(s.Cursor); err != nil {
-			return usage("--cursor", err)
+			return usage.Flag("--cursor", err)
 		}
 	}
 	if s.Heartbeat < 10*time.Millisecond {
-		return usage("--heartbeat", fmt.Errorf("%s is too short", s.Heartbeat))
+		return usage.Flag("--heartbeat", fmt.Errorf("%s is too short", s.Heartbeat))
 	}
 	return nil
 }
@@ -63,7 +64,7 @@ func (s *ServeCmd) request() (request.ServeRequest, error) {
 	}
 	req, err := request.ParseServe(s.Path, orig)
 	if err != nil {
-		return request.ServeRequest{}, usage("SSH_ORIGINAL_COMMAND", err)
+		return request.ServeRequest{}, usage.Flag("SSH_ORIGINAL_COMMAND", err)
 	}
 	return req, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
 	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // SpoolCmd lists, delivers and discards push's spool directories, above
@@ -36,12 +37,12 @@ func (c *SpoolListCmd) Run() error {
 	if root == "" {
 		var err error
 		if root, err = statedir.Dir(); err != nil {
-			return usage("--spool-root", err)
+			return usage.Flag("--spool-root", err)
 		}
 	}
 	spools, err := push.List(root)
 	if errors.Is(err, fs.ErrNotExist) {
-		return usage("--spool-root", err)
+		return usage.Flag("--spool-root", err)
 	}
 	if err != nil {
 		return err
@@ -60,7 +61,7 @@ type SpoolDeliverCmd struct {
 func (c *SpoolDeliverCmd) Validate() error {
 	if c.To != "" {
 		if _, err := execssh.ParseDest(c.To); err != nil {
-			return usage("--to", err)
+			return usage.Flag("--to", err)
 		}
 	}
 	return nil
@@ -156,14 +157,14 @@ func (c *SpoolDiscardCmd) Run() error {
 func spoolArg(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return "", usage("DIR", err)
+		return "", usage.Flag("DIR", err)
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return "", usage("DIR", err)
+		return "", usage.Flag("DIR", err)
 	}
 	if !fi.IsDir() {
-		return "", usage("DIR", fmt.Errorf("%s is %s, not a directory", abs, fsutil.DescribeMode(fi.Mode())))
+		return "", usage.Flag("DIR", fmt.Errorf("%s is %s, not a directory", abs, fsutil.DescribeMode(fi.Mode())))
 	}
 	return abs, nil
 }
@@ -179,9 +180,9 @@ func spoolError(dir string, err error) error {
 	case errors.As(err, &held):
 		return fmt.Errorf("refusing: %w; a push runs on this spool and delivers its lines itself: stop it first", err)
 	case errors.Is(err, push.ErrNotSpool), errors.Is(err, fs.ErrNotExist):
-		return usage("DIR", fmt.Errorf("%w: `sshlogfwd spool list` shows push's spool directories", err))
+		return usage.Flag("DIR", fmt.Errorf("%w: `sshlogfwd spool list` shows push's spool directories", err))
 	case errors.Is(err, fsutil.ErrUnsafe), errors.Is(err, fs.ErrPermission):
-		return usage("DIR", fmt.Errorf("%w%s", err, push.OwnerHint(dir)))
+		return usage.Flag("DIR", fmt.Errorf("%w%s", err, push.OwnerHint(dir)))
 	}
 	return err
 }

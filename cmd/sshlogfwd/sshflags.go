@@ -9,6 +9,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // SSHFlags are the ssh settings common to every command that runs ssh.
@@ -27,11 +28,11 @@ func (f *SSHFlags) options() execssh.Options {
 
 func (f *SSHFlags) validate() error {
 	if f.Port < 0 || f.Port > 65535 {
-		return usage("--port", fmt.Errorf("%d is not a port (1-65535)", f.Port))
+		return usage.Flag("--port", fmt.Errorf("%d is not a port (1-65535)", f.Port))
 	}
 	for _, o := range f.SSHOption {
 		if _, err := execssh.Argv("ssh", execssh.Options{Extra: []string{o}}, execssh.Dest{Host: "h", Path: "p"}, ""); err != nil {
-			return usage("--ssh-option", err)
+			return usage.Flag("--ssh-option", err)
 		}
 	}
 	for flag, path := range map[string]string{"--identity": f.Identity, "--ssh-config": f.SSHConfig} {
@@ -39,7 +40,7 @@ func (f *SSHFlags) validate() error {
 			continue
 		}
 		if _, err := os.Stat(path); err != nil {
-			return usage(flag, err)
+			return usage.Flag(flag, err)
 		}
 	}
 	return nil
@@ -53,7 +54,7 @@ func (f *SSHFlags) refuseExposedIdentity() error {
 	if f.Identity == "" {
 		return nil
 	}
-	return usage("--identity", check.PrivateKey(f.Identity))
+	return usage.Flag("--identity", check.PrivateKey(f.Identity))
 }
 
 // ByteSize is a size in bytes written like 256MiB, 10M, 1G or 4096.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // Without a state directory push says --spool, pull --output or
@@ -36,7 +37,7 @@ func TestNoStateDirAdvice(t *testing.T) {
 // The final error is said once: plainly for a usage error (also logged
 // when the log is a file), logged for anything else.
 func TestErrorSaidOnce(t *testing.T) {
-	usageErr := usage("--fifo", errors.New("directory /run/x does not exist"))
+	usageErr := usage.Flag("--fifo", errors.New("directory /run/x does not exist"))
 	for _, tt := range []struct {
 		name        string
 		err         error

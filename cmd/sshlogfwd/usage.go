@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"syscall"
-	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
-// What a command's error means for whoever ran us: the exit status, the
-// usage errors that name the flag to change, and the helpers flags'
-// validation shares.
+// What a command's error means for whoever ran us: the exit status, and
+// where it is said. Usage errors are internal/usage's.
 
 // Exit statuses: 0 done, 1 a runtime failure (I/O, a full disk, a lock
 // held, the far side gone), exitUsage a usage error.
@@ -63,78 +61,8 @@ func exitCode(err error) int {
 }
 
 // isUsage reports whether err is a usage error: a mistake in the command
-// line (*usageError) or a request a forced command refused
+// line (*usage.Error) or a request a forced command refused
 // (*forcedcmd.Error), wherever it was wrapped.
 func isUsage(err error) bool {
-	return errors.As(err, new(*usageError)) || errors.As(err, new(*forcedcmd.Error))
-}
-
-// usageError is a mistake in the command line or in a path it names: exit 2.
-type usageError struct {
-	flag string
-	err  error
-}
-
-func (e *usageError) Error() string { return e.flag + ": " + e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-// usage is err as a usage error naming flag (nil stays nil).
-func usage(flag string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &usageError{flag, err}
-}
-
-// pathError is the error for a file named by flag that could not be
-// opened or created. A path that cannot be what the flag wants (a missing
-// directory, a directory or a FIFO where a file belongs, a file that
-// exists where a new one is wanted, a symlink where none may be, no
-// permission) is a usage error: the command line, or the permissions it
-// relies on, must change. Anything else (a full or read-only disk, an I/O
-// error, no file descriptors left) is a runtime failure with its cause.
-func pathError(flag string, err error) error {
-	for _, errno := range []syscall.Errno{syscall.ENOENT, syscall.ENOTDIR, syscall.EISDIR, syscall.ENXIO,
-		syscall.EEXIST, syscall.ELOOP, syscall.ENAMETOOLONG, syscall.EACCES, syscall.EPERM} {
-		if errors.Is(err, errno) {
-			return usage(flag, err)
-		}
-	}
-	return fmt.Errorf("%s: %w", flag, err)
-}
-
-// firstOf is the first error of errs: Validate methods list their checks
-// in the order they are reported.
-func firstOf(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// onlyWith refuses a flag of given that is set (true) while the flag it
-// applies to (needs) is not (on false): refused rather than silently
-// ignored.
-func onlyWith(needs string, on bool, given map[string]bool) error {
-	if on {
-		return nil
-	}
-	for flag, set := range given {
-		if set {
-			return usage(flag, errors.New("applies only with "+needs))
-		}
-	}
-	return nil
-}
-
-// nonNegative refuses a negative duration among durations, by flag.
-func nonNegative(durations map[string]time.Duration) error {
-	for flag, d := range durations {
-		if d < 0 {
-			return usage(flag, fmt.Errorf("negative duration %s", d))
-		}
-	}
-	return nil
+	return usage.Is(err) || errors.As(err, new(*forcedcmd.Error))
 }
