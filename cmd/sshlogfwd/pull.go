@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
@@ -16,7 +15,6 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
 	"github.com/sshlogfwd/sshlogfwd/internal/pull"
 	"github.com/sshlogfwd/sshlogfwd/internal/sdnotify"
-	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
@@ -40,41 +38,12 @@ type PullCmd struct {
 	DrainTimeout time.Duration `name:"drain-timeout" help:"On SIGTERM/SIGINT, how long to keep receiving what serve already sent before exiting; the rest is fetched again on the next start." default:"10s"`
 }
 
-// Validate checks what spans flags.
+// Validate checks what spans flags; the rules between pull's own
+// settings are the engine's (pull.Options.Validate).
 func (p *PullCmd) Validate() error {
-	if err := p.SSHFlags.validate(); err != nil {
-		return err
-	}
-	if _, err := execssh.ParseDest(p.Src); err != nil {
-		return usage.Flag("SRC", err)
-	}
-	if err := p.ReportFlags.validate(); err != nil {
-		return err
-	}
-	if p.Compat {
-		if p.From == "start" {
-			return usage.Flag("--from", errors.New("start needs the reliable mode: tail -F -n 0 cannot resume, and reading the whole file on every reconnect would repeat it"))
-		}
-		if p.CursorFile != "" {
-			return usage.Flag("--cursor-file", errors.New("has no effect with --compat, which keeps no position"))
-		}
-	}
-	if p.MaxSize < 0 {
-		return usage.Flag("--max-size", fmt.Errorf("negative size %d", p.MaxSize))
-	}
-	if p.MaxSize > 0 && p.Output == "" {
-		return usage.Flag("--max-size", errors.New("bounds --output; standard output has no size to bound"))
-	}
-	if p.RemoteBinary == "" || strings.ContainsAny(p.RemoteBinary, "\n\x00") {
-		return usage.Flag("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", p.RemoteBinary))
-	}
-	if err := usage.NonNegative(map[string]time.Duration{"--fsync": p.Fsync, "--idle-timeout": p.IdleTimeout, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout}); err != nil {
-		return err
-	}
-	if p.IdleTimeout > 0 && p.IdleTimeout < time.Second {
-		return usage.Flag("--idle-timeout", fmt.Errorf("%s is too short: serve sends a heartbeat every 500ms (at least 1s)", p.IdleTimeout))
-	}
-	return nil
+	src, srcErr := execssh.ParseDest(p.Src)
+	opts := p.engineOptions(src)
+	return usage.First(p.SSHFlags.validate(), usage.Flag("SRC", srcErr), p.ReportFlags.validate(), opts.Validate(p.CursorFile))
 }
 
 // Run pulls until SIGTERM/SIGINT.
@@ -128,15 +97,13 @@ func (p *PullCmd) engineOptions(dest execssh.Dest) pull.Options {
 	}
 }
 
-// cursorPath is where the cursor is kept.
+// cursorPath is where the cursor is kept (pull.CursorPath), with the
+// state directory created when it is there.
 func (p *PullCmd) cursorPath(dest execssh.Dest) (string, error) {
-	if p.CursorFile != "" {
-		return p.CursorFile, nil
+	path, stateDir, err := pull.CursorPath(p.CursorFile, p.Output, dest)
+	if err == nil && stateDir == "" {
+		return path, nil
 	}
-	if p.Output != "" {
-		return p.Output + ".cursor", nil
-	}
-	path, err := statedir.Cursor(dest.String())
 	if err == nil {
 		err = check.NeedCreatable(filepath.Dir(path), 0o700)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/journal"
+	"github.com/sshlogfwd/sshlogfwd/internal/pull"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 )
@@ -147,18 +148,15 @@ func Pull(ctx context.Context, o PullOptions) error {
 		checkOneWriter(r, "--output "+o.Output, o.Output, o.Src.String())
 	}
 	if !o.Compat {
+		// Where pull keeps it: pull.CursorPath.
+		_, stateDir, err := pull.CursorPath(o.CursorFile, o.Output, o.Src)
 		switch {
+		case err != nil:
+			r.fail("cursor", err.Error(), "give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the unit does")
 		case o.CursorFile != "":
 			checkOutput(r, "--cursor-file "+o.CursorFile, o.CursorFile)
-		case o.Output != "":
-			// The cursor is FILE.cursor beside the output.
-		default:
-			// The cursor is in the state directory (statedir.Cursor).
-			if dir, err := statedir.Dir(); err != nil {
-				r.fail("cursor", err.Error(), "give --output FILE (the cursor is kept beside it) or --cursor-file FILE, or set STATE_DIRECTORY=DIR as the unit does")
-			} else {
-				checkPrivateDir(r, "state directory "+dir, dir)
-			}
+		case stateDir != "":
+			checkPrivateDir(r, "state directory "+stateDir, stateDir)
 		}
 	}
 	key := keyLine{mode: "pull", compat: o.Compat, remoteBinary: o.RemoteBinary}
