@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/authkeys"
+	"github.com/sshlogfwd/sshlogfwd/internal/bytesize"
 	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
@@ -18,14 +19,14 @@ type AuthorizedKeyCmd struct {
 	Role string `arg:"" enum:"push,pull" help:"push: the line goes on the log host and lets the watched host append to PATH. pull: the line goes on the watched host and lets the log host read PATH."`
 	Path string `arg:"" name:"PATH" help:"The one file the key may append to (push) or read (pull), as an absolute path on the host where the line goes. Refused: places where appended lines become code or keys (/etc, /root, crontabs, /usr, hidden files such as ~/.ssh, the files this host's sshd reads keys from)."`
 
-	Key           string   `name:"key" default:"-" help:"The public key (.pub file) of the key that will connect; - reads it from standard input. A private key is refused." placeholder:"FILE"`
-	From          []string `name:"from" help:"Addresses (or CIDR blocks, or patterns) the key is accepted from: for push the watched host, for pull the log host. Repeatable or comma-separated. Required unless --any-source, which alone may mean every address (patterns such as ?* or 0.0.0.0/0 are refused)." placeholder:"ADDR"`
-	AnySource     bool     `name:"any-source" help:"Accept the key from any address (no from=). Only when the connecting host has no fixed address: a stolen key then works from anywhere."`
-	Reliable      bool     `name:"reliable" xor:"mode" help:"The forced command is sshlogfwd receive PATH (push) or sshlogfwd serve PATH (pull). Default for pull."`
-	Compat        bool     `name:"compat" xor:"mode" help:"The forced command is cat >> PATH (push) or tail -F -n 0 PATH (pull); the far side needs no sshlogfwd. Default for push."`
-	SSHLogFwdPath string   `name:"sshlogfwd-path" aliases:"remote-sshlogfwd" help:"Absolute path of sshlogfwd on the host where the line goes (reliable mode)." default:"/usr/local/bin/sshlogfwd" placeholder:"PATH"`
-	MaxSize       ByteSize `name:"max-size" help:"Reliable push only: the bound receive keeps PATH under (receive --max-size), so that an intruder on the watched host cannot fill the log host's disk." placeholder:"SIZE"`
-	LegacySSHD    bool     `name:"legacy-sshd" help:"For sshd older than OpenSSH 7.2, which does not know 'restrict' (and ignores a line holding it): spell the restrictions out."`
+	Key           string        `name:"key" default:"-" help:"The public key (.pub file) of the key that will connect; - reads it from standard input. A private key is refused." placeholder:"FILE"`
+	From          []string      `name:"from" help:"Addresses (or CIDR blocks, or patterns) the key is accepted from: for push the watched host, for pull the log host. Repeatable or comma-separated. Required unless --any-source, which alone may mean every address (patterns such as ?* or 0.0.0.0/0 are refused)." placeholder:"ADDR"`
+	AnySource     bool          `name:"any-source" help:"Accept the key from any address (no from=). Only when the connecting host has no fixed address: a stolen key then works from anywhere."`
+	Reliable      bool          `name:"reliable" xor:"mode" help:"The forced command is sshlogfwd receive PATH (push) or sshlogfwd serve PATH (pull). Default for pull."`
+	Compat        bool          `name:"compat" xor:"mode" help:"The forced command is cat >> PATH (push) or tail -F -n 0 PATH (pull); the far side needs no sshlogfwd. Default for push."`
+	SSHLogFwdPath string        `name:"sshlogfwd-path" aliases:"remote-sshlogfwd" help:"Absolute path of sshlogfwd on the host where the line goes (reliable mode)." default:"/usr/local/bin/sshlogfwd" placeholder:"PATH"`
+	MaxSize       bytesize.Size `name:"max-size" help:"Reliable push only: the bound receive keeps PATH under (receive --max-size), so that an intruder on the watched host cannot fill the log host's disk." placeholder:"SIZE"`
+	LegacySSHD    bool          `name:"legacy-sshd" help:"For sshd older than OpenSSH 7.2, which does not know 'restrict' (and ignores a line holding it): spell the restrictions out."`
 }
 
 // role is the forced command's role for the chosen mode.

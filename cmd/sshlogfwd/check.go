@@ -46,11 +46,12 @@ func (c *CheckOptions) options(f *SSHFlags, log *slog.Logger) check.Options {
 
 // Run checks the push setup; check.ErrFailed makes the exit status 1.
 func (c *CheckPushCmd) Run(ctx context.Context, log *slog.Logger) error {
+	cfg := c.config()
 	opts := check.PushOptions{
 		Options:       c.options(&c.SSHFlags, log),
 		FIFO:          c.FIFO,
 		File:          c.File,
-		Journal:       c.journalOptions(),
+		Journal:       cfg.Journal.Options(),
 		SyslogUser:    c.SyslogUser,
 		Spool:         c.Spool,
 		RemoteCommand: c.RemoteCommand,
@@ -62,7 +63,7 @@ func (c *CheckPushCmd) Run(ctx context.Context, log *slog.Logger) error {
 		dest, _ := execssh.ParseDest(d) // Validate checked them
 		opts.Dests = append(opts.Dests, dest)
 	}
-	opts.FIFOMode, _ = c.fifoMode() // Validate checked it
+	opts.FIFOMode, _ = cfg.FileMode() // Validate checked it
 	return check.Push(ctx, opts)
 }
 

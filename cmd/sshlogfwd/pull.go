@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/bytesize"
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/logfile"
@@ -26,7 +27,7 @@ type PullCmd struct {
 	Src string `arg:"" name:"SRC" help:"The file to follow: [user@]host:/path/file.log (host may be a ~/.ssh/config alias)."`
 
 	Output       string        `name:"output" help:"Append here (created mode 0640; SIGHUP reopens it, for logrotate). pull is its only writer: a file that sshlogfwd receive or another pull writes is refused, and so is one with bytes pull cannot prove it wrote. Default: standard output." placeholder:"FILE"`
-	MaxSize      ByteSize      `name:"max-size" help:"Never let --output grow beyond SIZE (0 = no bound): what does not fit is not taken, the far side keeps it, and pull waits (connected, logging an error) until the output is rotated and reopened (SIGHUP), then goes on from its cursor. Protects the log host's disk from a hostile far side." default:"0" placeholder:"SIZE"`
+	MaxSize      bytesize.Size `name:"max-size" help:"Never let --output grow beyond SIZE (0 = no bound): what does not fit is not taken, the far side keeps it, and pull waits (connected, logging an error) until the output is rotated and reopened (SIGHUP), then goes on from its cursor. Protects the log host's disk from a hostile far side." default:"0" placeholder:"SIZE"`
 	Reliable     bool          `name:"reliable" xor:"mode" help:"The far side runs 'sshlogfwd serve PATH' (usually as the forced command): exact resume across reconnects, restarts and rotation. This is the default."`
 	Compat       bool          `name:"compat" xor:"mode" help:"The far side has no sshlogfwd: run 'tail -F -n 0 -- PATH' there (or whatever the forced command is, e.g. tail -f FILE). Lines written while disconnected are lost."`
 	From         string        `name:"from" help:"Where the very first run starts when there is no cursor yet: start or end of the remote file. Later runs resume from the cursor." enum:"start,end" default:"end"`

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/bytesize"
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
@@ -35,7 +34,7 @@ type PushCmd struct {
 	FIFOMode      string        `name:"fifo-mode" help:"Permissions of a FIFO we create (octal): the syslog daemon must be able to write it (default ${default})." default:"0620" placeholder:"MODE"`
 	RemoteCommand string        `name:"remote-command" help:"Command run on the far side instead of cat >> PATH (a forced command= in authorized_keys overrides either)." placeholder:"CMD"`
 	Spool         string        `name:"spool" help:"Directory where lines wait while the link is down. Default: $STATE_DIRECTORY or ~/.local/state/sshlogfwd, one subdirectory per destination." placeholder:"DIR"`
-	SpoolMax      ByteSize      `name:"spool-max" help:"Bound on spooled data (memory and disk); at the bound the oldest lines are dropped and a line on the log host says how many (default ${default})." default:"256MiB" placeholder:"SIZE"`
+	SpoolMax      bytesize.Size `name:"spool-max" help:"Bound on spooled data (memory and disk); at the bound the oldest lines are dropped and a line on the log host says how many (default ${default})." default:"256MiB" placeholder:"SIZE"`
 	Mark          time.Duration `name:"mark" help:"Write a timestamp line '-- MARK --' this often (0 = off); it shows the log host we are alive and probes an idle link." default:"20m"`
 	BackoffMax    time.Duration `name:"backoff-max" help:"Longest wait between reconnect attempts." default:"30s"`
 	DrainTimeout  time.Duration `name:"drain-timeout" help:"On SIGTERM/SIGINT, how long to keep delivering buffered lines before exiting; the rest stays in the spool for the next start." default:"10s"`
@@ -44,33 +43,27 @@ type PushCmd struct {
 	JournalFlags
 }
 
-// Validate checks what spans flags.
+// Validate checks what spans flags; the rules between push's own
+// settings are the engine's (push.Config.Validate).
 func (p *PushCmd) Validate() error {
-	_, destErr := push.ParseDests(p.Dests)
-	mode, modeErr := p.fifoMode()
-	if modeErr == nil {
-		modeErr = pipe.CheckMode(mode)
-	}
-	var spoolMax error
-	if p.SpoolMax < 64<<10 {
-		spoolMax = fmt.Errorf("%s is too small (at least 64KiB)", p.SpoolMax)
-	}
-	return usage.First(
-		p.SSHFlags.validate(), p.ReliableFlags.validate(), p.ReportFlags.validate(), p.JournalFlags.validate(),
-		usage.Flag("DEST", destErr), usage.Flag("--fifo-mode", modeErr),
-		usage.OnlyWith("--fifo", p.FIFO != "", map[string]bool{"--fifo-mode": p.FIFOMode != "0620"}),
-		usage.OnlyWith("--file", p.File != "", map[string]bool{"--from": p.From != "end"}),
-		usage.Flag("--spool-max", spoolMax),
-		usage.NonNegative(map[string]time.Duration{"--mark": p.Mark, "--backoff-max": p.BackoffMax, "--drain-timeout": p.DrainTimeout, "--stats": p.Stats}),
-	)
+	c := p.config()
+	return usage.First(p.SSHFlags.validate(), c.ValidateReliable(), p.ReportFlags.validate(), c.Validate())
 }
 
-func (p *PushCmd) fifoMode() (fs.FileMode, error) {
-	m, err := strconv.ParseUint(p.FIFOMode, 8, 32)
-	if err != nil || m > 0o777 {
-		return 0, fmt.Errorf("%q is not an octal permission like 0620", p.FIFOMode)
+// config is the command line as push's values.
+func (p *PushCmd) config() push.Config {
+	j := p.JournalFlags
+	return push.Config{
+		Reach: push.Reach{
+			SSH: p.SSH, Identity: p.Identity, Port: p.Port, SSHConfig: p.SSHConfig, SSHOptions: p.SSHOption, NoCompress: p.NoCompress,
+			RemoteCommand: p.RemoteCommand, RemoteSSHLogfwd: p.RemoteBinary, AckTimeout: p.AckTimeout,
+		},
+		Dests: p.Dests, FIFO: p.FIFO, FIFOMode: p.FIFOMode, File: p.File, From: p.From,
+		Journal: push.JournalConfig{On: j.Journal, Matches: j.JournalMatch, Priority: j.JournalPriority, Units: j.JournalUnit,
+			Dir: j.JournalDir, Files: j.JournalFile, Format: j.JournalFormat},
+		Spool: p.Spool, SpoolMax: int64(p.SpoolMax), Reliable: p.Reliable, Fsync: p.Fsync,
+		Mark: p.Mark, BackoffMax: p.BackoffMax, DrainTimeout: p.DrainTimeout, Stats: p.Stats,
 	}
-	return fs.FileMode(m), nil
 }
 
 // ReliableFlags are push's flags for the acknowledged mode.
@@ -79,26 +72,6 @@ type ReliableFlags struct {
 	RemoteBinary string        `name:"remote-sshlogfwd" help:"With --reliable: the far side's sshlogfwd, for keys without a forced command (a forced command runs regardless)." default:"sshlogfwd" placeholder:"PATH"`
 	Fsync        time.Duration `name:"fsync" help:"With --reliable: fsync the spool and save its positions this often. A crash of this machine loses at most this much of the newest input, never anything acknowledged." default:"1s"`
 	AckTimeout   time.Duration `name:"ack-timeout" help:"With --reliable: when data is outstanding and no acknowledgement came for this long, the link is taken for dead and ssh restarted (ssh's keepalives are the other watch)." default:"30s"`
-}
-
-func (r *ReliableFlags) validate() error {
-	if err := usage.OnlyWith("--reliable", r.Reliable, map[string]bool{
-		"--remote-sshlogfwd": r.RemoteBinary != "sshlogfwd",
-		"--fsync":            r.Fsync != time.Second,
-		"--ack-timeout":      r.AckTimeout != 30*time.Second,
-	}); err != nil {
-		return err
-	}
-	if r.RemoteBinary == "" || strings.ContainsAny(r.RemoteBinary, "\n\x00") {
-		return usage.Flag("--remote-sshlogfwd", fmt.Errorf("%q is not a program path", r.RemoteBinary))
-	}
-	if r.Fsync <= 0 {
-		return usage.Flag("--fsync", fmt.Errorf("%s: must be positive", r.Fsync))
-	}
-	if r.AckTimeout < time.Second {
-		return usage.Flag("--ack-timeout", fmt.Errorf("%s is too short (at least 1s)", r.AckTimeout))
-	}
-	return nil
 }
 
 // Run checks the paths the flags name, opens the input and forwards
@@ -111,10 +84,12 @@ func (p *PushCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if err := p.checkPaths(); err != nil {
 		return err
 	}
-	opts, err := p.engineOptions(log)
+	c := p.config()
+	opts, err := engineOptions(&c, log)
 	if err != nil {
 		return err
 	}
+	opts.Metrics, opts.MetricsEvery = p.sink(), p.MetricsInterval
 	switch {
 	case p.FIFO != "":
 		f, err := p.openFIFO(log)
@@ -145,7 +120,7 @@ func (p *PushCmd) openFIFO(log *slog.Logger) (*pipe.FIFO, error) {
 		log.Info("reading fifo", "path", p.FIFO, "passed_by", "systemd", "pipe_buffer", f.Size())
 		return f, nil
 	}
-	mode, _ := p.fifoMode()
+	mode, _ := (&push.Config{FIFOMode: p.FIFOMode}).FileMode() // Validate checked it
 	created, err := pipe.Ensure(p.FIFO, mode)
 	if err != nil {
 		return nil, err
@@ -158,46 +133,23 @@ func (p *PushCmd) openFIFO(log *slog.Logger) (*pipe.FIFO, error) {
 	return f, nil
 }
 
-// engineOptions turns the flags into the engine's options.
-func (p *PushCmd) engineOptions(log *slog.Logger) (push.Options, error) {
-	reach := p.reach()
-	dests, err := reach.Dests(p.Dests, p.Reliable, readyMarker)
-	if err != nil {
-		return push.Options{}, usage.Flag("DEST", err)
-	}
-	dir := p.Spool
+// engineOptions are the engine's options for c, spooled in --spool or,
+// without, in the state directory's spool.
+func engineOptions(c *push.Config, log *slog.Logger) (push.Options, error) {
+	dir := c.Spool
 	if dir == "" {
+		dests, _ := push.ParseDests(c.Dests) // Validate checked them
+		var err error
 		if dir, err = defaultSpool(dests); err != nil {
 			return push.Options{}, err
 		}
 	}
-	recorded := reach.Abs()
-	return push.Options{
-		Dests: dests, File: p.File, FromEnd: p.From == "end", Journal: p.journalOptions(),
-		SpoolDir: dir, SpoolMax: int64(p.SpoolMax),
-		Reliable: p.Reliable, Fsync: p.Fsync, AckTimeout: p.AckTimeout,
-		Mark: p.Mark, Stats: p.Stats, BackoffMax: p.BackoffMax, DrainTimeout: p.DrainTimeout,
-		ReadyMarker: reach.ReadyMarker(readyMarker), Hostname: hostname(), Logger: log, Reach: &recorded,
-		Metrics: p.sink(), MetricsEvery: p.MetricsInterval,
-	}, nil
-}
-
-// reach is how the flags reach the destinations (and, made absolute, what
-// the spool directory records for `sshlogfwd spool deliver`).
-func (p *PushCmd) reach() push.Reach {
-	r := push.Reach{
-		SSH: p.SSH, Identity: p.Identity, Port: p.Port, SSHConfig: p.SSHConfig,
-		SSHOptions: p.SSHOption, NoCompress: p.NoCompress, RemoteCommand: p.RemoteCommand,
-	}
-	if p.Reliable {
-		r.RemoteSSHLogfwd, r.AckTimeout = p.RemoteBinary, p.AckTimeout
-	}
-	return r
+	return c.Options(dir, readyMarker, hostname(), log)
 }
 
 // defaultSpool is the spool directory without --spool, once it is known
 // that push can create it; if not, the error says how to give it one.
-func defaultSpool(dests []push.Dest) (string, error) {
+func defaultSpool[D fmt.Stringer](dests []D) (string, error) {
 	dir, err := statedir.Spool(dests)
 	if err == nil {
 		err = check.NeedCreatable(dir, 0o700)

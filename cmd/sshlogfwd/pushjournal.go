@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
-
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
-	"github.com/sshlogfwd/sshlogfwd/internal/journal"
 	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
@@ -18,60 +15,6 @@ type JournalFlags struct {
 	JournalDir      string   `name:"journal-dir" help:"With --journal: read the journal files in this directory instead of the system journal." placeholder:"DIR"`
 	JournalFile     []string `name:"journal-file" sep:"none" help:"With --journal: read this journal file (repeatable, globs allowed) instead of the system journal. journalctl does not follow a file's rotation: for a journal that is still written, give --journal-dir." placeholder:"FILE"`
 	JournalFormat   string   `name:"journal-format" help:"With --journal: the line format: short-iso-precise (TIME HOST IDENT[PID]: MESSAGE, TIME in RFC 3339 with microseconds) or rfc5424 (a syslog message whose structured data carries the journal's seqnum, so that the log host can tell lost lines)." enum:"short-iso-precise,rfc5424" default:"short-iso-precise"`
-}
-
-// validate refuses journal flags without --journal, and matches, a
-// priority or units journalctl would not take (checked by the journal
-// package, which builds journalctl's command line).
-func (j *JournalFlags) validate() error {
-	if !j.Journal {
-		return usage.OnlyWith("--journal", false, map[string]bool{
-			"--journal-match":    len(j.JournalMatch) > 0,
-			"--journal-priority": j.JournalPriority != "",
-			"--journal-unit":     len(j.JournalUnit) > 0,
-			"--journal-dir":      j.JournalDir != "",
-			"--journal-file":     len(j.JournalFile) > 0,
-			"--journal-format":   j.JournalFormat != "short-iso-precise",
-		})
-	}
-	if j.JournalDir != "" && len(j.JournalFile) > 0 {
-		return usage.Flag("--journal-file", errors.New("cannot be combined with --journal-dir"))
-	}
-	// A directory stands in for the source: it keeps Argv from adding the
-	// machine's own _MACHINE_ID term, which is not the user's.
-	for flag, spec := range map[string]journal.Spec{
-		"--journal-match":    {Directory: ".", Matches: j.JournalMatch},
-		"--journal-priority": {Directory: ".", Priority: j.JournalPriority},
-		"--journal-unit":     {Directory: ".", Units: j.JournalUnit},
-		"--journal-file":     {Files: j.JournalFile},
-	} {
-		if _, err := journal.Argv(spec); err != nil {
-			return usage.Flag(flag, err)
-		}
-	}
-	return nil
-}
-
-// journalMatches are the match terms push --journal uses: the flags', or the
-// article's selector when no selection is given at all.
-func (j *JournalFlags) journalMatches() []string {
-	if len(j.JournalMatch) == 0 && j.JournalPriority == "" && len(j.JournalUnit) == 0 {
-		return journal.DefaultMatches
-	}
-	return j.JournalMatch
-}
-
-// journalOptions are the journal reader's options, for --journal; nil without.
-func (j *JournalFlags) journalOptions() *journal.Options {
-	if !j.Journal {
-		return nil
-	}
-	format, _ := journal.ParseFormat(j.JournalFormat) // kong's enum checked it
-	return &journal.Options{
-		Directory: j.JournalDir, Files: j.JournalFile,
-		Matches: j.journalMatches(), Priority: j.JournalPriority, Units: j.JournalUnit,
-		Format: format,
-	}
 }
 
 // checkJournalPaths refuses a --journal-dir that is no directory we may

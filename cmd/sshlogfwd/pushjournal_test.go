@@ -66,7 +66,7 @@ func TestJournalFlagsSelection(t *testing.T) {
 			t.Errorf("%q: %v", args, err)
 			continue
 		}
-		o := cli.Push.journalOptions()
+		o := cli.Push.config().Journal.Options()
 		if o == nil || !slices.Equal(o.Matches, tt.matches) || o.Priority != tt.priority {
 			t.Errorf("%q (SSHLOGFWD_JOURNAL_MATCH=%q): options %+v, want matches %q, priority %q", args, tt.env, o, tt.matches, tt.priority)
 		}

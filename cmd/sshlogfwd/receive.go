@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/ackproto"
+	"github.com/sshlogfwd/sshlogfwd/internal/bytesize"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/receiver"
 	"github.com/sshlogfwd/sshlogfwd/internal/request"
@@ -31,7 +32,7 @@ import (
 // authorized_keys only. The env:"-" tags below say so where it matters most.
 type ReceiveCmd struct {
 	Path    string        `arg:"" name:"PATH" help:"The one file this key may append to. A state file (.NAME.sshlogfwd) and a lock file beside it hold the position."`
-	MaxSize ByteSize      `name:"max-size" env:"-" help:"Refuse data that would make PATH larger than SIZE (0 = no bound); the sender keeps it until PATH is rotated or the bound raised." default:"0" placeholder:"SIZE"`
+	MaxSize bytesize.Size `name:"max-size" env:"-" help:"Refuse data that would make PATH larger than SIZE (0 = no bound); the sender keeps it until PATH is rotated or the bound raised." default:"0" placeholder:"SIZE"`
 	Fsync   time.Duration `name:"fsync" env:"-" help:"Longest time received data waits for its fsync and acknowledgement while data keeps coming; it is synced at once when the input pauses." default:"1s"`
 }
 

@@ -7,11 +7,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
-	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
 	"github.com/sshlogfwd/sshlogfwd/internal/statedir"
 	"github.com/sshlogfwd/sshlogfwd/internal/usage"
@@ -70,7 +67,7 @@ func (c *SpoolDeliverCmd) Validate() error {
 // Run delivers with push's own engine, the command line rebuilt from what
 // push recorded in the directory.
 func (c *SpoolDeliverCmd) Run(ctx context.Context, log *slog.Logger) error {
-	dir, err := spoolArg(c.Dir)
+	dir, err := push.SpoolArg(c.Dir)
 	if err != nil {
 		return err
 	}
@@ -78,7 +75,7 @@ func (c *SpoolDeliverCmd) Run(ctx context.Context, log *slog.Logger) error {
 		to, _ := execssh.ParseDest(c.To) // Validate checked it
 		from, err := push.Retarget(dir, to.String())
 		if err != nil {
-			return spoolError(dir, err)
+			return push.SpoolError(dir, err)
 		}
 		if from != to.String() {
 			log.Info("the lines held for one destination go to another", "from", from, "to", to.String(), "spool", dir)
@@ -86,51 +83,21 @@ func (c *SpoolDeliverCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	rec, err := push.ReadRecord(dir)
 	if err != nil {
-		return spoolError(dir, err)
+		return push.SpoolError(dir, err)
 	}
-	p := pushCmdFromRecord(rec, dir)
-	if err := p.Validate(); err != nil {
+	cfg := push.RecordConfig(rec, dir)
+	ssh := sshFlagsOf(cfg.Reach)
+	if err := usage.First(ssh.validate(), cfg.Validate()); err != nil {
 		return fmt.Errorf("the settings recorded in %s no longer work: %w", dir, err)
 	}
-	if err := p.refuseExposedIdentity(); err != nil {
+	if err := ssh.refuseExposedIdentity(); err != nil {
 		return err
 	}
-	opts, err := p.engineOptions(log)
+	opts, err := engineOptions(&cfg, log)
 	if err != nil {
 		return err
 	}
-	return spoolError(dir, push.Deliver(ctx, opts))
-}
-
-// pushCmdFromRecord is the push command line that delivers what the spool
-// dir holds, as the record says push reached its destinations.
-func pushCmdFromRecord(r push.Record, dir string) *PushCmd {
-	p := &PushCmd{
-		SSHFlags: SSHFlags{
-			Identity: r.Reach.Identity, Port: r.Reach.Port, SSHConfig: r.Reach.SSHConfig,
-			SSHOption: r.Reach.SSHOptions, SSH: r.Reach.SSH, NoCompress: r.Reach.NoCompress,
-		},
-		ReliableFlags: ReliableFlags{Reliable: r.Reliable, RemoteBinary: r.Reach.RemoteSSHLogfwd, Fsync: time.Second, AckTimeout: r.Reach.AckTimeout},
-		ReportFlags:   ReportFlags{MetricsInterval: 30 * time.Second},
-		Dests:         r.Dests, RemoteCommand: r.Reach.RemoteCommand,
-		From: "end", FIFOMode: "0620",
-		Spool: dir, SpoolMax: ByteSize(r.SpoolMax),
-		BackoffMax: 30 * time.Second, DrainTimeout: 10 * time.Second,
-		JournalFlags: JournalFlags{JournalFormat: "short-iso-precise"},
-	}
-	if p.SSH == "" {
-		p.SSH = "ssh"
-	}
-	if p.RemoteBinary == "" {
-		p.RemoteBinary = "sshlogfwd"
-	}
-	if p.AckTimeout == 0 {
-		p.AckTimeout = 30 * time.Second
-	}
-	if p.SpoolMax == 0 {
-		p.SpoolMax = 256 << 20
-	}
-	return p
+	return push.SpoolError(dir, push.Deliver(ctx, opts))
 }
 
 // SpoolDiscardCmd removes a spool directory.
@@ -140,49 +107,14 @@ type SpoolDiscardCmd struct {
 
 // Run discards the spool and says what it held and what was removed.
 func (c *SpoolDiscardCmd) Run() error {
-	dir, err := spoolArg(c.Dir)
+	dir, err := push.SpoolArg(c.Dir)
 	if err != nil {
 		return err
 	}
 	d, err := push.Discard(dir)
 	if err != nil {
-		return spoolError(dir, err)
+		return push.SpoolError(dir, err)
 	}
 	d.Write(os.Stdout, dir)
 	return nil
-}
-
-// spoolArg is the DIR argument made absolute, refused when it is not a
-// directory.
-func spoolArg(dir string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", usage.Flag("DIR", err)
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return "", usage.Flag("DIR", err)
-	}
-	if !fi.IsDir() {
-		return "", usage.Flag("DIR", fmt.Errorf("%s is %s, not a directory", abs, fsutil.DescribeMode(fi.Mode())))
-	}
-	return abs, nil
-}
-
-// spoolError says what to do about an error of the spool commands: a
-// directory that is not a spool is a usage error; one of another user is
-// run as that user; one a push runs on waits until that push stops.
-func spoolError(dir string, err error) error {
-	var held *fsutil.HeldError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &held):
-		return fmt.Errorf("refusing: %w; a push runs on this spool and delivers its lines itself: stop it first", err)
-	case errors.Is(err, push.ErrNotSpool), errors.Is(err, fs.ErrNotExist):
-		return usage.Flag("DIR", fmt.Errorf("%w: `sshlogfwd spool list` shows push's spool directories", err))
-	case errors.Is(err, fsutil.ErrUnsafe), errors.Is(err, fs.ErrPermission):
-		return usage.Flag("DIR", fmt.Errorf("%w%s", err, push.OwnerHint(dir)))
-	}
-	return err
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
 	"github.com/sshlogfwd/sshlogfwd/internal/push"
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // TestSpoolDeliverRunsPushsOwnSSH: the command line `spool deliver`
@@ -29,22 +30,23 @@ func TestSpoolDeliverRunsPushsOwnSSH(t *testing.T) {
 		if _, err := parse(&cli, args); err != nil {
 			t.Fatalf("%q: %v", args, err)
 		}
-		p := &cli.Push
-		rec := push.Record{Dests: p.Dests, Reliable: p.Reliable, SpoolMax: int64(p.SpoolMax), Reach: p.reach().Abs()}
+		p := cli.Push.config()
+		rec := push.Record{Dests: p.Dests, Reliable: p.Reliable, SpoolMax: p.SpoolMax, Reach: p.Reaching().Abs()}
 		os.Chdir("/")
-		back := pushCmdFromRecord(rec, "/var/lib/sshlogfwd/x")
-		if err := back.Validate(); err != nil {
+		back := push.RecordConfig(rec, "/var/lib/sshlogfwd/x")
+		ssh := sshFlagsOf(back.Reach)
+		if err := usage.First(ssh.validate(), back.Validate()); err != nil {
 			t.Fatalf("%q: rebuilt command line: %v", args, err)
 		}
 		for _, s := range append(slices.Clone(p.Dests), "elsewhere:/c.log") {
 			d, _ := execssh.ParseDest(s)
 			os.Chdir(dir)
-			want, err := p.reach().Argv(d, p.Reliable, readyMarker)
+			want, err := p.Reaching().Argv(d, p.Reliable, readyMarker)
 			if err != nil {
 				t.Fatal(err)
 			}
 			os.Chdir("/")
-			got, err := back.reach().Argv(d, back.Reliable, readyMarker)
+			got, err := back.Reaching().Argv(d, back.Reliable, readyMarker)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,8 +60,8 @@ func TestSpoolDeliverRunsPushsOwnSSH(t *testing.T) {
 				t.Errorf("%q to %s:\n got %q\nwant %q", args, s, got, want)
 			}
 		}
-		if back.Reliable != p.Reliable || back.AckTimeout != p.AckTimeout || back.SpoolMax != p.SpoolMax {
-			t.Errorf("%q: rebuilt %+v", args, back.ReliableFlags)
+		if back.Reliable != p.Reliable || back.Reach.AckTimeout != p.Reach.AckTimeout || back.SpoolMax != p.SpoolMax {
+			t.Errorf("%q: rebuilt %+v", args, back)
 		}
 		os.Chdir(dir)
 	}

@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/push"
 	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
@@ -24,6 +23,11 @@ type SSHFlags struct {
 
 func (f *SSHFlags) options() execssh.Options {
 	return execssh.Options{Identity: f.Identity, Port: f.Port, ConfigFile: f.SSHConfig, Extra: f.SSHOption, NoCompress: f.NoCompress}
+}
+
+// sshFlagsOf are the flags that gave r's ssh settings.
+func sshFlagsOf(r push.Reach) SSHFlags {
+	return SSHFlags{Identity: r.Identity, Port: r.Port, SSHConfig: r.SSHConfig, SSHOption: r.SSHOptions, SSH: r.SSH, NoCompress: r.NoCompress}
 }
 
 func (f *SSHFlags) validate() error {
@@ -55,42 +59,6 @@ func (f *SSHFlags) refuseExposedIdentity() error {
 		return nil
 	}
 	return usage.Flag("--identity", check.PrivateKey(f.Identity))
-}
-
-// ByteSize is a size in bytes written like 256MiB, 10M, 1G or 4096.
-type ByteSize int64
-
-var sizeRE = regexp.MustCompile(`^(\d+)\s*([kKmMgGtT]?)(i?[bB]?)$`)
-
-// UnmarshalText parses a size; K, M, G, T are powers of 1024 with or
-// without "iB".
-func (b *ByteSize) UnmarshalText(text []byte) error {
-	m := sizeRE.FindStringSubmatch(strings.TrimSpace(string(text)))
-	if m == nil {
-		return fmt.Errorf("size %q: want a number with an optional unit K, M, G, T (e.g. 256MiB)", text)
-	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
-		return fmt.Errorf("size %q: %w", text, err)
-	}
-	shift := map[string]uint{"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[strings.ToLower(m[2])]
-	if n > (1<<62)>>shift {
-		return fmt.Errorf("size %q is too large", text)
-	}
-	*b = ByteSize(n << shift)
-	return nil
-}
-
-func (b ByteSize) String() string {
-	for _, u := range []struct {
-		s string
-		n int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if int64(b) >= u.n && int64(b)%u.n == 0 {
-			return fmt.Sprintf("%d%s", int64(b)/u.n, u.s)
-		}
-	}
-	return strconv.FormatInt(int64(b), 10)
 }
 
 // hostname is the short host name used in our own lines (marks, gap

@@ -26,7 +26,7 @@ var (
 	codecs     = []string{"internal/ackproto", "internal/stream"}
 	farSide    = []string{"internal/receiver", "internal/serve"}
 	engines    = []string{"internal/push", "internal/pull", "internal/serve", "internal/receiver", "internal/check"}
-	leaves     = []string{"internal/clock", "internal/fsutil", "internal/backoff", "internal/buildinfo", "internal/statedir", "internal/profile", "internal/usage"}
+	leaves     = []string{"internal/clock", "internal/fsutil", "internal/backoff", "internal/buildinfo", "internal/statedir", "internal/profile", "internal/usage", "internal/bytesize"}
 	// helpers are small shared conventions built on the leaves only.
 	helpers = []string{"internal/onewriter", "internal/logfile"}
 	// reporters tell the world how an engine is doing: systemd's
@@ -81,7 +81,7 @@ var rules = []rule{
 		from: helpers, deny: []string{every}, allow: leaves},
 	{name: "reporters", says: "reporting helpers (sdnotify, metrics) import no internal package but the leaf helpers (clock, fsutil, backoff)",
 		from: reporters, deny: []string{every}, allow: leaves},
-	{name: "leaves", says: "leaf helpers (clock, fsutil, backoff, buildinfo, statedir, profile, usage) import no other internal package",
+	{name: "leaves", says: "leaf helpers (clock, fsutil, backoff, buildinfo, statedir, profile, usage, bytesize) import no other internal package",
 		from: leaves, deny: []string{every}},
 }
 

@@ -1,8 +1,8 @@
-package main
+package bytesize
 
 import "testing"
 
-func TestByteSize(t *testing.T) {
+func TestSize(t *testing.T) {
 	tests := []struct {
 		in   string
 		want int64
@@ -23,13 +23,13 @@ func TestByteSize(t *testing.T) {
 		{"1P", 0, false},
 	}
 	for _, tt := range tests {
-		var b ByteSize
+		var b Size
 		err := b.UnmarshalText([]byte(tt.in))
 		if (err == nil) != tt.ok || (tt.ok && int64(b) != tt.want) {
-			t.Errorf("ByteSize(%q) = %d, %v; want %d ok=%v", tt.in, b, err, tt.want, tt.ok)
+			t.Errorf("Size(%q) = %d, %v; want %d ok=%v", tt.in, b, err, tt.want, tt.ok)
 		}
 	}
-	if s := ByteSize(256 << 20).String(); s != "256MiB" {
+	if s := Size(256 << 20).String(); s != "256MiB" {
 		t.Errorf("String = %q", s)
 	}
 }
