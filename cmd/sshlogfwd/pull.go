@@ -52,7 +52,7 @@ func (p *PullCmd) Run(ctx context.Context, log *slog.Logger, reopen *logfile.Reo
 	if err := p.refuseExposedIdentity(); err != nil {
 		return err
 	}
-	if err := p.checkPaths(); err != nil {
+	if err := check.PullPaths(p.Output, p.CursorFile, p.Compat); err != nil {
 		return err
 	}
 	dest, _ := execssh.ParseDest(p.Src)
@@ -115,20 +115,4 @@ func (p *PullCmd) cursorPath(dest execssh.Dest) (string, error) {
 		return "", fmt.Errorf("create state directory: %w", err)
 	}
 	return path, nil
-}
-
-// checkPaths refuses, before anything is created, an --output or
-// --cursor-file that pull cannot write: a missing or unwritable
-// directory, a file of another user. Those are mistakes in the command
-// line or in the permissions it relies on (exit 2).
-func (p *PullCmd) checkPaths() error {
-	for flag, path := range map[string]string{"--output": p.Output, "--cursor-file": p.CursorFile} {
-		if path == "" || flag == "--cursor-file" && p.Compat {
-			continue
-		}
-		if err := check.WritableFile(path); err != nil {
-			return usage.Flag(flag, err)
-		}
-	}
-	return nil
 }

@@ -164,35 +164,9 @@ func defaultSpool[D fmt.Stringer](dests []D) (string, error) {
 // authenticated; random so that nothing else prints it by chance.
 var readyMarker = "sshlogfwd-connected-" + strconv.FormatUint(rand.Uint64(), 36)
 
-// checkPaths refuses, before anything is created, a --fifo, --file,
-// --journal-dir, --journal-file or --spool naming something push cannot
-// use: the wrong kind of file, a missing or unwritable directory, an
-// unreadable file. Those are mistakes
-// in the command line (exit 2); what fails after them is not. (Not in
-// Validate: check push reports them as findings.)
+// checkPaths refuses, before anything is created, a path push cannot use
+// (check.PushPaths; not in Validate: check push reports them as findings).
 func (p *PushCmd) checkPaths() error {
-	switch {
-	case p.FIFO != "":
-		if err := check.FIFOPath(p.FIFO); err != nil {
-			return usage.Flag("--fifo", err)
-		}
-	case p.File != "":
-		if err := check.Followable(p.File); err != nil {
-			return usage.Flag("--file", err)
-		}
-	case p.Journal:
-		if err := p.checkJournalPaths(); err != nil {
-			return err
-		}
-	}
-	if p.Spool != "" {
-		if err := checkSpoolPath(p.Spool); err != nil {
-			return usage.Flag("--spool", err)
-		}
-	}
-	return p.ReportFlags.checkPath()
+	return check.PushPaths{FIFO: p.FIFO, File: p.File, Journal: p.Journal, JournalDir: p.JournalDir, JournalFiles: p.JournalFile,
+		Spool: p.Spool, MetricsFile: p.MetricsFile}.Check()
 }
-
-// checkSpoolPath accepts a directory we may write, or a name whose
-// nearest existing ancestor is one (the missing directories are created).
-func checkSpoolPath(path string) error { return check.NeedCreatable(path, 0o700) }

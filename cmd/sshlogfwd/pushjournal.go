@@ -1,10 +1,5 @@
 package main
 
-import (
-	"github.com/sshlogfwd/sshlogfwd/internal/check"
-	"github.com/sshlogfwd/sshlogfwd/internal/usage"
-)
-
 // JournalFlags are push's flags for reading the systemd journal: the
 // input, which entries, and the shape of their lines.
 type JournalFlags struct {
@@ -15,20 +10,4 @@ type JournalFlags struct {
 	JournalDir      string   `name:"journal-dir" help:"With --journal: read the journal files in this directory instead of the system journal." placeholder:"DIR"`
 	JournalFile     []string `name:"journal-file" sep:"none" help:"With --journal: read this journal file (repeatable, globs allowed) instead of the system journal. journalctl does not follow a file's rotation: for a journal that is still written, give --journal-dir." placeholder:"FILE"`
 	JournalFormat   string   `name:"journal-format" help:"With --journal: the line format: short-iso-precise (TIME HOST IDENT[PID]: MESSAGE, TIME in RFC 3339 with microseconds) or rfc5424 (a syslog message whose structured data carries the journal's seqnum, so that the log host can tell lost lines)." enum:"short-iso-precise,rfc5424" default:"short-iso-precise"`
-}
-
-// checkJournalPaths refuses a --journal-dir that is no directory we may
-// read, and a --journal-file (other than a glob) that is no readable file.
-func (j *JournalFlags) checkJournalPaths() error {
-	if j.JournalDir != "" {
-		if err := check.JournalDir(j.JournalDir); err != nil {
-			return usage.Flag("--journal-dir", err)
-		}
-	}
-	for _, f := range j.JournalFile {
-		if err := check.JournalFile(f); err != nil {
-			return usage.Flag("--journal-file", err)
-		}
-	}
-	return nil
 }

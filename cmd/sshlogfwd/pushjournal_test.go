@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/journal"
-	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // TestJournalFlagsHelpNamesDefault: the help of --journal-match spells out
@@ -108,33 +106,6 @@ func TestJournalFlagsRefused(t *testing.T) {
 			t.Errorf("%q accepted", args)
 		case tt.flag != "" && (!isUsage(err) || !strings.Contains(err.Error(), tt.flag)):
 			t.Errorf("%q: %v, want a usage error naming %s", args, err, tt.flag)
-		}
-	}
-}
-
-// TestJournalPathsChecked: a --journal-dir that is no directory, or a
-// missing --journal-file, is a usage error before anything starts; a glob
-// is left to journalctl.
-func TestJournalPathsChecked(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "system.journal")
-	os.WriteFile(file, nil, 0o600)
-	for _, tt := range []struct {
-		flags JournalFlags
-		ok    bool
-	}{
-		{JournalFlags{Journal: true}, true},
-		{JournalFlags{Journal: true, JournalDir: dir}, true},
-		{JournalFlags{Journal: true, JournalDir: file}, false},
-		{JournalFlags{Journal: true, JournalDir: filepath.Join(dir, "missing")}, false},
-		{JournalFlags{Journal: true, JournalFile: []string{file}}, true},
-		{JournalFlags{Journal: true, JournalFile: []string{filepath.Join(dir, "missing.journal")}}, false},
-		{JournalFlags{Journal: true, JournalFile: []string{dir}}, false},
-		{JournalFlags{Journal: true, JournalFile: []string{filepath.Join(dir, "*.journal")}}, true},
-	} {
-		err := tt.flags.checkJournalPaths()
-		if (err == nil) != tt.ok || (err != nil && !errors.As(err, new(*usage.Error))) {
-			t.Errorf("%+v: %v, want ok=%v (or a usage error)", tt.flags, err, tt.ok)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/check"
@@ -27,18 +26,9 @@ func (r *ReportFlags) validate() error {
 	return nil
 }
 
-// checkPath refuses a --metrics-file whose directory we cannot write in,
-// with the fix (a directory node_exporter can read: 0755) (not in
-// validate: check reports such things as findings).
-func (r *ReportFlags) checkPath() error {
-	if r.MetricsFile == "" {
-		return nil
-	}
-	if err := check.NeedDir(filepath.Dir(r.MetricsFile), 0o755); err != nil {
-		return usage.Flag("--metrics-file", err)
-	}
-	return nil
-}
+// checkPath refuses a --metrics-file push or pull cannot write
+// (check.MetricsPath; not in validate: check reports it as a finding).
+func (r *ReportFlags) checkPath() error { return check.MetricsPath(r.MetricsFile) }
 
 // sink is where the metrics go, nil for none.
 func (r *ReportFlags) sink() metrics.Sink {
