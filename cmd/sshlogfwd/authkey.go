@@ -31,29 +31,13 @@ type AuthorizedKeyCmd struct {
 
 // role is the forced command's role for the chosen mode.
 func (a *AuthorizedKeyCmd) role() authkeys.Role {
-	switch {
-	case a.Role == "push" && a.Reliable:
-		return authkeys.PushReliable
-	case a.Role == "push":
-		return authkeys.PushCompat
-	case a.Compat:
-		return authkeys.PullCompat
-	}
-	return authkeys.PullReliable
+	return authkeys.RoleFor(a.Role, a.Reliable, a.Compat)
 }
 
 // Validate checks what spans flags.
 func (a *AuthorizedKeyCmd) Validate() error {
-	switch {
-	case len(a.From) == 0 && !a.AnySource:
-		return usage.Flag("--from", errors.New("say where the key may be used from (the address of the connecting host), or give --any-source explicitly: from= is what makes a stolen key useless elsewhere"))
-	case len(a.From) > 0 && a.AnySource:
-		return usage.Flag("--any-source", errors.New("contradicts --from"))
-	}
-	if len(a.From) > 0 {
-		if _, err := authkeys.CheckFrom(a.From); err != nil {
-			return usage.Flag("--from", err)
-		}
+	if _, err := authkeys.Sources(a.From, a.AnySource); err != nil {
+		return err
 	}
 	if a.MaxSize != 0 && a.role() != authkeys.PushReliable {
 		return usage.Flag("--max-size", errors.New("applies to reliable push only (push --reliable)"))
@@ -80,17 +64,14 @@ func (a *AuthorizedKeyCmd) Run() error {
 	if err != nil {
 		return usage.Flag("PATH", err)
 	}
-	from := a.From // kong splits --from a,b
-	if len(from) > 0 {
-		warnings, err := authkeys.CheckFrom(from)
-		if err != nil {
-			return usage.Flag("--from", err)
-		}
-		for _, w := range warnings {
-			fmt.Fprintln(os.Stderr, "sshlogfwd: warning:", w)
-		}
+	warnings, err := authkeys.Sources(a.From, a.AnySource) // kong splits --from a,b
+	if err != nil {
+		return err
 	}
-	line, err := authkeys.Build(authkeys.Line{Key: key, Command: cmd, From: from, Legacy: a.LegacySSHD})
+	for _, w := range warnings {
+		fmt.Fprintln(os.Stderr, "sshlogfwd: warning:", w)
+	}
+	line, err := authkeys.Build(authkeys.Line{Key: key, Command: cmd, From: a.From, Legacy: a.LegacySSHD})
 	if err != nil {
 		return usage.Flag("--key", err)
 	}
@@ -102,9 +83,7 @@ func (a *AuthorizedKeyCmd) Run() error {
 func (a *AuthorizedKeyCmd) readKey() (authkeys.PublicKey, error) {
 	var data []byte
 	var err error
-	name := a.Key
 	if a.Key == "-" {
-		name = "standard input"
 		if _, terr := unix.IoctlGetTermios(0, unix.TCGETS); terr == nil {
 			return authkeys.PublicKey{}, usage.Flag("--key", errors.New("give the public key file with --key FILE.pub, or pipe it in"))
 		}
@@ -115,16 +94,5 @@ func (a *AuthorizedKeyCmd) readKey() (authkeys.PublicKey, error) {
 	} else if data, err = os.ReadFile(a.Key); err != nil {
 		return authkeys.PublicKey{}, usage.Path("--key", err)
 	}
-	k, err := authkeys.ParsePublicKey(data)
-	if errors.Is(err, authkeys.ErrPrivateKey) {
-		hint := "give the .pub file"
-		if a.Key != "-" {
-			hint = fmt.Sprintf("give %s.pub (or print it with: ssh-keygen -y -f %s)", a.Key, a.Key)
-		}
-		return authkeys.PublicKey{}, usage.Flag("--key", fmt.Errorf("%s holds a private key, not a public one: %s. A private key never leaves the host that uses it", name, hint))
-	}
-	if err != nil {
-		return authkeys.PublicKey{}, usage.Flag("--key", fmt.Errorf("%s: %w", name, err))
-	}
-	return k, nil
+	return authkeys.ReadKeyFile(data, a.Key)
 }
