@@ -52,13 +52,11 @@ func (r *ReceiveCmd) Validate() error {
 
 // Run serves one session, until the sender closes it or goes away.
 func (r *ReceiveCmd) Run(ctx context.Context, log *slog.Logger) error {
-	if orig, forced := request.Original(); forced {
-		if err := request.ParseReceive(r.Path, orig); err != nil {
-			// Said on both channels: push logs the error frame, a
-			// person running ssh by hand sees stderr.
-			os.Stdout.Write(ackproto.AppendError(nil, ackproto.CodeRefused, err.Error()))
-			return usage.Flag("SSH_ORIGINAL_COMMAND", err)
-		}
+	if err := request.CheckReceive(r.Path); err != nil {
+		// Said on both channels: push logs the error frame, a person
+		// running ssh by hand sees stderr.
+		os.Stdout.Write(ackproto.AppendError(nil, ackproto.CodeRefused, errors.Unwrap(err).Error()))
+		return err
 	}
 	// A write to a vanished sender must fail with EPIPE, not kill us
 	// before the state is saved.

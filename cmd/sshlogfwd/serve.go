@@ -48,25 +48,15 @@ func (s *ServeCmd) Validate() error {
 	return nil
 }
 
-// request reads the client's request: from SSH_ORIGINAL_COMMAND when sshd
-// set it (serve runs as a forced command), else from our own flags.
+// request is the request to answer: the client's, or our own flags'
+// (request.ServeOf).
 func (s *ServeCmd) request() (request.ServeRequest, error) {
-	orig, forced := request.Original()
-	if !forced {
-		// No request: our own command line decides (a forced command may
-		// carry --from; a plain key runs "sshlogfwd serve --cursor C PATH").
-		req := request.ServeRequest{From: s.From}
-		if s.Cursor != "" {
-			c, _ := tailer.ParseCursor(s.Cursor)
-			req.Cursor = &c
-		}
-		return req, nil
+	own := request.ServeRequest{From: s.From}
+	if s.Cursor != "" {
+		c, _ := tailer.ParseCursor(s.Cursor) // Validate checked it
+		own.Cursor = &c
 	}
-	req, err := request.ParseServe(s.Path, orig)
-	if err != nil {
-		return request.ServeRequest{}, usage.Flag("SSH_ORIGINAL_COMMAND", err)
-	}
-	return req, nil
+	return request.ServeOf(s.Path, own)
 }
 
 // Run streams the file until the client goes away. Without --log our log

@@ -3,6 +3,8 @@ package request
 import (
 	"os"
 	"strings"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
 // Original is the client's request when sshd runs us as a forced command:
@@ -20,4 +22,37 @@ func original(lookup func(string) (string, bool)) (string, bool) {
 		return "", false
 	}
 	return v, true
+}
+
+// ServeOf is the request serve answers for path: the client's
+// (SSH_ORIGINAL_COMMAND, ParseServe) when sshd set one, else own, what
+// serve's own command line says (a forced command may carry --from; a
+// plain key runs "sshlogfwd serve --cursor C PATH"). A refused request is
+// a usage error naming SSH_ORIGINAL_COMMAND.
+func ServeOf(path string, own ServeRequest) (ServeRequest, error) {
+	return serveOf(os.LookupEnv, path, own)
+}
+
+func serveOf(lookup func(string) (string, bool), path string, own ServeRequest) (ServeRequest, error) {
+	orig, forced := original(lookup)
+	if !forced {
+		return own, nil
+	}
+	req, err := ParseServe(path, orig)
+	if err != nil {
+		return ServeRequest{}, usage.Flag("SSH_ORIGINAL_COMMAND", err)
+	}
+	return req, nil
+}
+
+// CheckReceive refuses (a usage error naming SSH_ORIGINAL_COMMAND) a
+// client's request other than receive's own for path (ParseReceive); no
+// request is receive's own command line.
+func CheckReceive(path string) error { return checkReceive(os.LookupEnv, path) }
+
+func checkReceive(lookup func(string) (string, bool), path string) error {
+	if orig, forced := original(lookup); forced {
+		return usage.Flag("SSH_ORIGINAL_COMMAND", ParseReceive(path, orig))
+	}
+	return nil
 }
