@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 )
 
 // Settings from SSHLOGFWD_<FLAG> variables are a convenience for the local
@@ -23,26 +25,11 @@ const envPrefix = "SSHLOGFWD"
 // environment passed on is safe too.
 var forcedCommands = map[string]bool{"receive": true, "serve": true}
 
-// sshdVariables are set by sshd in the sessions it starts: SSH_CONNECTION
-// in every one, SSH_ORIGINAL_COMMAND when a forced command replaced what
-// the client asked for.
-var sshdVariables = []string{"SSH_ORIGINAL_COMMAND", "SSH_CONNECTION"}
-
-// underSSHD reports whether we run in a session sshd started.
-func underSSHD(lookup func(string) (string, bool)) bool {
-	for _, v := range sshdVariables {
-		if _, ok := lookup(v); ok {
-			return true
-		}
-	}
-	return false
-}
-
 // envarsAllowed reports whether command (kong's Context.Command(), such as
 // "receive <PATH>") may take settings from SSHLOGFWD_* variables.
 func envarsAllowed(command string, lookup func(string) (string, bool)) bool {
 	name, _, _ := strings.Cut(command, " ")
-	return !forcedCommands[name] && !underSSHD(lookup)
+	return !forcedCommands[name] && !request.UnderSSHD(lookup)
 }
 
 // BeforeReset is called by kong once it knows the command and before it

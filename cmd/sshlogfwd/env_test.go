@@ -13,6 +13,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/forcedcmd"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
@@ -51,7 +52,7 @@ func TestEnvarsAllowed(t *testing.T) {
 // ssh session.
 func clearSSHD(t *testing.T) {
 	t.Helper()
-	for _, v := range sshdVariables {
+	for _, v := range request.SSHDVariables {
 		t.Setenv(v, "")
 		os.Unsetenv(v)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/logfile"
+	"github.com/sshlogfwd/sshlogfwd/internal/request"
 	"github.com/sshlogfwd/sshlogfwd/internal/usage"
 )
 
@@ -90,7 +91,7 @@ func run(args []string) int {
 			log.Warn("environment variables ignored: under sshd, and always in receive and serve, every setting comes from the command line", "vars", strings.Join(names, ","))
 		}
 	}
-	stopProfile, err := cli.ProfileFlags.start(underSSHD(os.LookupEnv))
+	stopProfile, err := cli.ProfileFlags.start(request.UnderSSHD(os.LookupEnv))
 	if err != nil {
 		return out.exitStatus(err)
 	}

@@ -24,6 +24,22 @@ func original(lookup func(string) (string, bool)) (string, bool) {
 	return v, true
 }
 
+// SSHDVariables are set by sshd in the sessions it starts: SSH_CONNECTION
+// in every one, SSH_ORIGINAL_COMMAND when a forced command replaced what
+// the client asked for.
+var SSHDVariables = []string{"SSH_ORIGINAL_COMMAND", "SSH_CONNECTION"}
+
+// UnderSSHD reports whether we run in a session sshd started (lookup is
+// os.LookupEnv): there the environment is partly the client's.
+func UnderSSHD(lookup func(string) (string, bool)) bool {
+	for _, v := range SSHDVariables {
+		if _, ok := lookup(v); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // ServeOf is the request serve answers for path: the client's
 // (SSH_ORIGINAL_COMMAND, ParseServe) when sshd set one, else own, what
 // serve's own command line says (a forced command may carry --from; a

@@ -53,3 +53,21 @@ func TestCheckReceive(t *testing.T) {
 		}
 	}
 }
+
+// TestUnderSSHD: either of sshd's variables, even set empty, means a
+// session sshd started.
+func TestUnderSSHD(t *testing.T) {
+	for _, tt := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{nil, false},
+		{map[string]string{"SSH_CLIENT_X": "1", "HOME": "/root"}, false},
+		{map[string]string{"SSH_CONNECTION": "192.0.2.1 5022 192.0.2.2 22"}, true},
+		{map[string]string{"SSH_ORIGINAL_COMMAND": ""}, true},
+	} {
+		if got := UnderSSHD(func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }); got != tt.want {
+			t.Errorf("UnderSSHD(%v) = %v, want %v", tt.env, got, tt.want)
+		}
+	}
+}
