@@ -5,15 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
-
-// ErrNoSplice is a file the kernel cannot splice from (EINVAL: a file
-// system without splice support), or one already closed: nothing was
-// written, and the caller writes the bytes itself.
-var ErrNoSplice = errors.New("cannot splice from this file")
 
 // SendFile moves n bytes of f, from offset *off on, into w, the write end
 // of a pipe in non-blocking mode on the runtime poller (the input of an
@@ -33,58 +27,41 @@ var ErrNoSplice = errors.New("cannot splice from this file")
 // closed), io.ErrUnexpectedEOF (f ended before n bytes: what came before
 // was moved), or why the pipe refused (EPIPE: its reader is gone).
 func SendFile(w io.Writer, f *os.File, off *int64, n int) error {
-	rc, err := writeConn(w)
-	if err != nil {
+	_, err := splice(w, nil, f, off, n, whole)
+	return err
+}
+
+// Feed hands p to w, the write end of a pipe (the input of an ssh child)
+// in non-blocking mode on the runtime poller, as os.Pipe makes it, waiting
+// while the pipe is full; *taken, which must be 0, counts the bytes of p
+// the pipe has taken, exactly, even when this process is killed at any
+// moment. The bytes go from a memory file into the pipe with splice(2),
+// and splice advances the count, the read offset it is given, in the
+// same system call that moves them; a killed process dies only on its way
+// back from a system call, so the count and the pipe never disagree. A
+// count in a file mapped shared (see spool.Consumer.BeginHandover)
+// outlives the process. Writing the bytes with write(2) and recording
+// them after it returned leaves a window in which the pipe has them and
+// the record does not.
+//
+// The memory file is new for every call: the pipe holds references to its
+// pages, not copies, and a reused file would change what the reader gets.
+// A w that is not a descriptor is ErrNotPipe, before anything is written.
+func Feed(w io.Writer, p []byte, taken *int64) error {
+	if _, err := rawConn(w); err != nil {
 		return err
 	}
-	var serr error
-	if cerr := control(f, func(in int) { _, serr = sendFD(rc, in, off, n) }); cerr != nil {
-		return fmt.Errorf("%w: %w", ErrNoSplice, cerr)
-	}
-	return serr
-}
-
-// writeConn returns the raw connection of w, a pipe descriptor, or
-// ErrNotPipe.
-func writeConn(w io.Writer) (syscall.RawConn, error) {
-	sc, ok := w.(syscall.Conn)
-	if !ok {
-		return nil, ErrNotPipe
-	}
-	rc, err := sc.SyscallConn()
+	fd, err := unix.MemfdCreate("sshlogfwd-handover", unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, ErrNotPipe
+		return fmt.Errorf("memfd_create: %w", err)
 	}
-	return rc, nil
-}
-
-// sendFD is the one loop that moves bytes into a pipe on the poller: n
-// bytes from descriptor in (a file at *off, or a pipe when off is nil)
-// into rc, waiting while rc is full. It returns how many moved and, when
-// fewer than n, why (see SendFile).
-func sendFD(rc syscall.RawConn, in int, off *int64, n int) (int, error) {
-	moved := 0
-	var serr error
-	err := rc.Write(func(fd uintptr) bool {
-		k, err := move(in, off, int(fd), nil, n-moved)
-		moved += k
-		switch {
-		case err == nil:
-		case errors.Is(err, unix.EAGAIN):
-			return false // the pipe is full: wait
-		case errors.Is(err, errSourceEnded):
-			serr = fmt.Errorf("splice into pipe: %w after %d of %d bytes", io.ErrUnexpectedEOF, moved, n)
-		case errors.Is(err, unix.EINVAL) && moved == 0:
-			serr = fmt.Errorf("%w: %w", ErrNoSplice, err)
-		default:
-			serr = fmt.Errorf("splice into pipe: %w", err)
-		}
-		return true
-	})
-	if serr == nil {
-		serr = err
+	mem := os.NewFile(uintptr(fd), "memfd")
+	defer mem.Close()
+	if _, err := mem.WriteAt(p, 0); err != nil {
+		return fmt.Errorf("copy to memory file: %w", err)
 	}
-	return moved, serr
+	_, err = splice(w, nil, mem, taken, len(p), whole)
+	return err
 }
 
 // Stage puts frames, a few bytes of header and a payload that lies in a
@@ -102,13 +79,13 @@ type Stage struct {
 	r, w *os.File
 }
 
-// NewStage makes a Stage with its private pipe.
+// NewStage makes a Stage with its private pipe, non-blocking: filling it
+// stops when it is full instead of waiting for a reader, which is us.
 func NewStage() (*Stage, error) {
-	r, w, err := os.Pipe()
+	r, w, _, err := newPipe(1<<20, unix.O_NONBLOCK)
 	if err != nil {
-		return nil, fmt.Errorf("staging pipe: %w", err)
+		return nil, fmt.Errorf("staging %w", err)
 	}
-	Grow(w, 1<<20)
 	return &Stage{r: r, w: w}, nil
 }
 
@@ -124,69 +101,50 @@ func (st *Stage) Close() error {
 // another error, part of the frame may have reached w, and the stream
 // through w is broken.
 func (st *Stage) SendFrame(w io.Writer, head []byte, f *os.File, off int64, n int) error {
-	rc, err := writeConn(w)
-	if err != nil {
+	if _, err := rawConn(w); err != nil {
 		return err
 	}
-	var serr error
-	cerr := control(f, func(in int) {
-		serr = control2(st.r, st.w, func(sr, sw int) error { return st.send(rc, sr, sw, head, in, off, n) })
+	// The private pipe is empty: the header fits at once.
+	if _, err := st.w.Write(head); err != nil {
+		return fmt.Errorf("staging pipe: %w", err)
+	}
+	// The descriptors are held for the whole frame: a file closed
+	// meanwhile (a segment dropped) cannot cut it.
+	err := flow(w, nil, st.r, nil, func(flush *mover) error {
+		return flow(st.w, nil, f, &off, func(fill *mover) error {
+			return sendFrame(fill, flush, len(head), n)
+		})
 	})
-	switch {
-	case cerr != nil:
-		return fmt.Errorf("%w: %w", ErrNoSplice, cerr)
-	case serr != nil:
+	if err != nil {
 		// Whatever is left in the private pipe belongs to no frame.
 		st.empty()
 	}
-	return serr
+	return err
 }
 
-// send gathers head and up to as much of the payload as the private pipe
-// (sr, sw) takes, moves all of it on into rc, and again until the frame
-// is through.
-func (st *Stage) send(rc syscall.RawConn, sr, sw int, head []byte, in int, off int64, n int) error {
-	queued, err := writeAll(sw, head)
-	if err != nil {
-		return fmt.Errorf("staging pipe: %w", err)
-	}
-	for left, first := n, true; left > 0 || queued > 0; first = false {
+// sendFrame fills the private pipe, which holds the frame's first queued
+// bytes, with up to as much of the n bytes of payload as it takes, moves
+// all of it on into the destination, and again until the frame is
+// through.
+func sendFrame(fill, flush *mover, queued, n int) error {
+	total, sent := queued+n, 0
+	for left := n; left > 0 || queued > 0; {
 		if left > 0 {
-			k, err := move(in, &off, sw, nil, left)
+			k, err := fill.run(left, ready)
 			left -= k
 			queued += k
-			switch {
-			case err == nil, errors.Is(err, unix.EAGAIN) && queued > 0:
-			case errors.Is(err, errSourceEnded):
-				return fmt.Errorf("splice into pipe: %w after %d of %d bytes", io.ErrUnexpectedEOF, n-left, n)
-			case errors.Is(err, unix.EINVAL) && first && k == 0:
-				return fmt.Errorf("%w: %w", ErrNoSplice, err)
-			default:
-				return fmt.Errorf("splice into the staging pipe: %w", err)
+			if err != nil && !(errors.Is(err, unix.EAGAIN) && queued > 0) {
+				return why(err, n-left, n)
 			}
 		}
-		k, err := sendFD(rc, sr, nil, queued)
+		k, err := flush.run(queued, whole)
 		queued -= k
+		sent += k
 		if err != nil {
-			return err
+			return why(err, sent, total)
 		}
 	}
 	return nil
-}
-
-// writeAll writes p into the pipe behind fd, which has room for it.
-func writeAll(fd int, p []byte) (int, error) {
-	for done := 0; done < len(p); {
-		k, err := unix.Write(fd, p[done:])
-		switch {
-		case errors.Is(err, unix.EINTR):
-		case err != nil:
-			return done, err
-		default:
-			done += k
-		}
-	}
-	return len(p), nil
 }
 
 // empty drains the private pipe after a frame that failed.
@@ -194,23 +152,9 @@ func (st *Stage) empty() {
 	var buf [64 << 10]byte
 	_ = control(st.r, func(fd int) {
 		for {
-			if k, err := unix.Read(fd, buf[:]); k <= 0 && !errors.Is(err, unix.EINTR) {
+			if _, err := readFD(fd, buf[:]); err != nil {
 				return
 			}
 		}
 	})
-}
-
-// control2 runs fn with the descriptors of a and b.
-func control2(a, b *os.File, fn func(fa, fb int) error) error {
-	var err error
-	cerr := control(a, func(fa int) {
-		if cerr := control(b, func(fb int) { err = fn(fa, fb) }); err == nil {
-			err = cerr
-		}
-	})
-	if err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -4,7 +4,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,19 +27,9 @@ func MaxSize() int {
 // is already as large is left alone, never shrunk: a socket unit's
 // PipeSize= may have made it larger than we could.
 func Grow(f any, want int) int {
-	sc, ok := f.(interface {
-		SyscallConn() (syscall.RawConn, error)
-	})
-	if !ok {
-		return 0
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0
-	}
 	size := 0
-	_ = rc.Control(func(fd uintptr) {
-		cur, err := unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0)
+	_ = control(f, func(fd int) {
+		cur, err := unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
 		if err != nil {
 			cur = 0
 		}
@@ -50,12 +39,12 @@ func Grow(f any, want int) int {
 		}
 		// Halving after EPERM stops above the present size: never shrink.
 		for n := want; n >= 4096 && n > cur; n /= 2 {
-			if got, err := unix.FcntlInt(fd, unix.F_SETPIPE_SZ, n); err == nil {
+			if got, err := unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, n); err == nil {
 				size = got
 				return
 			}
 		}
-		size, _ = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0)
+		size, _ = unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
 	})
 	return size
 }

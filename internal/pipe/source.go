@@ -70,7 +70,7 @@ func NewSource(r io.Reader) (*Source, error) {
 		s.Close()
 		return nil, err
 	}
-	_ = s.control(func(fd int) {
+	_ = control(s.conn, func(fd int) {
 		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 		s.writer = err == nil && fl&unix.O_ACCMODE == unix.O_RDWR
 	})
@@ -80,15 +80,11 @@ func NewSource(r io.Reader) (*Source, error) {
 // descriptor returns c's descriptor number, or ErrNotPipe when it is not
 // a pipe.
 func descriptor(c conn) (int, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return 0, ErrNotPipe
-	}
 	var st unix.Stat_t
 	fd := -1
-	serr := rc.Control(func(f uintptr) {
-		if unix.Fstat(int(f), &st) == nil {
-			fd = int(f)
+	serr := control(c, func(f int) {
+		if unix.Fstat(f, &st) == nil {
+			fd = f
 		}
 	})
 	if serr != nil || fd < 0 || st.Mode&unix.S_IFMT != unix.S_IFIFO {
@@ -134,26 +130,17 @@ func samePipe(f *os.File, was *unix.Stat_t) error {
 // openScratch makes the scratch pipe that Peek tees into, as large as
 // the source pipe, so that one tee shows all of it.
 func (s *Source) openScratch() error {
-	r, w, err := os.Pipe()
+	size := 0
+	if err := control(s.conn, func(fd int) { size, _ = unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0) }); err != nil {
+		return err
+	}
+	r, w, got, err := newPipe(size, unix.O_NONBLOCK)
 	if err != nil {
-		return fmt.Errorf("scratch pipe: %w", err)
+		return fmt.Errorf("scratch %w", err)
 	}
 	s.scratchR, s.scratchW = r, w
-	size := 0
-	if err := s.control(func(fd int) { size, _ = unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0) }); err != nil {
-		return err
-	}
-	s.buf = make([]byte, max(Grow(w, size), 4096))
+	s.buf = make([]byte, max(got, 4096))
 	return nil
-}
-
-// control runs fn with the pipe's descriptor.
-func (s *Source) control(fn func(fd int)) error {
-	rc, err := s.conn.SyscallConn()
-	if err != nil {
-		return err
-	}
-	return rc.Control(func(fd uintptr) { fn(int(fd)) })
 }
 
 // Peek waits until the pipe holds more than have bytes and returns a copy
@@ -169,7 +156,7 @@ func (s *Source) control(fn func(fd int)) error {
 // was not empty: so on Linux 6.18 (measured) and since 5.14; 5.5 to 5.13
 // woke it only when the pipe had been empty.
 func (s *Source) Peek(have int) (head []byte, ended bool, err error) {
-	rc, err := s.conn.SyscallConn()
+	rc, err := rawConn(s.conn)
 	if err != nil {
 		return nil, false, err
 	}
@@ -205,37 +192,14 @@ func (s *Source) look(fd int) (k int, err error) {
 		return 0, fmt.Errorf("look into the pipe: %w", err)
 	}
 	cerr = control(s.scratchR, func(in int) {
-		for got := 0; got < k && err == nil; {
-			m, rerr := unix.Read(in, s.buf[got:k])
-			switch {
-			case rerr == nil && m > 0:
-				got += m
-			case errors.Is(rerr, unix.EINTR):
-			default:
-				err = fmt.Errorf("read the scratch pipe: %d of %d bytes: %w", got, k, rerr)
-			}
+		if got, rerr := readFD(in, s.buf[:k]); rerr != nil {
+			err = fmt.Errorf("read the scratch pipe: %d of %d bytes: %w", got, k, rerr)
 		}
 	})
 	if err == nil {
 		err = cerr
 	}
 	return k, err
-}
-
-// control runs fn with f's descriptor, without taking f off the poller.
-func control(f *os.File, fn func(fd int)) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	return rc.Control(func(fd uintptr) { fn(int(fd)) })
-}
-
-// hungUp reports whether the pipe behind fd has no writer any more.
-func hungUp(fd int) bool {
-	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	n, err := unix.Poll(p, 0)
-	return err == nil && n == 1 && p[0].Revents&unix.POLLHUP != 0
 }
 
 // tee duplicates up to n bytes of pipe in into pipe out.
@@ -254,18 +218,9 @@ func tee(in, out, n int) (int, error) {
 // process is being killed (the move stops at a page boundary, the pipe
 // keeps the rest); the error says why.
 func (s *Source) MoveTo(f *os.File, off *int64, n int) (int, error) {
-	moved := 0
-	var merr error
-	cerr := s.control(func(in int) {
-		if cerr := control(f, func(out int) { moved, merr = move(in, nil, out, off, n) }); merr == nil {
-			merr = cerr
-		}
-	})
-	switch {
-	case merr != nil:
-		return moved, fmt.Errorf("splice from the pipe into %s: %w", f.Name(), merr)
-	case cerr != nil:
-		return moved, cerr
+	moved, err := splice(f, off, s.conn, nil, n, ready)
+	if err != nil {
+		return moved, fmt.Errorf("splice from the pipe into %s: %w", f.Name(), err)
 	}
 	return moved, nil
 }
@@ -277,22 +232,7 @@ func (s *Source) MoveTo(f *os.File, off *int64, n int) (int, error) {
 func (s *Source) Read(p []byte) (int, error) {
 	got := 0
 	var rerr error
-	err := s.control(func(fd int) {
-		for got < len(p) {
-			n, err := unix.Read(fd, p[got:])
-			switch {
-			case err == nil && n > 0:
-				got += n
-			case errors.Is(err, unix.EINTR):
-			case err == nil:
-				rerr = io.ErrUnexpectedEOF
-				return
-			default:
-				rerr = err
-				return
-			}
-		}
-	})
+	err := control(s.conn, func(fd int) { got, rerr = readFD(fd, p) })
 	if err == nil && rerr != nil {
 		err = fmt.Errorf("read the pipe: %d of %d bytes: %w", got, len(p), rerr)
 	}

@@ -60,14 +60,6 @@ func peek(t *testing.T, src *Source, have int) (string, bool) {
 	return string(head), ended
 }
 
-// queuedIn is how many bytes wait in the pipe behind src.
-func queuedIn(t *testing.T, src *Source) int {
-	t.Helper()
-	n := -1
-	src.control(func(fd int) { n, _ = unix.IoctlGetInt(fd, unix.TIOCINQ) })
-	return n
-}
-
 // TestSourcePeekLeavesMoveTakes: Peek shows the pipe's bytes and leaves
 // them there; MoveTo takes exactly the first n into the file at the
 // offset, which it advances.
@@ -78,7 +70,7 @@ func TestSourcePeekLeavesMoveTakes(t *testing.T) {
 	if head, _ := peek(t, src, 0); head != "abc\ndef" {
 		t.Fatalf("Peek: %q", head)
 	}
-	if n := queuedIn(t, src); n != 7 {
+	if n := Queued(src.conn); n != 7 {
 		t.Fatalf("after Peek the pipe holds %d bytes, want all 7", n)
 	}
 	out, err := os.Create(filepath.Join(t.TempDir(), "seg"))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/stream"
 	"github.com/sshlogfwd/sshlogfwd/internal/tailer"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
@@ -214,7 +215,7 @@ func TestPullWatchdogStopsWhenWedged(t *testing.T) {
 	r.notify.Next(t, hang)                          // READY=1
 	r.notify.AwaitAdvancing(t, r.clk, "WATCHDOG=1") // the pass runs
 	release()
-	testlab.WaitFor(t, hang, func() bool { n, _ := unix.IoctlGetInt(int(pr.Fd()), unix.TIOCINQ); return n >= 60000 }, "the output pipe to fill")
+	testlab.WaitFor(t, hang, func() bool { return pipe.Queued(pr) >= 60000 }, "the output pipe to fill")
 	// A pass or two may still get through before the next write starts;
 	// once it hangs, the pings stop: ten seconds on the clock (watchdog
 	// 4 s) without a message. Absence can only be checked for a while:

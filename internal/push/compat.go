@@ -216,7 +216,7 @@ func (s *appendSession) write(b spool.Batch) bool {
 // bytes of b the child took, all of them unless it failed.
 func (s *appendSession) handOver(b spool.Batch) (int64, error) {
 	took, err := s.moveOn(b)
-	if !errors.Is(err, pipe.ErrNotPipe) && !errors.Is(err, pipe.ErrNoSplice) {
+	if !errors.Is(err, pipe.ErrNoSplice) {
 		return took, err
 	}
 	n, err := s.link.Stdin().Write(b.Data)
@@ -230,8 +230,9 @@ func (s *appendSession) handOver(b spool.Batch) (int64, error) {
 // moveOn moves b's data into the child's input with splice(2), the count
 // of bytes it took in spool.Consumer.BeginHandover's record: straight from
 // the segment file's page cache when b lies in one (pipe.SendFile), never
-// copied through this process; else from a memory file (pipe.Feed). Errors
-// ErrNotPipe and ErrNoSplice leave b to be written: nothing was moved.
+// copied through this process; else from a memory file (pipe.Feed).
+// pipe.ErrNoSplice (ErrNotPipe too) leaves b to be written: nothing was
+// moved.
 // It returns how many bytes of b the child took.
 func (s *appendSession) moveOn(b spool.Batch) (int64, error) {
 	if b.File != nil {
@@ -240,8 +241,11 @@ func (s *appendSession) moveOn(b spool.Batch) (int64, error) {
 		if taken == nil {
 			return 0, pipe.ErrNoSplice
 		}
-		// The kernel advances the record as a file offset from b.Off.
-		if err := pipe.SendFile(s.link.Stdin(), b.File, taken, len(b.Data)); !errors.Is(err, pipe.ErrNoSplice) {
+		// The kernel advances the record as a file offset from b.Off. A
+		// file that cannot be spliced from goes from memory instead;
+		// an input that is not a pipe takes neither.
+		err = pipe.SendFile(s.link.Stdin(), b.File, taken, len(b.Data))
+		if !errors.Is(err, pipe.ErrNoSplice) || errors.Is(err, pipe.ErrNotPipe) {
 			return *taken - b.Off, err
 		}
 	}

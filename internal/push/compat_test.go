@@ -5,13 +5,11 @@ import (
 	"context"
 	"io"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
 )
 
@@ -188,19 +186,6 @@ func (te *testEngine) restartPosition(t *testing.T, dir string) int64 {
 	return read
 }
 
-// queued is how many bytes wait in the pipe read by f.
-func queued(t *testing.T, f io.Reader) int {
-	t.Helper()
-	sc, ok := f.(syscall.Conn)
-	if !ok {
-		t.Fatal("not a pipe")
-	}
-	rc, _ := sc.SyscallConn()
-	n := 0
-	rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-	return n
-}
-
 // TestAppendSessionRecordsWhatTheChildTook: after every write into the
 // child, what it took is recorded for a restart, exactly: a killed push
 // leaves its ssh running, which delivers what it took, and a restart must
@@ -219,7 +204,7 @@ func TestAppendSessionRecordsWhatTheChildTook(t *testing.T) {
 	}
 	// Blocked, the session has written what fits, and recorded it.
 	waitFor(t, func() bool {
-		took := len(first) + queued(t, l.farIn)
+		took := len(first) + pipe.Queued(l.farIn)
 		return took > len(first) && te.restartPosition(t, dir) == int64(took)
 	}, "a restart position equal to what the child took")
 	l.Kill()
@@ -347,7 +332,7 @@ func TestAppendSessionKilledMidBatchSendsOnlyTheRest(t *testing.T) {
 	}
 	var took int
 	waitFor(t, func() bool {
-		took = len(first) + queued(t, l.farIn)
+		took = len(first) + pipe.Queued(l.farIn)
 		return took > len(first) && te.restartPosition(t, dir) == int64(took)
 	}, "the write to block on a full pipe, with what the child took recorded")
 	l.Kill()

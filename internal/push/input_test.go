@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
@@ -268,19 +266,7 @@ func TestPipeInputLeavesUnfinishedLineAtStop(t *testing.T) {
 	if n := te.sp.Unfinished(); n != 0 || te.d.consumer.Available() != 0 {
 		t.Errorf("after the stop the spool holds %d more bytes, %d unseen; want none", te.d.consumer.Available(), n)
 	}
-	if n := queuedIn(t, fifo); n != 2 {
+	if n := pipe.Queued(fifo); n != 2 {
 		t.Errorf("the FIFO holds %d bytes after the stop, want the unfinished line's 2", n)
 	}
-}
-
-// queuedIn is how many bytes wait in the FIFO.
-func queuedIn(t *testing.T, f *pipe.FIFO) int {
-	t.Helper()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := -1
-	rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-	return n
 }

@@ -452,7 +452,7 @@ func (s *sender) sendData(off int64, data []byte, f *os.File, at int64) bool {
 func (s *sender) writeData(w io.Writer, off int64, data []byte, f *os.File, at int64) error {
 	if f != nil && s.useStage() {
 		err := s.stage.SendFrame(w, ackproto.AppendDataHeader(s.buf[:0], off, len(data)), f, at, len(data))
-		if !errors.Is(err, pipe.ErrNotPipe) && !errors.Is(err, pipe.ErrNoSplice) {
+		if !errors.Is(err, pipe.ErrNoSplice) {
 			return err
 		}
 	}

@@ -201,7 +201,7 @@ func TestSegmentDroppedWhileSpliced(t *testing.T) {
 	off := b.Off
 	moved := make(chan error, 1)
 	go func() { moved <- pipe.SendFile(w, b.File, &off, len(b.Data)) }()
-	waitFor(t, func() bool { return queued(t, r) == 4096 }, "the pipe full")
+	waitFor(t, func() bool { return pipe.Queued(r) == 4096 }, "the pipe full")
 	appended := make(chan struct{})
 	go func() {
 		for i := range 40 { // 560 KB more: the bound drops the first segment

@@ -53,7 +53,7 @@ func TestMovedInputSurvivesKill(t *testing.T) {
 		child.progress(t) // about to take it: kill it now
 		child.kill()
 		got := movedAndHeld(t, spoolDir)
-		inPipe := queued(t, holder)
+		inPipe := pipe.Queued(holder)
 		want := w.written[:len(w.written)-inPipe]
 		if own := ownLines(got); !bytes.Equal(own.rest, want) {
 			t.Fatalf("round %d: the spool holds %s (without %d lines of its own), the FIFO %d bytes; want the first %d of the %d bytes written, from byte %d on it differs",
@@ -158,21 +158,6 @@ func movedAndHeld(t *testing.T, dir string) []byte {
 		got = append(got, held...)
 	}
 	return got
-}
-
-// queued is how many bytes wait in the pipe behind f.
-func queued(t *testing.T, f *os.File) int {
-	t.Helper()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	rc.Control(func(fd uintptr) { n, err = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // ownLine is what the child writes of its own.

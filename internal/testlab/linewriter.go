@@ -12,9 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 )
 
 // Mode is what a Writer does when its destination, a pipe, is full.
@@ -324,23 +323,13 @@ func (w *Writer) rawWrite(b []byte) (int, error) {
 func (w *Writer) Queued() int {
 	w.dstMu.Lock()
 	defer w.dstMu.Unlock()
-	return queued(w.dst)
+	return pipe.Queued(w.dst)
 }
 
 func (w *Writer) destination() io.Writer {
 	w.dstMu.Lock()
 	defer w.dstMu.Unlock()
 	return w.dst
-}
-
-func queued(dst io.Writer) int {
-	n := -1
-	if sc, ok := dst.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-		}
-	}
-	return n
 }
 
 // Describe tells, for a failure message, which file the writer holds
@@ -358,5 +347,5 @@ func (w *Writer) Describe() string {
 	}
 	syscall.Stat(w.path, &named)
 	return fmt.Sprintf("the writer's file is inode %d, %s is inode %d; %d bytes queued in it; %d lines written, %d dropped, %d stalls",
-		held.Ino, w.path, named.Ino, queued(w.dst), w.written.Load(), w.dropped.Load(), w.stalls.Load())
+		held.Ino, w.path, named.Ino, pipe.Queued(w.dst), w.written.Load(), w.dropped.Load(), w.stalls.Load())
 }

@@ -6,28 +6,55 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// spliceFile is a file of n pattern bytes.
-func spliceFile(t *testing.T, n int) *os.File {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "src")
-	if err := os.WriteFile(path, pattern(0, n), 0o644); err != nil {
-		t.Fatal(err)
+// hang bounds the waits below: it only catches a hang.
+const hang = 10 * time.Second
+
+// pattern is the stream's bytes from offset base on: every byte says where
+// it belongs.
+func pattern(base int64, n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte((base + int64(i)) % 251)
 	}
-	f, err := os.Open(path)
+	return p
+}
+
+// patternFile is a file holding pattern(0, n), as a spool segment holds
+// the stream, or a followed log file its lines.
+func patternFile(t *testing.T, n int) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(t.TempDir(), "seg"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
+	if _, err := f.WriteAt(pattern(0, n), 0); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
-// private is Private, closed at the end of the test.
+// testPipe is an os.Pipe (non-blocking, on the poller) closed at the end
+// of the test.
+func testPipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w
+}
+
+// private is Private (blocking ends), closed at the end of the test.
 func private(t *testing.T, want int) (r, w *os.File, size int) {
 	t.Helper()
 	r, w, size, err := Private(want)
@@ -38,26 +65,60 @@ func private(t *testing.T, want int) (r, w *os.File, size int) {
 	return r, w, size
 }
 
-// drain reads n bytes from r in the background.
-func drain(r io.Reader, n int) <-chan []byte {
-	got := make(chan []byte, 1)
-	go func() {
-		b := make([]byte, n)
-		m, _ := io.ReadFull(r, b)
-		got <- b[:m]
-	}()
-	return got
+// result is what a call that counts bytes returned.
+type result struct {
+	n   int
+	err error
 }
 
-func recv(t *testing.T, c <-chan []byte) []byte {
+// inBackground runs fn in a goroutine; its result comes on the channel.
+func inBackground(fn func() (int, error)) <-chan result {
+	done := make(chan result, 1)
+	go func() {
+		n, err := fn()
+		done <- result{n, err}
+	}()
+	return done
+}
+
+// await is the result that comes on done; waiting longer than hang fails
+// the test, saying that what did not happen.
+func await(t *testing.T, done <-chan result, what string) result {
 	t.Helper()
 	select {
-	case b := <-c:
-		return b
+	case r := <-done:
+		return r
 	case <-time.After(hang):
-		t.Fatal("reader got nothing (hang)")
+		t.Fatalf("%s (hang)", what)
 	}
-	return nil
+	return result{}
+}
+
+// readN reads n bytes from r, a pipe on the poller, bounded by hang.
+func readN(t *testing.T, r *os.File, n int) []byte {
+	t.Helper()
+	r.SetReadDeadline(time.Now().Add(hang))
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		t.Fatalf("read %d bytes: %v", n, err)
+	}
+	return b
+}
+
+// Queued tells how many bytes wait in a pipe, without taking them, and
+// -1 for what is no descriptor.
+func TestQueued(t *testing.T) {
+	r, w := testPipe(t)
+	if n := Queued(r); n != 0 {
+		t.Errorf("an empty pipe holds %d bytes", n)
+	}
+	w.Write(pattern(0, 1234))
+	if n, m := Queued(r), Queued(r); n != 1234 || m != 1234 {
+		t.Errorf("a pipe with 1234 bytes: %d, then %d", n, m)
+	}
+	if n := Queued(&bytes.Buffer{}); n != -1 {
+		t.Errorf("a buffer: %d, want -1", n)
+	}
 }
 
 // A file goes into a pipe a pipeful at a time, the offset following what
@@ -65,7 +126,7 @@ func recv(t *testing.T, c <-chan []byte) []byte {
 // bytes then go on from the pipe exactly.
 func TestSpliceFromFileStepsAndEnd(t *testing.T) {
 	const size = 200<<10 + 123 // not a multiple of a page
-	f := spliceFile(t, size)
+	f := patternFile(t, size)
 	r, w, capacity := private(t, 64<<10)
 	var off int64
 	var got []byte
@@ -100,7 +161,7 @@ func TestSpliceFromFileStepsAndEnd(t *testing.T) {
 // A file shorter than asked moves what it has (a short read), and from
 // an offset in the middle.
 func TestSpliceFromFileShort(t *testing.T) {
-	f := spliceFile(t, 1000)
+	f := patternFile(t, 1000)
 	r, w, _ := private(t, 64<<10)
 	off := int64(300)
 	n, err := SpliceFromFile(w, f, &off, 4096)
@@ -117,14 +178,9 @@ func TestSpliceFromFileShort(t *testing.T) {
 // payload goes on as its reader makes room, in order and complete.
 func TestSpliceAllWaitsForFullPipe(t *testing.T) {
 	const size = 256 << 10
-	f := spliceFile(t, size)
+	f := patternFile(t, size)
 	pr, pw, _ := private(t, size)
-	out, in, err := os.Pipe() // non-blocking, on the poller
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	defer in.Close()
+	out, in := testPipe(t)
 	if got := Grow(in, 64<<10); got > 64<<10 {
 		t.Fatalf("client pipe of %d bytes: cannot fill it", got)
 	}
@@ -133,27 +189,23 @@ func TestSpliceAllWaitsForFullPipe(t *testing.T) {
 	if err != nil || n != size {
 		t.Fatalf("SpliceFromFile: %d bytes, %v", n, err)
 	}
-	moved := make(chan error, 1)
-	go func() {
-		_, err := SpliceAll(in, nil, pr, n)
-		moved <- err
-	}()
+	moved := inBackground(func() (int, error) { return SpliceAll(in, nil, pr, n) })
 	// The client pipe fills and SpliceAll waits with bytes left to move.
 	deadline := time.Now().Add(hang)
-	for queued(int(rawFDOf(t, out))) < 60<<10 {
+	for Queued(out) < 60<<10 {
 		if time.Now().After(deadline) {
 			t.Fatal("the client pipe never filled (hang)")
 		}
 		time.Sleep(time.Millisecond)
 	}
 	select {
-	case err := <-moved:
-		t.Fatalf("SpliceAll returned (%v) before its reader made room", err)
+	case r := <-moved:
+		t.Fatalf("SpliceAll returned (%v) before its reader made room", r.err)
 	default:
 	}
-	got := recv(t, drain(out, size))
-	if err := <-moved; err != nil {
-		t.Fatal(err)
+	got := readN(t, out, size)
+	if r := await(t, moved, "SpliceAll did not end"); r.err != nil {
+		t.Fatal(r.err)
 	}
 	if !bytes.Equal(got, pattern(0, size)) {
 		t.Fatalf("reader got %d bytes, not the file's %d in order", len(got), size)
@@ -163,55 +215,73 @@ func TestSpliceAllWaitsForFullPipe(t *testing.T) {
 // A source pipe that is empty (its writer is slow) is waited for; one
 // that ends early is io.ErrUnexpectedEOF with the count of what moved.
 func TestSpliceAllWaitsForSourceAndReportsShort(t *testing.T) {
-	src, feed, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, sink, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
-	defer sink.Close()
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		n, err := SpliceAll(sink, nil, src, 5000)
-		done <- result{n, err}
-	}()
+	src, feed := testPipe(t)
+	dst, sink := testPipe(t)
+	done := inBackground(func() (int, error) { return SpliceAll(sink, nil, src, 5000) })
 	for i := range 3 {
 		// Each piece is written only after the one before has come
 		// through: SpliceAll finds the source empty every time.
 		feed.Write(pattern(int64(i*1000), 1000))
-		if b := recv(t, drain(dst, 1000)); !bytes.Equal(b, pattern(int64(i*1000), 1000)) {
-			t.Fatalf("piece %d: got %d bytes, not the 1000 written", i, len(b))
+		if b := readN(t, dst, 1000); !bytes.Equal(b, pattern(int64(i*1000), 1000)) {
+			t.Fatalf("piece %d: got other bytes than the 1000 written", i)
 		}
 	}
 	feed.Close()
-	select {
-	case r := <-done:
-		if r.n != 3000 || !errors.Is(r.err, io.ErrUnexpectedEOF) {
-			t.Fatalf("moved %d, %v; want 3000 and io.ErrUnexpectedEOF", r.n, r.err)
-		}
-	case <-time.After(hang):
-		t.Fatal("SpliceAll did not return when its source ended (hang)")
+	if r := await(t, done, "SpliceAll did not return when its source ended"); r.n != 3000 || !errors.Is(r.err, io.ErrUnexpectedEOF) {
+		t.Fatalf("moved %d, %v; want 3000 and io.ErrUnexpectedEOF", r.n, r.err)
 	}
+}
+
+// A move that finds its source empty, and once bytes came its
+// destination full, waits for each in turn: it goes on as soon as the
+// destination's reader makes room, with no more bytes coming. (Waiting
+// for the source again would wait for bytes that never come.)
+func TestSpliceAllWaitsForEitherSide(t *testing.T) {
+	src, feed := testPipe(t)
+	dst, sink := testPipe(t)
+	full := Grow(sink, 0)
+	if _, err := sink.Write(make([]byte, full)); err != nil || Queued(dst) != full {
+		t.Fatalf("cannot fill the destination pipe: %v", err)
+	}
+	done := inBackground(func() (int, error) { return SpliceAll(sink, nil, src, 1000) })
+	waitsIn(t, "SpliceAll", "waitRead") // the source is empty
+	feed.Write(pattern(0, 1000))
+	waitsIn(t, "SpliceAll", "waitWrite") // bytes came; the destination is full
+	readN(t, dst, full)
+	if r := await(t, done, "SpliceAll did not go on when its destination had room"); r.err != nil {
+		t.Fatal(r.err)
+	}
+	if got := readN(t, dst, 1000); !bytes.Equal(got, pattern(0, 1000)) {
+		t.Fatal("the destination got other bytes")
+	}
+}
+
+// waitsIn waits, bounded by hang, until a goroutine that runs fn is
+// parked on the runtime poller in its function wait (waitRead,
+// waitWrite), as its stack shows.
+func waitsIn(t *testing.T, fn, wait string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(hang); time.Now().Before(deadline); runtime.Gosched() {
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[IO wait") && strings.Contains(g, "pipe."+fn) && strings.Contains(g, "."+wait) {
+				return
+			}
+		}
+	}
+	t.Fatalf("no goroutine running %s waits in %s (hang)", fn, wait)
 }
 
 // Where splice cannot be used the bytes are copied, with the same result:
 // a destination that is no descriptor, an O_APPEND file (the kernel says
 // EINVAL), a source that is no pipe.
 func TestSpliceFallsBackToCopy(t *testing.T) {
-	f := spliceFile(t, 100<<10)
+	f := patternFile(t, 100<<10)
 
 	var buf bytes.Buffer
 	var off int64 = 10
 	n, err := SpliceFromFile(&buf, f, &off, 1<<20)
-	if err != nil || n != spliceCopyBuf || off != 10+int64(n) || !bytes.Equal(buf.Bytes(), pattern(10, n)) {
+	if err != nil || n != copyBuf || off != 10+int64(n) || !bytes.Equal(buf.Bytes(), pattern(10, n)) {
 		t.Fatalf("into a bytes.Buffer: %d bytes, %v, offset %d", n, err, off)
 	}
 
@@ -227,7 +297,9 @@ func TestSpliceFallsBackToCopy(t *testing.T) {
 	if n, err := SpliceFromFile(w, f, &off, 50_000); err != nil || n != 50_000 {
 		t.Fatalf("into the pipe: %d, %v", n, err)
 	}
-	if _, _, errno := unix.Syscall6(unix.SYS_SPLICE, rawFDOf(t, r), 0, rawFDOf(t, af), 0, 1, 0); errno != unix.EINVAL {
+	var errno error
+	control2(r, af, func(in, out int) error { _, errno = unix.Splice(in, nil, out, nil, 1, 0); return nil })
+	if errno != unix.EINVAL {
 		t.Fatalf("splice into an O_APPEND file: %v, want EINVAL (the fallback is not tested)", errno)
 	}
 	if n, err := SpliceAll(af, nil, r, 50_000); err != nil || n != 50_000 {
@@ -247,15 +319,6 @@ func TestSpliceFallsBackToCopy(t *testing.T) {
 	}
 }
 
-func rawFDOf(t *testing.T, f *os.File) uintptr {
-	t.Helper()
-	fd, ok := rawFD(f)
-	if !ok {
-		t.Fatal("no descriptor")
-	}
-	return uintptr(fd)
-}
-
 // From a pipe into a file at an offset (pull's output): the bytes land
 // there and the offset follows; a source that ends early is
 // io.ErrUnexpectedEOF after what it had.
@@ -267,11 +330,7 @@ func TestSpliceAllIntoFileAt(t *testing.T) {
 	}
 	defer out.Close()
 	out.Write([]byte("head"))
-	src, feed, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src, feed := testPipe(t)
 	Grow(feed, 256<<10)
 	feed.Write(pattern(0, 100_000))
 	off := int64(4)
@@ -293,20 +352,8 @@ func TestSpliceAllIntoFileAt(t *testing.T) {
 // writer is gone with fewer; a reader that is no descriptor is
 // ErrNotPipe.
 func TestWaitQueued(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	type result struct {
-		n   int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		n, err := WaitQueued(r, 3000)
-		done <- result{n, err}
-	}()
+	r, w := testPipe(t)
+	done := inBackground(func() (int, error) { return WaitQueued(r, 3000) })
 	for i := range 3 {
 		select {
 		case res := <-done:
@@ -315,26 +362,13 @@ func TestWaitQueued(t *testing.T) {
 		}
 		w.Write(pattern(int64(i*1000), 1000))
 	}
-	select {
-	case res := <-done:
-		if res.err != nil || res.n != 3000 {
-			t.Fatalf("WaitQueued: %+v, want 3000 bytes", res)
-		}
-	case <-time.After(hang):
-		t.Fatal("WaitQueued did not return with 3000 bytes in the pipe (hang)")
+	if res := await(t, done, "WaitQueued did not return with 3000 bytes in the pipe"); res.err != nil || res.n != 3000 {
+		t.Fatalf("WaitQueued: %+v, want 3000 bytes", res)
 	}
-	go func() {
-		n, err := WaitQueued(r, 5000)
-		done <- result{n, err}
-	}()
+	done = inBackground(func() (int, error) { return WaitQueued(r, 5000) })
 	w.Close()
-	select {
-	case res := <-done:
-		if res.err != nil || res.n != 3000 {
-			t.Fatalf("WaitQueued after the writer left: %+v, want the 3000 bytes there", res)
-		}
-	case <-time.After(hang):
-		t.Fatal("WaitQueued did not return when the writer left (hang)")
+	if res := await(t, done, "WaitQueued did not return when the writer left"); res.err != nil || res.n != 3000 {
+		t.Fatalf("WaitQueued after the writer left: %+v, want the 3000 bytes there", res)
 	}
 	if _, err := WaitQueued(bytes.NewReader(nil), 1); !errors.Is(err, ErrNotPipe) {
 		t.Fatalf("WaitQueued on a bytes.Reader: %v, want ErrNotPipe", err)
