@@ -2,7 +2,6 @@ package pipe
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"syscall"
 
@@ -30,16 +29,13 @@ func rawConn(v any) (syscall.RawConn, error) {
 }
 
 // control runs fn with v's descriptor. v no descriptor: ErrNotPipe;
-// closed: ErrNoSplice, with why.
+// closed: Control's error.
 func control(v any, fn func(fd int)) error {
 	rc, err := rawConn(v)
 	if err != nil {
 		return err
 	}
-	if err := rc.Control(func(fd uintptr) { fn(int(fd)) }); err != nil {
-		return fmt.Errorf("%w: %w", ErrNoSplice, err)
-	}
-	return nil
+	return rc.Control(func(fd uintptr) { fn(int(fd)) })
 }
 
 // control2 runs fn with the descriptors of a and b (errors as control's,

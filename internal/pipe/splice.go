@@ -58,13 +58,24 @@ type mover struct {
 }
 
 // flow runs fn with the mover from r (at *rOff when set) to w (likewise),
-// their descriptors held open meanwhile (see control).
+// their descriptors held open meanwhile (see control), and returns what
+// fn returns. A side that is no descriptor is ErrNotPipe, one already
+// closed ErrNoSplice.
 func flow(w any, wOff *int64, r any, rOff *int64, fn func(mv *mover) error) error {
-	return control2(r, w, func(in, out int) error {
+	var err error
+	cerr := control2(r, w, func(in, out int) error {
 		inConn, _ := rawConn(r)
 		outConn, _ := rawConn(w)
-		return fn(&mover{in: in, out: out, inOff: rOff, outOff: wOff, inConn: inConn, outConn: outConn})
+		err = fn(&mover{in: in, out: out, inOff: rOff, outOff: wOff, inConn: inConn, outConn: outConn})
+		return nil
 	})
+	switch {
+	case cerr == nil:
+		return err
+	case errors.Is(cerr, ErrNotPipe):
+		return cerr
+	}
+	return fmt.Errorf("%w: %w", ErrNoSplice, cerr)
 }
 
 // run is this package's one splice loop: it moves up to n bytes, going on
