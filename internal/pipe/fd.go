@@ -73,13 +73,19 @@ func queued(fd int) int {
 	return n
 }
 
-// pollNow is what poll(2) says of fd at once, without waiting: those of
-// events that are ready, and POLLHUP, POLLERR, POLLNVAL; 0 when nothing
-// is, and an error when fd cannot be polled.
-func pollNow(fd int, events int16) (int16, error) {
+// hangup is what poll(2) says of a pipe whose other end is gone (or of
+// a descriptor that is not open), whatever was asked.
+const hangup = unix.POLLHUP | unix.POLLERR | unix.POLLNVAL
+
+// poll is what poll(2) says of fd within timeout milliseconds (0: at
+// once, without waiting): those of events that are ready, and POLLHUP,
+// POLLERR, POLLNVAL; 0 when nothing is by then, and an error when fd
+// cannot be polled. An interrupted poll is polled again.
+func poll(fd int, events int16, timeout int) (int16, error) {
 	p := []unix.PollFd{{Fd: int32(fd), Events: events}}
 	for {
-		n, err := unix.Poll(p, 0)
+		p[0].Revents = 0
+		n, err := unix.Poll(p, timeout)
 		switch {
 		case errors.Is(err, unix.EINTR):
 		case err != nil:
@@ -94,7 +100,7 @@ func pollNow(fd int, events int16) (int16, error) {
 
 // hungUp reports whether the pipe behind fd has no writer any more.
 func hungUp(fd int) bool {
-	ev, err := pollNow(fd, unix.POLLIN)
+	ev, err := poll(fd, unix.POLLIN, 0)
 	return err == nil && ev&unix.POLLHUP != 0
 }
 

@@ -2,9 +2,6 @@ package pipe
 
 import (
 	"context"
-	"errors"
-
-	"golang.org/x/sys/unix"
 )
 
 // WatchHangup calls cancel when the reader of fd (our standard output) goes
@@ -14,19 +11,26 @@ import (
 // but an idle session writes nothing, so the descriptor is polled for
 // POLLERR/POLLHUP every 250 ms, the way GNU tail notices it.
 func WatchHangup(ctx context.Context, fd int, cancel func()) {
-	fds := []unix.PollFd{{Fd: int32(fd)}}
 	for ctx.Err() == nil {
-		fds[0].Revents = 0
-		n, err := unix.Poll(fds, 250)
+		ev, err := poll(fd, 0, 250)
 		if err != nil {
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
 			return // cannot poll (not a pipe or socket): rely on writes
 		}
-		if n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+		if ev&hangup != 0 {
 			cancel()
 			return
 		}
 	}
+}
+
+// WatchHangupOf is WatchHangup for the descriptor behind out (an
+// *os.File, or anything else that is a syscall.Conn); it returns at once
+// when out has none (a test's io.Pipe). The descriptor is taken once and
+// polled until ctx ends: the caller keeps out open until then.
+func WatchHangupOf(ctx context.Context, out any, cancel func()) {
+	fd := -1
+	if control(out, func(f int) { fd = f }) != nil || fd < 0 {
+		return
+	}
+	WatchHangup(ctx, fd, cancel)
 }

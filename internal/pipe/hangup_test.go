@@ -2,7 +2,10 @@ package pipe
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -18,11 +21,7 @@ func TestWatchHangupNoticesClosedReader(t *testing.T) {
 	hungUp := make(chan struct{})
 	go WatchHangup(context.Background(), int(w.Fd()), func() { close(hungUp) })
 	r.Close()
-	select {
-	case <-hungUp:
-	case <-time.After(10 * time.Second): // only catches a hang
-		t.Fatal("hang-up of the reader not noticed within 10 s (a hang)")
-	}
+	waitClosed(t, hungUp, "hang-up of the reader noticed")
 }
 
 func TestWatchHangupReturnsWhenContextEnds(t *testing.T) {
@@ -36,10 +35,45 @@ func TestWatchHangupReturnsWhenContextEnds(t *testing.T) {
 		close(returned)
 	}()
 	cancel()
+	waitClosed(t, returned, "WatchHangup returned after its context ended")
+}
+
+// WatchHangupOf takes the descriptor from the writer it is given (serve's
+// out), without f.Fd(): the pipe stays on the runtime poller.
+func TestWatchHangupOfNoticesClosedReader(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	hungUp := make(chan struct{})
+	go WatchHangupOf(context.Background(), w, func() { close(hungUp) })
+	r.Close()
+	waitClosed(t, hungUp, "hang-up of the reader noticed")
+	if n, err := w.Write([]byte("x")); n != 0 || !errors.Is(err, syscall.EPIPE) {
+		t.Errorf("write after the hang-up: %d, %v; want EPIPE (the writer still works as before)", n, err)
+	}
+}
+
+// WatchHangupOf of a writer without a descriptor (a test's io.Pipe)
+// returns at once, without cancelling: writes will tell.
+func TestWatchHangupOfWithoutDescriptor(t *testing.T) {
+	_, w := io.Pipe()
+	returned := make(chan struct{})
+	go func() {
+		WatchHangupOf(context.Background(), w, func() { t.Error("cancel called for a writer without a descriptor") })
+		close(returned)
+	}()
+	waitClosed(t, returned, "WatchHangupOf returned for a writer without a descriptor")
+}
+
+// waitClosed waits for ch to be closed; what says what that means.
+func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
 	select {
-	case <-returned:
+	case <-ch:
 	case <-time.After(10 * time.Second): // only catches a hang
-		t.Fatal("WatchHangup did not return after its context ended (a hang)")
+		t.Fatalf("not within 10 s (a hang): %s", what)
 	}
 }
 

@@ -122,7 +122,7 @@ func (mv *mover) wait() error {
 		rc, events = mv.inConn, unix.POLLIN
 	}
 	isReady := func(fd uintptr) bool {
-		ev, err := pollNow(int(fd), events)
+		ev, err := poll(int(fd), events, 0)
 		return err != nil || ev != 0 // ready, hung up or not pollable: splice tells
 	}
 	if events == unix.POLLIN {

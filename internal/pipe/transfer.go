@@ -65,8 +65,8 @@ func WaitQueued(r io.Reader, n int) (int, error) {
 			return true
 		}
 		// Fewer bytes: wait, unless no writer is left (POLLHUP).
-		ev, err := pollNow(int(fd), unix.POLLIN)
-		return err != nil || ev&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0
+		ev, err := poll(int(fd), unix.POLLIN, 0)
+		return err != nil || ev&hangup != 0
 	})
 	return max(have, 0), err
 }

@@ -46,7 +46,7 @@ type Options struct {
 
 // Run streams o.Path to out as o.Request asks until the client goes away:
 // in ends, out hangs up (when it is a pipe or socket, see
-// pipe.WatchHangup) or a write to out fails with EPIPE. That, and ctx
+// pipe.WatchHangupOf) or a write to out fails with EPIPE. That, and ctx
 // ending, is a normal end (nil). An error means the file cannot be served.
 // The goroutine that reads in to notice its end stays until in ends; the
 // caller owns in and out and keeps out open until Run returns.
@@ -61,7 +61,7 @@ func Run(ctx context.Context, in io.Reader, out io.Writer, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go watchInput(in, cancel)
-	go watchHangup(ctx, out, cancel)
+	go pipe.WatchHangupOf(ctx, out, cancel)
 
 	local := o.LocalLogger
 	if local == nil {
@@ -249,25 +249,5 @@ func watchInput(in io.Reader, cancel func()) {
 			cancel()
 			return
 		}
-	}
-}
-
-// watchHangup cancels when the reader of out goes away, if out is a file
-// descriptor that can be polled (see pipe.WatchHangup); it returns when ctx
-// ends. The descriptor is taken from out without f.Fd(), which would put a
-// pipe back into blocking mode; out stays open while Run runs.
-func watchHangup(ctx context.Context, out io.Writer, cancel func()) {
-	sc, ok := out.(syscall.Conn)
-	if !ok {
-		return
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	fd := -1
-	_ = rc.Control(func(f uintptr) { fd = int(f) })
-	if fd >= 0 {
-		pipe.WatchHangup(ctx, fd, cancel)
 	}
 }
