@@ -3,13 +3,14 @@ package pipe
 import (
 	"errors"
 	"fmt"
-	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"io/fs"
 	"os"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 )
 
 // FIFO is an open named pipe.
