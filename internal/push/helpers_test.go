@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -341,3 +342,34 @@ func result(t *testing.T, ch <-chan bool, what string) bool {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// deliverAcrossKill spools the first half of all, sends it through the
+// real receiver until the first acknowledgement and kills the link; then
+// spools the rest and sends again through a new link until everything is
+// acknowledged. The log host must have all, exactly once, in order.
+func (te *testEngine) deliverAcrossKill(t *testing.T, all []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "remote.log")
+	te.sp.Append(all[:len(all)/2])
+	l := newPipeLink(t, te.clk)
+	served := serveReceiver(t, l, path)
+	done := runSession(func() bool { return te.sendTo(t.Context(), te.d, l) })
+	waitFor(t, func() bool { _, acked := te.d.consumer.Position(); return acked > 0 }, "a first acknowledgement")
+	l.Kill()
+	result(t, done, "the first session")
+	<-served
+
+	te.sp.Append(all[len(all)/2:])
+	l2 := newPipeLink(t, te.clk)
+	served2 := serveReceiver(t, l2, path)
+	done2 := runSession(func() bool { return te.sendTo(t.Context(), te.d, l2) })
+	waitFor(t, func() bool { return te.d.consumer.Pending() == 0 }, "everything acknowledged")
+	l2.CloseStdin()
+	result(t, done2, "the second session")
+	if err := <-served2; err != nil {
+		t.Errorf("receiver: %v", err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, all) {
+		t.Errorf("the log host has %d bytes, want exactly the %d sent", len(got), len(all))
+	}
+}

@@ -98,30 +98,7 @@ func TestSenderSplicesPayloadFromSegment(t *testing.T) {
 func TestSenderThroughSegmentFiles(t *testing.T) {
 	te := newReliable(t, spool.Options{Dir: filepath.Join(t.TempDir(), "spool"), Durable: true, SegmentSize: 64 << 10})
 	te.frameMax = 10000
-	path := filepath.Join(t.TempDir(), "remote.log")
-	all := lines(0, 20000) // 280 KB: five segment files
-	te.sp.Append(all[:len(all)/2])
-	l := newPipeLink(t, te.clk)
-	served := serveReceiver(t, l, path)
-	done := runSession(func() bool { return te.sendTo(t.Context(), te.d, l) })
-	waitFor(t, func() bool { _, acked := te.d.consumer.Position(); return acked > 0 }, "a first acknowledgement")
-	l.Kill()
-	result(t, done, "the first session")
-	<-served
-
-	te.sp.Append(all[len(all)/2:])
-	l2 := newPipeLink(t, te.clk)
-	served2 := serveReceiver(t, l2, path)
-	done2 := runSession(func() bool { return te.sendTo(t.Context(), te.d, l2) })
-	waitFor(t, func() bool { return te.d.consumer.Pending() == 0 }, "everything acknowledged")
-	l2.CloseStdin()
-	result(t, done2, "the second session")
-	if err := <-served2; err != nil {
-		t.Errorf("receiver: %v", err)
-	}
-	if got, _ := os.ReadFile(path); !bytes.Equal(got, all) {
-		t.Errorf("the log host has %d bytes, want exactly the %d sent", len(got), len(all))
-	}
+	te.deliverAcrossKill(t, lines(0, 20000)) // 280 KB: five segment files
 }
 
 // TestAppendSessionSplicesFromSegment: in compatible mode a batch that
