@@ -373,3 +373,31 @@ func (te *testEngine) deliverAcrossKill(t *testing.T, all []byte) {
 		t.Errorf("the log host has %d bytes, want exactly the %d sent", len(got), len(all))
 	}
 }
+
+// runInputToEnd runs push with in as its standard input, delivering
+// through the real receiver, and waits for the run to end after the input
+// ended (no drain timeout: only waiting for the input's delivery delivers
+// it). The log host must then have all, the bytes in carried.
+func runInputToEnd(t *testing.T, in io.Reader, all []byte, logs *logRecorder) {
+	t.Helper()
+	clk := clock.NewFake(t0)
+	path := filepath.Join(t.TempDir(), "remote.log")
+	opts := runOptions(t, path, clk, logs)
+	opts.Input = in
+	opts.DrainTimeout = 0
+	opts.supervise = fakeSupervisor(t, clk, func(l *pipeLink) func() {
+		served := serveReceiver(t, l, path)
+		return func() { <-served }
+	})
+	select {
+	case err := <-startRun(context.Background(), opts):
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(hang):
+		t.Fatalf("hang: Run did not end within %v after its input ended", hang)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, all) {
+		t.Errorf("the log host has %d bytes, want the %d of its input", len(got), len(all))
+	}
+}

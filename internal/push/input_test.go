@@ -1,14 +1,12 @@
 package push
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 	"github.com/sshlogfwd/sshlogfwd/internal/spool"
@@ -165,8 +163,7 @@ func TestFollowerHoldsChunkWhileSpoolRefuses(t *testing.T) {
 // bytes moved into the spool (and says so); at its end its last line,
 // without newline, goes too, and everything is delivered.
 func TestRunMovesPipedInputThenEnds(t *testing.T) {
-	clk, logs := clock.NewFake(t0), &logRecorder{t: t}
-	path := filepath.Join(t.TempDir(), "remote.log")
+	logs := &logRecorder{t: t}
 	all := append(lines(0, 20000), "a last line without newline"...)
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -179,24 +176,7 @@ func TestRunMovesPipedInputThenEnds(t *testing.T) {
 			w.Write(rest[:min(len(rest), 4000)]) // pieces that end inside lines
 		}
 	}()
-	opts := runOptions(t, path, clk, logs)
-	opts.Input = r
-	opts.DrainTimeout = 0
-	opts.supervise = fakeSupervisor(t, clk, func(l *pipeLink) func() {
-		served := serveReceiver(t, l, path)
-		return func() { <-served }
-	})
-	select {
-	case err := <-startRun(context.Background(), opts):
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(hang):
-		t.Fatalf("hang: Run did not end within %v after its input ended", hang)
-	}
-	if got, _ := os.ReadFile(path); !bytes.Equal(got, all) {
-		t.Errorf("the log host has %d bytes, want the %d written", len(got), len(all))
-	}
+	runInputToEnd(t, r, all, logs)
 	if n := logs.count("input is a pipe: its bytes move straight into the spool (splice)"); n != 1 {
 		t.Errorf("the move of a pipe's bytes was logged %d times, want once", n)
 	}

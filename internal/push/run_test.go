@@ -80,27 +80,9 @@ func startRun(ctx context.Context, opts Options) <-chan error {
 // TestRunDeliversInputThenEnds: standard input is delivered whole, and the
 // run ends once everything is acknowledged, ending the receiver in order.
 func TestRunDeliversInputThenEnds(t *testing.T) {
-	clk, logs := clock.NewFake(t0), &logRecorder{t: t}
-	path := filepath.Join(t.TempDir(), "remote.log")
+	logs := &logRecorder{t: t}
 	all := append(lines(0, 20000), "a last line without newline"...)
-	opts := runOptions(t, path, clk, logs)
-	opts.Input = bytes.NewReader(all)
-	opts.DrainTimeout = 0 // only waiting for the input's delivery delivers it
-	opts.supervise = fakeSupervisor(t, clk, func(l *pipeLink) func() {
-		served := serveReceiver(t, l, path)
-		return func() { <-served }
-	})
-	select {
-	case err := <-startRun(context.Background(), opts):
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(hang):
-		t.Fatalf("hang: Run did not end within %v after its input ended", hang)
-	}
-	if got, _ := os.ReadFile(path); !bytes.Equal(got, all) {
-		t.Errorf("the log host has %d bytes, want the %d read", len(got), len(all))
-	}
+	runInputToEnd(t, bytes.NewReader(all), all, logs)
 	if n := logs.count("not delivered before exit; kept in the spool for the next start"); n != 0 {
 		t.Errorf("data reported left in the spool")
 	}
