@@ -401,3 +401,43 @@ func runInputToEnd(t *testing.T, in io.Reader, all []byte, logs *logRecorder) {
 		t.Errorf("the log host has %d bytes, want the %d of its input", len(got), len(all))
 	}
 }
+
+// holdsWhileSpoolRefuses removes the spool's directory dir and runs put,
+// which spools one more chunk or entry (what) of input: the spool refuses
+// it (no new segment file can be made), so put must hold it and retry on
+// the engine's clock, the input mark staying at was. Once the directory
+// is back and the clock has moved on, put must have spooled it and end,
+// the mark be now, and the refusal and the recovery be logged once each.
+func (te *testEngine) holdsWhileSpoolRefuses(t *testing.T, dir, input, what string, put func() error, was, now string) {
+	t.Helper()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- put() }()
+	waitFor(t, func() bool { return te.clk.Waiters() >= 1 }, "a retry waiting on the clock after the spool refused")
+	if m := te.sp.InputMark(); m != was {
+		t.Fatalf("mark %q moved past a %s the spool refused, want %q", m, what, was)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	te.clk.Advance(inputRetry)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("spooling the %s: %v", what, err)
+		}
+	case <-time.After(hang):
+		t.Fatalf("hang: the %s was not spooled within %v of the spool working again", what, hang)
+	}
+	if m := te.sp.InputMark(); m != now {
+		t.Errorf("mark %q once the spool took the %s, want %q", m, what, now)
+	}
+	if n := te.logs.count("spooling " + input + " failed; holding its position until the spool takes data again"); n != 1 {
+		t.Errorf("refusal logged %d times, want once", n)
+	}
+	if n := te.logs.count("spooling " + input + " works again"); n != 1 {
+		t.Errorf("recovery logged %d times, want once", n)
+	}
+}

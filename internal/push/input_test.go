@@ -120,38 +120,11 @@ func TestFollowerHoldsChunkWhileSpoolRefuses(t *testing.T) {
 	ctx := context.Background()
 	full := lines(0, (64<<10)/lineLen) // fills the first segment
 	f.take(ctx, tailer.Chunk{Data: full, End: cursorAt(2, int64(len(full)))})
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
 	more := lines(10000, 10010)
 	end := int64(len(full) + len(more))
-	done := make(chan error, 1)
-	go func() { done <- f.take(ctx, tailer.Chunk{Data: more, End: cursorAt(2, end)}) }()
-	te.clk.WaitForWaiters(1) // refused: waiting to try again
-	if m := te.sp.InputMark(); m != cursorAt(2, int64(len(full))).String() {
-		t.Fatalf("position %q moved past a chunk the spool refused", m)
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	te.clk.Advance(inputRetry)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("take: %v", err)
-		}
-	case <-time.After(hang):
-		t.Fatalf("hang: the chunk was not spooled within %v of the spool working again", hang)
-	}
-	if m := te.sp.InputMark(); m != cursorAt(2, end).String() {
-		t.Errorf("position %q once the spool took the chunk, want %q", m, cursorAt(2, end))
-	}
-	if n := te.logs.count("spooling the followed file failed; holding its position until the spool takes data again"); n != 1 {
-		t.Errorf("refusal logged %d times, want once", n)
-	}
-	if n := te.logs.count("spooling the followed file works again"); n != 1 {
-		t.Errorf("recovery logged %d times, want once", n)
-	}
+	te.holdsWhileSpoolRefuses(t, dir, "the followed file", "chunk",
+		func() error { return f.take(ctx, tailer.Chunk{Data: more, End: cursorAt(2, end)}) },
+		cursorAt(2, int64(len(full))).String(), cursorAt(2, end).String())
 	got := append([]byte(nil), te.next(t).Data...)
 	got = append(got, te.next(t).Data...)
 	if string(got) != string(full)+string(more) {

@@ -3,7 +3,6 @@ package push
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -144,36 +143,9 @@ func TestJournalHoldsEntryWhileSpoolRefuses(t *testing.T) {
 	ctx := context.Background()
 	full := strings.Repeat("x", 64<<10-1) // fills the first segment
 	j.entry(ctx, journal.Entry{Line: []byte(full), Cursor: "c1"})
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- j.entry(ctx, journal.Entry{Line: []byte("next"), Cursor: "c2"}) }()
-	waitFor(t, func() bool { return te.clk.Waiters() >= 1 }, "a retry waiting on the clock after the spool refused")
-	if m := te.sp.InputMark(); m != "c1" {
-		t.Fatalf("mark %q moved past an entry the spool refused", m)
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	te.clk.Advance(inputRetry)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("entry: %v", err)
-		}
-	case <-time.After(hang):
-		t.Fatalf("hang: the entry was not spooled within %v of the spool working again", hang)
-	}
-	if m := te.sp.InputMark(); m != "c2" {
-		t.Errorf("mark %q once the spool took the entry, want c2", m)
-	}
-	if n := te.logs.count("spooling the journal failed; holding its position until the spool takes data again"); n != 1 {
-		t.Errorf("refusal logged %d times, want once", n)
-	}
-	if n := te.logs.count("spooling the journal works again"); n != 1 {
-		t.Errorf("recovery logged %d times, want once", n)
-	}
+	te.holdsWhileSpoolRefuses(t, dir, "the journal", "entry",
+		func() error { return j.entry(ctx, journal.Entry{Line: []byte("next"), Cursor: "c2"}) },
+		"c1", "c2")
 	te.next(t)
 	if got := string(te.next(t).Data); got != "next\n" {
 		t.Errorf("spooled %q after the retry", got)
