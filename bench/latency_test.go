@@ -120,16 +120,13 @@ func (l *lab) latency(mode string, rate int, dur time.Duration, size int) Latenc
 		w = stdin
 	default:
 		fifo := l.path("latency.fifo")
+		var f *os.File
 		var err error
-		p, err = l.startPush(fifo, remote, true, mode == "push --reliable")
+		p, f, err = l.startPushFIFO(fifo, remote, true, mode == "push --reliable")
 		defer p.stop(15 * time.Second)
 		if err != nil {
 			res.Err = err.Error()
 			return res
-		}
-		f, err := openFIFO(fifo, 10*time.Second)
-		if err != nil {
-			l.tb.Fatal(err)
 		}
 		defer f.Close()
 		w = f
@@ -208,15 +205,11 @@ func (l *lab) recovery(rate, kills int, size int) *Recovery {
 	n := int(float64(rate) * dur.Seconds())
 	fifo, remote := l.path("recovery.fifo"), l.path("recovery.out")
 	defer os.Remove(remote)
-	p, err := l.startPush(fifo, remote, true, false, "--backoff-max", "1s")
+	p, f, err := l.startPushFIFO(fifo, remote, true, false, "--backoff-max", "1s")
 	defer p.stop(15 * time.Second)
 	if err != nil {
 		l.tb.Logf("recovery: %v", err)
 		return res
-	}
-	f, err := openFIFO(fifo, 10*time.Second)
-	if err != nil {
-		l.tb.Fatal(err)
 	}
 	defer f.Close()
 	arr := newArrivals(n)

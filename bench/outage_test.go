@@ -48,15 +48,11 @@ func (l *lab) outage(rate int, down time.Duration, size int) *Outage {
 	fifo, remote := l.path("outage.fifo"), l.path("outage.out")
 	defer os.Remove(remote)
 	spoolDir := l.path("outage-spool")
-	p, err := l.startPush(fifo, remote, true, false, "--backoff-max", "1s", "--spool", spoolDir)
+	p, f, err := l.startPushFIFO(fifo, remote, true, false, "--backoff-max", "1s", "--spool", spoolDir)
 	defer p.stop(30 * time.Second)
 	if err != nil {
 		res.Err = err.Error()
 		return res
-	}
-	f, err := openFIFO(fifo, 10*time.Second)
-	if err != nil {
-		l.tb.Fatal(err)
 	}
 	defer f.Close()
 	rss := startSampler(100*time.Millisecond, p.rss)

@@ -221,22 +221,36 @@ func (l *lab) startPush(fifo, remote string, compress, reliable bool, extra ...s
 	return p, nil
 }
 
+// startPushFIFO starts push from fifo into remote (startPush) and, once
+// it has started, opens fifo for writing; a FIFO that does not open in
+// 10 s ends the benchmark (after stopping push). The caller stops p,
+// also after an error, and closes the FIFO.
+func (l *lab) startPushFIFO(fifo, remote string, compress, reliable bool, extra ...string) (*proc, *os.File, error) {
+	l.tb.Helper()
+	p, err := l.startPush(fifo, remote, compress, reliable, extra...)
+	if err != nil {
+		return p, nil, err
+	}
+	f, err := openFIFO(fifo, 10*time.Second)
+	if err != nil {
+		p.stop(15 * time.Second)
+		l.tb.Fatal(err)
+	}
+	return p, f, nil
+}
+
 // pushRun: a writer fills the FIFO as fast as it can with blocking writes
 // of whole lines, 64 KiB at a time; push forwards it.
 func (l *lab) pushRun(c *corpus, compress, reliable bool) Run {
 	var run Run
 	fifo, remote := l.path("push.fifo"), l.path("push.out")
 	defer os.Remove(remote)
-	p, err := l.startPush(fifo, remote, compress, reliable)
+	p, w, err := l.startPushFIFO(fifo, remote, compress, reliable)
 	if err != nil {
 		finish(&run, c, growth{}, nil, err)
 		return run
 	}
 	defer p.stop(15 * time.Second)
-	w, err := openFIFO(fifo, 10*time.Second)
-	if err != nil {
-		l.tb.Fatal(err)
-	}
 	return l.measure(c, p, remote, 0, func() (growth, error) {
 		werr := make(chan error, 1)
 		start := time.Now()
