@@ -71,9 +71,7 @@ type pullRun struct {
 	notify *testlab.NotifyListener
 	sink   *testlab.MetricsRecorder
 	opts   Options
-	cancel func()
-	done   chan struct{}
-	err    error
+	*testlab.Background
 }
 
 func newPullRun(t *testing.T, ssh, output string) *pullRun {
@@ -88,30 +86,9 @@ func newPullRun(t *testing.T, ssh, output string) *pullRun {
 	return r
 }
 
+// start starts the run; Cancel and Stop end it (testlab.Background).
 func (r *pullRun) start(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel, r.done = cancel, make(chan struct{})
-	go func() {
-		defer close(r.done)
-		r.err = Run(ctx, r.opts)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.done
-	})
-}
-
-func (r *pullRun) stop(t *testing.T) {
-	t.Helper()
-	r.cancel()
-	select {
-	case <-r.done:
-	case <-time.After(hang):
-		t.Fatalf("hang: Run did not end within %v of the stop", hang)
-	}
-	if r.err != nil {
-		t.Fatalf("Run: %v", r.err)
-	}
+	r.Background = testlab.Go(t, func(ctx context.Context) error { return Run(ctx, r.opts) })
 }
 
 // testWriter is the log as t.Log lines.
@@ -139,9 +116,9 @@ func TestPullNotifiesAndCounts(t *testing.T) {
 	testlab.WaitFor(t, hang, func() bool { b, _ := os.ReadFile(out); return len(b) == len(data) }, "all data in the output")
 	r.notify.AwaitAdvancing(t, r.clk, "STATUS=web1:/var/log/auth.log: connected, received 97.7 KiB, last data ")
 	r.notify.AwaitAdvancing(t, r.clk, "WATCHDOG=1")
-	r.cancel()
+	r.Cancel()
 	r.notify.Await(t, hang, "STOPPING=1", func(m string) bool { return strings.HasPrefix(m, "STOPPING=1\n") })
-	r.stop(t)
+	r.Stop(t, hang)
 	src := "web1:/var/log/auth.log"
 	for name, want := range map[string]float64{
 		"sshlogfwd_pull_received_bytes_total":  float64(len(data)),
@@ -182,7 +159,7 @@ func TestPullCompatNotifiesAndCounts(t *testing.T) {
 	if strings.Contains(m, "last data never") {
 		t.Errorf("state line %q: the data's time is not known", m)
 	}
-	r.stop(t)
+	r.Stop(t, hang)
 	src := "web1:/var/log/auth.log"
 	if got := r.sink.Value(t, "sshlogfwd_pull_received_bytes_total", "src", src); got != float64(len(data)) {
 		t.Errorf("sshlogfwd_pull_received_bytes_total = %v, want %d", got, len(data))

@@ -24,9 +24,7 @@ type reportRun struct {
 	sink   *testlab.MetricsRecorder
 	dest   atomic.Pointer[destination]
 	remote string
-	cancel func()
-	done   chan struct{} // closed when Run returned, with err
-	err    error
+	*testlab.Background
 }
 
 func startReportRun(t *testing.T, input []byte) *reportRun {
@@ -44,32 +42,8 @@ func startReportRun(t *testing.T, input []byte) *reportRun {
 		r.dest.Store(d)
 		return sup(ctx, d, session, exited)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	r.done = make(chan struct{})
-	go func() {
-		defer close(r.done)
-		r.err = Run(ctx, opts)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.done
-	})
+	r.Background = testlab.Go(t, func(ctx context.Context) error { return Run(ctx, opts) })
 	return r
-}
-
-// stop stops the run and waits for it.
-func (r *reportRun) stop(t *testing.T) {
-	t.Helper()
-	r.cancel()
-	select {
-	case <-r.done:
-	case <-time.After(hang):
-		t.Fatalf("hang: Run did not end within %v of the stop", hang)
-	}
-	if r.err != nil {
-		t.Fatalf("Run: %v", r.err)
-	}
 }
 
 // TestRunNotifiesSystemd: READY=1 comes first, once the spool and the
@@ -94,12 +68,12 @@ func TestRunNotifiesSystemd(t *testing.T) {
 		t.Errorf("state line %q: the delivery is not there", msg)
 	}
 	r.notify.AwaitAdvancing(t, r.clk, "WATCHDOG=1")
-	r.cancel()
+	r.Cancel()
 	stop, _ := r.notify.Await(t, hang, "STOPPING=1", func(m string) bool { return strings.HasPrefix(m, "STOPPING=1\n") })
 	if st, _ := testlab.Assignment(stop, "STATUS"); !strings.HasPrefix(st, "stopping: ") {
 		t.Errorf("state line at the stop %q", st)
 	}
-	r.stop(t)
+	r.Stop(t, hang)
 }
 
 // TestRunWatchdogStopsWhenWedged: the watchdog pings come from the report
@@ -133,7 +107,7 @@ func TestRunMetricsCountLines(t *testing.T) {
 	r := startReportRun(t, lines(0, n))
 	r.notify.Next(t, hang)
 	waitFor(t, func() bool { b, _ := os.ReadFile(r.remote); return len(b) == n*lineLen }, "all %d lines on the log host", n)
-	r.stop(t)
+	r.Stop(t, hang)
 	for name, want := range map[string]float64{
 		"sshlogfwd_push_read_lines_total":    n,
 		"sshlogfwd_push_read_bytes_total":    n * lineLen,

@@ -1,6 +1,7 @@
 package testlab
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -568,5 +569,20 @@ func TestJournalWriter(t *testing.T) {
 		if got[i] != msgs[i] {
 			t.Errorf("message %d read back as %d bytes %.40q, want %d bytes %.40q", i, len(got[i]), got[i], len(msgs[i]), msgs[i])
 		}
+	}
+}
+
+// Background's Stop cancels the run's context and returns once the run
+// has returned.
+func TestBackgroundStopCancelsAndWaits(t *testing.T) {
+	returned := false
+	b := Go(t, func(ctx context.Context) error {
+		<-ctx.Done()
+		returned = true
+		return nil
+	})
+	b.Stop(t, 10*time.Second) // only catches a hang
+	if !returned {
+		t.Error("Stop returned before the run did")
 	}
 }
