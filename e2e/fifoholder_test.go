@@ -40,6 +40,19 @@ const (
 type fifoHolderCase struct {
 	reliable bool // push --reliable into receive (forced command), else cat >>
 	holder   bool // the FIFO held and passed as the socket unit does
+	// heldByPath: the FIFO held read-write for the whole test by something
+	// that never reads (ListenFIFO= without the descriptor passed), push
+	// opening it by path; the pipe keeps the size the first push gives it.
+	heldByPath bool
+}
+
+// kills is how many times push is killed: TestPushFIFOKilled* (held by
+// path) were measured with fifoKills, the holder tests with holderKills.
+func (c fifoHolderCase) kills() int {
+	if c.heldByPath {
+		return fifoKills
+	}
+	return holderKills
 }
 
 // fifoHolderResult is what one run measured.
@@ -100,6 +113,10 @@ func runFIFOHolder(t *testing.T, c fifoHolderCase) fifoHolderResult {
 	t.Helper()
 	l := newHolderLab(t, c)
 	p := l.start(t)
+	if c.heldByPath {
+		// The first push enlarges the pipe; the holder keeps it that size.
+		testlab.WaitFor(t, 30*time.Second, func() bool { return strings.Contains(string(readFile(l.log)), "reading fifo") }, "push to open the fifo")
+	}
 	w := testlab.OpenWriter(t, l.fifo, os.O_WRONLY, 0, relLines, testlab.WriterOptions{Mode: testlab.Drop, Reopen: true, Tick: time.Millisecond})
 	w.Start(t, 0, holderRate, nil)
 	if c.holder {
@@ -107,7 +124,7 @@ func runFIFOHolder(t *testing.T, c fifoHolderCase) fifoHolderResult {
 	}
 	res := fifoHolderResult{}
 	connects := 0
-	for res.kills < holderKills {
+	for res.kills < c.kills() {
 		time.Sleep(500*time.Millisecond + rand.N(time.Second))
 		if n := countLog(readFile(l.log), "connected to"); n == connects {
 			res.early++
@@ -126,13 +143,16 @@ func runFIFOHolder(t *testing.T, c fifoHolderCase) fifoHolderResult {
 	time.Sleep(2 * time.Second) // the last push runs undisturbed
 	w.Stop(t)
 	res.lines, res.dropped = w.Next(), w.Dropped()
-	_, res.Report = waitLines(t, relLines, func() []byte { return readFile(l.remote) }, res.lines, 60*time.Second)
+	_, res.Report = waitLines(t, relLines, func() []byte { return readFile(l.remote) }, res.lines, 90*time.Second)
 	res.lost = res.Lost - res.dropped
 	mode, held := "cat >>", "held read-write by a holder that never reads (the socket unit)"
 	if c.reliable {
 		mode = "--reliable"
 	}
-	if !c.holder {
+	switch {
+	case c.heldByPath:
+		held = "held read-write by a holder that never reads, push opening it by path"
+	case !c.holder:
 		held = "not held (push opens --fifo by path)"
 	}
 	t.Logf("push %s killed -9 %d times 0.5-1.5 s apart (%d before its ssh had connected) and restarted at once; FIFO %s; %d lines at %d/s from a non-blocking writer: writer dropped %d, lost %d, duplicated %d, out of order %d, torn %d, other %d; missing %s",
@@ -163,8 +183,11 @@ func newHolderLab(t *testing.T, c fifoHolderCase) *holderLab {
 		l.args = []string{"loghost:" + pl.Remote}
 	}
 	l.args = append([]string{"--fifo", l.fifo, "--spool", l.spool, "--mark", "0"}, l.args...)
-	if c.holder {
+	switch {
+	case c.holder:
 		l.holder = holdFIFOAsSystemd(t, l.fifo)
+	case c.heldByPath:
+		holdFIFO(t, l.fifo)
 	}
 	return l
 }
@@ -184,6 +207,19 @@ func holdFIFOAsSystemd(t *testing.T, path string) *os.File {
 	t.Cleanup(func() { f.Close() })
 	pipe.Grow(f, 1<<20)
 	return f
+}
+
+// holdFIFO makes the FIFO and holds it read-write until the test ends.
+func holdFIFO(t *testing.T, path string) {
+	t.Helper()
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }
 
 // start starts a push: with the holder, as systemd starts the service of
