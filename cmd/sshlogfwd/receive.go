@@ -63,9 +63,6 @@ func (r *ReceiveCmd) Run(ctx context.Context, log *slog.Logger) error {
 	signal.Ignore(syscall.SIGPIPE)
 	pipe.Grow(os.Stdin, 1<<20) // sshd's pipes: see pipe.Grow
 	pipe.Grow(os.Stdout, 1<<20)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go pipe.WatchHangup(ctx, 1, cancel)
 	err := receiver.Serve(ctx, os.Stdin, os.Stdout, receiver.Options{
 		Path:    r.Path,
 		MaxSize: int64(r.MaxSize),

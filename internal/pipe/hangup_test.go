@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// WatchHangup notices that the reading end of our output pipe is gone
+// watchHangup notices that the reading end of our output pipe is gone
 // although nothing is written: the forced command's client died.
 func TestWatchHangupNoticesClosedReader(t *testing.T) {
 	r, w, err := os.Pipe()
@@ -19,7 +19,7 @@ func TestWatchHangupNoticesClosedReader(t *testing.T) {
 	}
 	defer w.Close()
 	hungUp := make(chan struct{})
-	go WatchHangup(context.Background(), int(w.Fd()), func() { close(hungUp) })
+	go watchHangup(context.Background(), int(w.Fd()), func() { close(hungUp) })
 	r.Close()
 	waitClosed(t, hungUp, "hang-up of the reader noticed")
 }
@@ -31,11 +31,11 @@ func TestWatchHangupReturnsWhenContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	returned := make(chan struct{})
 	go func() {
-		WatchHangup(ctx, int(w.Fd()), func() { t.Error("cancel called while the reader is there") })
+		watchHangup(ctx, int(w.Fd()), func() { t.Error("cancel called while the reader is there") })
 		close(returned)
 	}()
 	cancel()
-	waitClosed(t, returned, "WatchHangup returned after its context ended")
+	waitClosed(t, returned, "watchHangup returned after its context ended")
 }
 
 // WatchHangupOf takes the descriptor from the writer it is given (serve's

@@ -14,6 +14,7 @@ import (
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/fsutil"
 	"github.com/sshlogfwd/sshlogfwd/internal/onewriter"
+	"github.com/sshlogfwd/sshlogfwd/internal/pipe"
 )
 
 // Options configure Serve.
@@ -60,6 +61,11 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, opts Options) error
 		opts.HelloTimeout = 60 * time.Second
 	}
 	opts.Clock = clock.OrReal(opts.Clock)
+	// sshd does not kill a forced command whose client died; an idle
+	// session would wait for ever without this watch (as serve.Run).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go pipe.WatchHangupOf(ctx, out, cancel)
 	s := &receiveSession{opts: opts, log: opts.Logger, rep: newReplier(out), dec: ackproto.NewDecoder(in), kick: make(chan struct{}, 1)}
 	defer s.rep.close(time.Second)
 	return s.run(ctx)
