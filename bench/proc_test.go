@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // procInfo is one process's CPU from /proc/PID/stat.
@@ -50,6 +53,67 @@ func procSnapshot() map[int]procInfo {
 	return m
 }
 
+// becomeSubreaper makes the harness the reaper of the orphans below it
+// (PR_SET_CHILD_SUBREAPER): a process whose parent ends first (an ssh
+// whose push is gone, a remote cat or bash whose sshd session was killed)
+// is re-parented to the test binary instead of to init, so that it stays
+// in the harness's tree, and its CPU is counted as the harness's own, not
+// as other work. Such an orphan is not reaped after it exits: its zombie,
+// with its CPU still in /proc, stays a child of the test binary until the
+// binary ends.
+func becomeSubreaper() error {
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+}
+
+// ourSnapshot is a settled snapshot of the process table for the
+// harness's own tree (this test binary, its sshd and all they start).
+func ourSnapshot() map[int]procInfo {
+	return settledSnapshot(procSnapshot, settleTries, os.Getpid())
+}
+
+// settleTries bounds the reads of settledSnapshot: processes end in
+// bursts (200 pushes and their sshd sessions at the end of a scale run)
+// and a burst is over long before this many reads of /proc.
+const settleTries = 50
+
+// settledSnapshot reads the process table until three reads in a row
+// find the same processes below roots, and returns the middle one; after
+// tries reads, the last. One read is not enough while processes end:
+// /proc is read one file at a time, so a process that exits and is reaped
+// between the read of its parent's file and its own is in neither (its
+// parent's cutime did not have it yet) and its CPU is missing from the
+// tree; one reaped between its own read and its parent's is counted
+// twice. The first is in the read before (it was running), the second is
+// not in the read after (it was reaped): so when a read agrees with its
+// neighbours on both sides, nothing in it was lost or counted twice.
+func settledSnapshot(read func() map[int]procInfo, tries int, roots ...int) map[int]procInfo {
+	prev, cur := read(), read()
+	for i := 2; i < tries; i++ {
+		next := read()
+		if sameTree(prev, cur, roots) && sameTree(cur, next, roots) {
+			return cur
+		}
+		prev, cur = cur, next
+	}
+	return cur
+}
+
+// sameTree reports whether a and b hold the same processes (by pid and
+// start time) below roots.
+func sameTree(a, b map[int]procInfo, roots []int) bool {
+	ta, tb := tree(a, roots...), tree(b, roots...)
+	if len(ta) != len(tb) {
+		return false
+	}
+	for _, pid := range ta {
+		q, ok := b[pid]
+		if !ok || q.start != a[pid].start || !slices.Contains(tb, pid) {
+			return false
+		}
+	}
+	return true
+}
+
 // tree returns root and every process below it in snap.
 func tree(snap map[int]procInfo, roots ...int) []int {
 	children := map[int][]int{}
@@ -90,12 +154,12 @@ type farCPU struct {
 
 func (l *lab) farCPU() farCPU {
 	root := l.sshd.PID()
-	return farCPU{root: root, before: treeCPU(procSnapshot(), root)}
+	return farCPU{root: root, before: treeCPU(ourSnapshot(), root)}
 }
 
 // since is the far side's CPU since f was taken.
 func (f farCPU) since() Seconds {
-	return Seconds((treeCPU(procSnapshot(), f.root) - f.before).Seconds())
+	return Seconds((treeCPU(ourSnapshot(), f.root) - f.before).Seconds())
 }
 
 // cpuDelta is the CPU the processes pids (as of end) used between the two

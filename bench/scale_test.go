@@ -65,7 +65,7 @@ func (l *lab) scale(procs, rate int, dur time.Duration, size int) Scale {
 	for _, o := range ps {
 		pushPIDs = append(pushPIDs, o.p.pid())
 	}
-	before := procSnapshot()
+	before := ourSnapshot()
 	host0 := treeCPU(before, l.sshd.PID())
 	start := time.Now()
 	lines := make([][]byte, nPer)
@@ -114,7 +114,7 @@ func (l *lab) scale(procs, rate int, dur time.Duration, size int) Scale {
 		time.Sleep(20 * time.Millisecond)
 	}
 	res.Window = Seconds(time.Since(start).Seconds())
-	end := procSnapshot()
+	end := ourSnapshot()
 	host := tree(end, l.sshd.PID())
 	client := tree(end, pushPIDs...)
 	res.LogHostProc = len(host)

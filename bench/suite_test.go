@@ -45,6 +45,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if err := becomeSubreaper(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: cannot keep orphans in the harness's tree (their CPU will count as other work): %v\n", err)
+	}
 	code := m.Run()
 	testlab.RemoveBinary()
 	os.Exit(code)
