@@ -99,7 +99,7 @@ func journalTargets(r *Results) []Target {
 			t.Measured = fmt.Sprintf("%.2f ms (bare: %.2f ms)", j.MS.P99, bare.MS.P99)
 			t.Status = "met"
 			if d := j.MS.P99 - bare.MS.P99; d > 5 {
-				t.Status = fmt.Sprintf("missed by %.1f ms", d-5)
+				t.Status = missedBy(d-5, 1, " ms")
 			}
 		}
 		ts = append(ts, t)
@@ -119,7 +119,7 @@ func journalThroughputTarget(r *Results, name string) Target {
 	case ratio >= 0.9:
 		t.Status = "met"
 	default:
-		t.Status = fmt.Sprintf("missed by %.0f %%", (0.9-ratio)/0.9*100)
+		t.Status = missedBy((0.9-ratio)/0.9*100, 0, " %")
 	}
 	return t
 }

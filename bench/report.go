@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -71,16 +72,27 @@ func atLeast(v, target float64) string {
 	if v >= target {
 		return "met"
 	}
-	return fmt.Sprintf("missed by %.0f %%", (target-v)/target*100)
+	return missedBy((target-v)/target*100, 0, " %")
 }
 
-// atMost judges a figure that must stay at or below limit; unit and
-// format say how to write by how much it missed.
-func atMost(v, limit float64, format string) string {
+// atMost judges a figure that must stay at or below limit; decimals and
+// unit say how to write by how much it missed.
+func atMost(v, limit float64, decimals int, unit string) string {
 	if v <= limit+1e-9 { // 0.4 - 0.3 is not above 0.1
 		return "met"
 	}
-	return "missed by " + fmt.Sprintf(format, v-limit)
+	return missedBy(v-limit, decimals, unit)
+}
+
+// missedBy writes a miss of d with decimals digits after the point. A
+// miss that rounds to zero there is written as less than the last digit
+// ("missed by <0.01 ms"): "missed by 0.00 ms" reads as met.
+func missedBy(d float64, decimals int, unit string) string {
+	s := strconv.FormatFloat(d, 'f', decimals, 64)
+	if v, _ := strconv.ParseFloat(s, 64); v <= 0 {
+		s = "<" + strconv.FormatFloat(math.Pow10(-decimals), 'f', decimals, 64)
+	}
+	return "missed by " + s + unit
 }
 
 // cpuPerM is the median of a mode's sshlogfwd CPU seconds per million
@@ -112,7 +124,7 @@ func (r *Results) latencyStatus(lat Latency) (p50, p99 string) {
 	if bare == nil || lat.MS.N == 0 || lat.Err != "" {
 		return "not measured", "not measured"
 	}
-	return atMost(lat.MS.P50-bare.MS.P50, targetP50Over, "%.2f ms"), atMost(lat.MS.P99-bare.MS.P99, targetP99Over, "%.2f ms")
+	return atMost(lat.MS.P50-bare.MS.P50, targetP50Over, 2, " ms"), atMost(lat.MS.P99-bare.MS.P99, targetP99Over, 2, " ms")
 }
 
 // Targets judges the results against the targets of issue 14 (and, in
@@ -156,7 +168,7 @@ func cpuTargets(r *Results) []Target {
 		}
 		t := Target{What: fmt.Sprintf("%s (%s): sshlogfwd CPU <= %.2f s per million lines", m.Name, compressLabel(m.Compress), targetCPUPerM)}
 		if v, ok := cpuPerM(m); ok {
-			t.Measured, t.Status = fmt.Sprintf("%.2f s", v), atMost(v, targetCPUPerM, "%.2f s")
+			t.Measured, t.Status = fmt.Sprintf("%.2f s", v), atMost(v, targetCPUPerM, 2, " s")
 		} else {
 			t.Measured, t.Status = "run failed", "not measured"
 		}
@@ -263,7 +275,7 @@ func firstByteTarget(r *Results) Target {
 		if rc.FirstByte.P50 <= limit {
 			t.Status = "met"
 		} else {
-			t.Status = fmt.Sprintf("missed by %.0f ms", rc.FirstByte.P50-limit)
+			t.Status = missedBy(rc.FirstByte.P50-limit, 0, " ms")
 		}
 	}
 	return t
@@ -282,7 +294,7 @@ func cutTarget(rc *Recovery) Target {
 	if rc.CutDetect <= 40 {
 		t.Status = "met"
 	} else {
-		t.Status = fmt.Sprintf("missed by %.0f s", float64(rc.CutDetect)-40)
+		t.Status = missedBy(float64(rc.CutDetect)-40, 0, " s")
 	}
 	return t
 }
@@ -452,10 +464,10 @@ func (b *markdown) throughputRow(m Mode) {
 	if !m.Bare {
 		ratioS = fmt.Sprintf("**%.2f** (>= %.2f: %s)", ratio, m.Target, atLeast(ratio, m.Target))
 		if v, have := cpuPerM(m); have {
-			cpuS = fmt.Sprintf("%.2f (<= %.2f: %s)", v, targetCPUPerM, atMost(v, targetCPUPerM, "%.2f s"))
+			cpuS = fmt.Sprintf("%.2f (<= %.2f: %s)", v, targetCPUPerM, atMost(v, targetCPUPerM, 2, " s"))
 		}
 		peak := maxOf(m.Runs, func(x Run) int64 { return x.PeakRSS })
-		rssS = fmt.Sprintf("%s (<= %s: %s)", mib(peak), mib(targetRSS), atMost(float64(peak)/(1<<20), float64(targetRSS)/(1<<20), "%.1f MiB"))
+		rssS = fmt.Sprintf("%s (<= %s: %s)", mib(peak), mib(targetRSS), atMost(float64(peak)/(1<<20), float64(targetRSS)/(1<<20), 1, " MiB"))
 	}
 	exact := fmt.Sprintf("%d/%d runs", countOK(m.Runs), len(m.Runs))
 	if !ok {

@@ -166,3 +166,32 @@ func TestDisturbedAndDryRun(t *testing.T) {
 		t.Error("a dry run's report does not say so")
 	}
 }
+
+// TestMissedByNeverReadsAsMet: a miss smaller than the last digit shown
+// says so instead of "missed by 0.00 ms".
+func TestMissedByNeverReadsAsMet(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{atMost(0.104, 0.1, 2, " ms"), "missed by <0.01 ms"},
+		{atMost(0.3, 0.1, 2, " ms"), "missed by 0.20 ms"},
+		{atMost(0.4-0.3, 0.1, 2, " ms"), "met"},
+		{atMost(20.04, 20, 1, " MiB"), "missed by <0.1 MiB"},
+		{atLeast(0.948, 0.95), "missed by <1 %"},
+		{atLeast(0.71, 0.95), "missed by 25 %"},
+		{missedBy(0.3, 0, " ms"), "missed by <1 ms"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+	// The target table, where it was seen: p50 0.104 ms above the bare
+	// pipe's against a limit of 0.1 ms.
+	r := &Results{Latency: []Latency{
+		{Name: "bare ssh -C", Rate: 1000, MS: Stats{N: 1, P50: 0.250, P99: 0.4}},
+		{Name: "push", Rate: 1000, MS: Stats{N: 1, P50: 0.354, P99: 0.5}},
+	}}
+	for _, tg := range Targets(r) {
+		if strings.Contains(tg.What, "p50") && tg.Status != "missed by <0.01 ms" {
+			t.Errorf("%s: %q, want %q", tg.What, tg.Status, "missed by <0.01 ms")
+		}
+	}
+}
