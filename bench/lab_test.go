@@ -27,6 +27,10 @@ type lab struct {
 	// reliableRemote are the push flags that make the far side run our
 	// receive (the binary is not on sshd's PATH).
 	reliableRemote func(remote string) []string
+	// watch, if set, is called as a measured transfer begins, with the
+	// sshlogfwd under test, and what it returns when the transfer is over
+	// (BenchmarkPipes: wake-ups and system calls of each process).
+	watch func(p *proc) (done func())
 }
 
 // sshdExtra raises the connection limits for the scale runs (sshd takes

@@ -180,7 +180,14 @@ func (l *lab) measure(c *corpus, p *proc, out string, base int64, transfer func(
 	var run Run
 	cpu0, ssh0 := p.cpu()
 	far := l.farCPU()
+	var watched func()
+	if l.watch != nil {
+		watched = l.watch(p)
+	}
 	g, err := transfer()
+	if watched != nil {
+		watched()
+	}
 	cpu1, ssh1 := p.cpu()
 	run.CPU, run.SSHCPU, run.FarCPU = Seconds((cpu1 - cpu0).Seconds()), Seconds((ssh1 - ssh0).Seconds()), far.since()
 	run.PeakRSS = p.hwm()
