@@ -1,10 +1,10 @@
 package journal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // cursorPos is the part of a journal cursor that orders entries: a cursor
@@ -20,31 +20,54 @@ var errCursor = errors.New("not a journal cursor")
 
 // parseCursor reads the seqnum id and seqnum of a cursor.
 func parseCursor(c string) (cursorPos, error) {
-	var p cursorPos
-	var haveSeq bool
-	for _, kv := range strings.Split(c, ";") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || v == "" {
-			return cursorPos{}, fmt.Errorf("cursor %q: %w", c, errCursor)
-		}
-		switch k {
-		case "s":
-			if len(v) != 32 || strings.Trim(v, "0123456789abcdef") != "" {
-				return cursorPos{}, fmt.Errorf("cursor %q: %w", c, errCursor)
-			}
-			p.seqnumID = v
-		case "i":
-			n, err := strconv.ParseUint(v, 16, 64)
-			if err != nil {
-				return cursorPos{}, fmt.Errorf("cursor %q: %w", c, errCursor)
-			}
-			p.seqnum, haveSeq = n, true
-		}
-	}
-	if p.seqnumID == "" || !haveSeq {
+	id, n, ok := cursorSeq([]byte(c))
+	if !ok {
 		return cursorPos{}, fmt.Errorf("cursor %q: %w", c, errCursor)
 	}
-	return p, nil
+	return cursorPos{seqnumID: string(id), seqnum: n}, nil
+}
+
+// cursorSeq is parseCursor without allocating, for every entry: the seqnum
+// id (a part of c) and the seqnum; ok is false when c is no cursor.
+func cursorSeq(c []byte) (id []byte, seqnum uint64, ok bool) {
+	var haveSeq bool
+	for {
+		kv, rest, more := bytes.Cut(c, []byte(";"))
+		k, v, found := bytes.Cut(kv, []byte("="))
+		if !found || len(v) == 0 {
+			return nil, 0, false
+		}
+		switch string(k) {
+		case "s":
+			if len(v) != 32 || !isLowerHex(v) {
+				return nil, 0, false
+			}
+			id = v
+		case "i":
+			n, err := strconv.ParseUint(string(v), 16, 64)
+			if err != nil {
+				return nil, 0, false
+			}
+			seqnum, haveSeq = n, true
+		}
+		if !more {
+			break
+		}
+		c = rest
+	}
+	if id == nil || !haveSeq {
+		return nil, 0, false
+	}
+	return id, seqnum, true
+}
+
+func isLowerHex(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // lostBetween counts the entries that were written after the entry at

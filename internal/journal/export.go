@@ -61,6 +61,10 @@ func newExportReader(r io.Reader, maxMessage int) *exportReader {
 	return &exportReader{r: bufio.NewReaderSize(r, 256<<10), maxMessage: maxMessage}
 }
 
+// buffered is how many bytes of the stream are read and not yet parsed:
+// with none, next waits for journalctl.
+func (p *exportReader) buffered() int { return p.r.Buffered() }
+
 // next returns the next complete entry; io.EOF at the end of the stream
 // between entries, errTorn inside one, another error for a stream that is
 // not in export format.

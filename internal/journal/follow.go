@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 )
 
@@ -64,8 +64,11 @@ type Entry struct {
 	// handler returns.
 	Line []byte
 	// Cursor names the entry: store it (with the spooled line, atomically)
-	// and pass it as Options.Cursor to resume right after this entry.
-	Cursor string
+	// and pass it as Options.Cursor to resume right after this entry. It
+	// is valid only until the handler returns: a handler copies the
+	// cursor of the last entry it keeps, and makes a string of it only
+	// to store it.
+	Cursor []byte
 	Time   time.Time // __REALTIME_TIMESTAMP: when journald received it
 }
 
@@ -95,9 +98,17 @@ func (g Gap) String() string {
 }
 
 // Handler receives what Follow reads, in its goroutine, one call at a
-// time. An error from either function stops Follow, which returns it.
+// time. An error from any function stops Follow, which returns it.
 type Handler struct {
 	Entry func(Entry) error
+	// Flush, if set, is called whenever Follow has no further entry at
+	// hand: before it waits for journalctl to print more, before a Gap,
+	// and when a journalctl run ends (also at the end of Follow). Entry may
+	// keep the entries it takes and write them all at once in Flush: at
+	// full speed that is one write for many entries, while a lone entry
+	// is still flushed as soon as it is read. An entry Entry accepted
+	// counts as delivered: Follow resumes after it.
+	Flush func() error
 	Gap   func(Gap) error // nil: gaps are only logged
 }
 
@@ -128,10 +139,12 @@ type follower struct {
 	clk     clock.Clock
 	log     *slog.Logger
 
-	cursor  string // last entry delivered; "" = start at the oldest
+	cursor  []byte // last entry delivered; empty = start at the oldest
 	reread  string // an entry that came without MESSAGE and is read again (errReread)
 	prev    uint64 // its seqnum, for FormatRFC5424
 	hasPrev bool
+	seqID   string // the last seqnum id seen, for FormatRFC5424
+	stamp   *stamper
 	line    []byte
 }
 
@@ -144,11 +157,12 @@ func newFollower(o Options, h Handler) (*follower, error) {
 			Matches: o.Matches, Priority: o.Priority, Units: o.Units},
 		h: h, format: o.Format, loc: o.Location, maxMsg: o.MaxMessage,
 		backoff: o.Backoff, healthy: o.HealthyAfter, grace: o.StopGrace,
-		clk: clock.OrReal(o.Clock), log: o.Logger, cursor: o.Cursor,
+		clk: clock.OrReal(o.Clock), log: o.Logger, cursor: []byte(o.Cursor),
 	}
 	if f.loc == nil {
 		f.loc = time.Local
 	}
+	f.stamp = newStamper(f.loc)
 	if f.maxMsg <= 0 {
 		f.maxMsg = DefaultMaxMessage
 	}
@@ -174,7 +188,7 @@ func newFollower(o Options, h Handler) (*follower, error) {
 	if _, err := Argv(f.spec); err != nil {
 		return nil, err
 	}
-	if p, err := parseCursor(f.cursor); err == nil {
+	if p, err := parseCursor(o.Cursor); err == nil {
 		f.prev, f.hasPrev = p.seqnum, true
 	}
 	return f, nil
@@ -221,23 +235,34 @@ func (f *follower) run(ctx context.Context) error {
 
 // once checks the cursor, then runs one follower journalctl until it ends,
 // and returns how many entries it delivered.
-func (f *follower) once(ctx context.Context) (int, error) {
-	if f.cursor != "" {
+func (f *follower) once(ctx context.Context) (n int, err error) {
+	if len(f.cursor) > 0 {
 		if err := f.probe(ctx); err != nil {
 			return 0, err
 		}
 	}
 	spec := f.spec
-	spec.Cursor = f.cursor
+	spec.Cursor = string(f.cursor)
 	argv, err := Argv(spec)
 	if err != nil {
 		return 0, err
 	}
+	defer func() {
+		if ferr := f.flush(); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
 	// --cursor starts at the cursor's entry: drop it, once, if it is there.
-	skip := f.cursor
-	n := 0
+	skip := spec.Cursor
 	err = f.runChild(ctx, argv, func(r *exportReader) error {
 		for {
+			if r.buffered() == 0 {
+				// Reading on may wait for journalctl: hand over what
+				// the handler keeps first.
+				if err := f.flush(); err != nil {
+					return err
+				}
+			}
 			e, err := r.next()
 			if err != nil {
 				return err
@@ -265,6 +290,17 @@ func (f *follower) once(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// flush calls the handler's Flush, if it has one.
+func (f *follower) flush() error {
+	if f.h.Flush == nil {
+		return nil
+	}
+	if err := f.h.Flush(); err != nil {
+		return &stopError{err}
+	}
+	return nil
+}
+
 // errReread ends a journalctl run to read an entry again that came
 // without MESSAGE. journalctl (systemd 252) prints an entry that the writer
 // is still appending without the fields it cannot read yet: measured on a
@@ -282,15 +318,19 @@ func (f *follower) deliver(e *entry) error {
 	}
 	var seq seqInfo
 	if f.format == FormatRFC5424 {
-		seq.cur, _ = parseCursor(string(e.cursor))
+		if id, n, ok := cursorSeq(e.cursor); ok {
+			if string(id) != f.seqID {
+				f.seqID = string(id)
+			}
+			seq.cur = cursorPos{seqnumID: f.seqID, seqnum: n}
+		}
 		seq.prev, seq.hasPrev = f.prev, f.hasPrev
 	}
-	f.line = appendLine(f.line[:0], e, f.format, f.loc, seq)
-	cur := string(e.cursor)
-	if err := f.h.Entry(Entry{Line: f.line, Cursor: cur, Time: time.UnixMicro(e.realtime)}); err != nil {
+	f.line = appendLine(f.line[:0], e, f.format, f.stamp, seq)
+	if err := f.h.Entry(Entry{Line: f.line, Cursor: e.cursor, Time: time.UnixMicro(e.realtime)}); err != nil {
 		return err
 	}
-	f.cursor = cur
+	f.cursor = append(f.cursor[:0], e.cursor...)
 	if f.format == FormatRFC5424 {
 		f.prev, f.hasPrev = seq.cur.seqnum, true
 	}
@@ -305,11 +345,12 @@ func (f *follower) deliver(e *entry) error {
 // oldest entry. Only a probe that exited normally decides: a killed one,
 // or one cut short by ctx, is an error and the next attempt probes again.
 func (f *follower) probe(ctx context.Context) error {
-	if _, err := parseCursor(f.cursor); err != nil {
-		return f.gap(Gap{Cursor: f.cursor, Lost: -1})
+	cursor := string(f.cursor)
+	if _, err := parseCursor(cursor); err != nil {
+		return f.gap(Gap{Cursor: cursor, Lost: -1})
 	}
 	spec := f.spec
-	spec.Probe, spec.Cursor = true, f.cursor
+	spec.Probe, spec.Cursor = true, cursor
 	argv, err := Argv(spec)
 	if err != nil {
 		return err
@@ -332,20 +373,23 @@ func (f *follower) probe(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if first == f.cursor {
+	if first == cursor {
 		return nil
 	}
-	return f.gap(Gap{Cursor: f.cursor, Next: first, Lost: lostBetween(f.cursor, first)})
+	return f.gap(Gap{Cursor: cursor, Next: first, Lost: lostBetween(cursor, first)})
 }
 
 func (f *follower) gap(g Gap) error {
+	if err := f.flush(); err != nil {
+		return err
+	}
 	f.log.Warn("journal: "+g.String(), "cursor", g.Cursor, "next", g.Next, "lost", g.Lost)
 	if f.h.Gap != nil {
 		if err := f.h.Gap(g); err != nil {
 			return &stopError{err}
 		}
 	}
-	f.cursor = ""
+	f.cursor = f.cursor[:0]
 	return nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"github.com/sshlogfwd/sshlogfwd/internal/testlab"
 )
 
@@ -48,7 +48,7 @@ func (c *collector) handler() Handler {
 			if bytes.IndexByte(e.Line, '\n') >= 0 {
 				return fmt.Errorf("line with a newline: %q", e.Line)
 			}
-			c.events = append(c.events, event{line: string(e.Line), cursor: e.Cursor})
+			c.events = append(c.events, event{line: string(e.Line), cursor: string(e.Cursor)})
 			return c.fail
 		},
 		Gap: func(g Gap) error {

@@ -54,7 +54,7 @@ func TestAppendLine(t *testing.T) {
 		}), FormatRFC5424, time.UTC, seq, `<38>1 2026-12-02T06:43:42.374563+00:00 h_1 my_app_` + strings.Repeat("x", 41) + ` 812 - [sshlogfwd@32473 seqnum_id="` + seqA + `" seqnum="1234" prev="1230"] a#012b`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := string(appendLine(nil, &tc.e, tc.format, tc.loc, tc.seq))
+			got := string(appendLine(nil, &tc.e, tc.format, newStamper(tc.loc), tc.seq))
 			if got != tc.want {
 				t.Errorf("line\n %q\nwant\n %q", got, tc.want)
 			}
@@ -74,5 +74,33 @@ func TestParseFormat(t *testing.T) {
 	}
 	if _, err := ParseFormat("json"); err == nil {
 		t.Error("ParseFormat(json) succeeded")
+	}
+}
+
+// TestStamper: the timestamp formatted once per second and completed with
+// the microseconds is time's own, across second boundaries, a time zone's
+// changes of offset and before 1970.
+func TestStamper(t *testing.T) {
+	t.Parallel()
+	zones := []*time.Location{time.UTC, time.FixedZone("", -(9*3600 + 30*60))}
+	if berlin, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		zones = append(zones, berlin)
+	}
+	// 2026-10-25 00:59:58 UTC: Berlin goes from +02:00 to +01:00 at 01:00 UTC.
+	const change = 1792889998 * 1e6
+	var times []int64
+	for us := int64(change); us < change+3e6; us += 249999 {
+		times = append(times, us)
+	}
+	times = append(times, 0, 999999, 1e6, 1796193822374563, -1, -1e6-1, 1796193822000000, 1796193822999999, 1796193821999999)
+	for _, loc := range zones {
+		s := newStamper(loc)
+		for _, us := range times {
+			got := string(s.append([]byte("x"), us))
+			want := "x" + time.UnixMicro(us).In(loc).Format(timeLayout)
+			if got != want {
+				t.Errorf("%v at %d µs: %q, want %q", loc, us, got, want)
+			}
+		}
 	}
 }

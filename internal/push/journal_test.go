@@ -34,27 +34,45 @@ func newJournalEngine(t *testing.T, dir, jdir string) (*testEngine, *journalInpu
 
 const testCursor = "s=0123456789abcdef0123456789abcdef;i=2a;b=0123456789abcdef0123456789abcdef;m=1;t=2;x=3"
 
-// TestJournalEntrySpooledWithCursor: every entry goes into the spool as
-// one line, together with its cursor, so that the spool's mark always
-// names the last entry it holds.
-func TestJournalEntrySpooledWithCursor(t *testing.T) {
+// TestJournalEntriesSpooledInBatches: the entries Follow hands over in a
+// row go into the spool together, as lines, with the cursor of the last,
+// when Follow flushes (or the batch is full): the spool's mark always names
+// the last entry it holds, and none it does not.
+func TestJournalEntriesSpooledInBatches(t *testing.T) {
 	testlab.RequireBinary(t, testlab.JournalctlPath)
 	te, j := newJournalEngine(t, "", t.TempDir())
 	ctx := context.Background()
-	if err := j.entry(ctx, journal.Entry{Line: []byte("a: one"), Cursor: "c1"}); err != nil {
-		t.Fatal(err)
+	for _, e := range []journal.Entry{{Line: []byte("a: one"), Cursor: []byte("c1")}, {Line: []byte("a: two"), Cursor: []byte("c2")}} {
+		if err := j.entry(ctx, e); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if m := te.sp.InputMark(); m != "c1" {
-		t.Fatalf("mark %q after the first entry, want its cursor", m)
+	if _, tail := te.sp.Bounds(); tail != 0 || te.sp.InputMark() != "" {
+		t.Fatalf("spooled %d bytes and mark %q before the flush", tail, te.sp.InputMark())
 	}
-	if err := j.entry(ctx, journal.Entry{Line: []byte("a: two"), Cursor: "c2"}); err != nil {
+	if err := j.flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if m := te.sp.InputMark(); m != "c2" {
-		t.Errorf("mark %q after the second entry, want its cursor", m)
+		t.Errorf("mark %q after the flush, want the last entry's cursor", m)
 	}
 	if got := string(te.next(t).Data); got != "a: one\na: two\n" {
 		t.Errorf("spooled %q", got)
+	}
+	// A full batch goes without waiting for the flush.
+	line := []byte(strings.Repeat("x", 1023))
+	n := 0
+	for _, tail := te.sp.Bounds(); tail == int64(len("a: one\na: two\n")); _, tail = te.sp.Bounds() {
+		n++
+		if n > journalBatch/1024 {
+			t.Fatalf("%d entries of 1 KiB not spooled without a flush", n)
+		}
+		if err := j.entry(ctx, journal.Entry{Line: line, Cursor: []byte(fmt.Sprintf("c%d", 2+n))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m, want := te.sp.InputMark(), fmt.Sprintf("c%d", 2+n); m != want || n != journalBatch/1024 {
+		t.Errorf("a full batch of %d entries spooled with mark %q, want %d entries and %q", n, m, journalBatch/1024, want)
 	}
 }
 
@@ -66,7 +84,7 @@ func TestJournalGapNotice(t *testing.T) {
 	testlab.RequireBinary(t, testlab.JournalctlPath)
 	te, j := newJournalEngine(t, "", t.TempDir())
 	ctx := context.Background()
-	j.entry(ctx, journal.Entry{Line: []byte("before"), Cursor: testCursor})
+	j.entry(ctx, journal.Entry{Line: []byte("before"), Cursor: []byte(testCursor)})
 	if err := j.gap(ctx, journal.Gap{Cursor: testCursor, Lost: 0}); err != nil {
 		t.Fatal(err)
 	}
@@ -142,9 +160,15 @@ func TestJournalHoldsEntryWhileSpoolRefuses(t *testing.T) {
 	}
 	ctx := context.Background()
 	full := strings.Repeat("x", 64<<10-1) // fills the first segment
-	j.entry(ctx, journal.Entry{Line: []byte(full), Cursor: "c1"})
+	j.entry(ctx, journal.Entry{Line: []byte(full), Cursor: []byte("c1")})
+	j.flush(ctx)
 	te.holdsWhileSpoolRefuses(t, dir, "the journal", "entry",
-		func() error { return j.entry(ctx, journal.Entry{Line: []byte("next"), Cursor: "c2"}) },
+		func() error {
+			if err := j.entry(ctx, journal.Entry{Line: []byte("next"), Cursor: []byte("c2")}); err != nil {
+				return err
+			}
+			return j.flush(ctx)
+		},
 		"c1", "c2")
 	te.next(t)
 	if got := string(te.next(t).Data); got != "next\n" {
