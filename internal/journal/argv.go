@@ -24,17 +24,18 @@ var DefaultMatches = []string{
 	"+", "PRIORITY=0", "PRIORITY=1", "PRIORITY=2",
 }
 
-// outputFields are the fields the line formats use; asking journalctl for
-// only these (it adds __CURSOR, the timestamps and _BOOT_ID itself) cuts
-// what crosses the pipe by a third and keeps large fields we do not use
-// (core dumps, environment blobs) out of our memory.
-const outputFields = "MESSAGE,SYSLOG_IDENTIFIER,_COMM,_PID,SYSLOG_PID,_HOSTNAME,PRIORITY,SYSLOG_FACILITY"
+// stdbufSize is the output buffer journalctl gets through stdbuf (see
+// Spec.Stdbuf and the package doc).
+const stdbufSize = "1M"
 
 // Spec is everything that decides journalctl's command line.
 type Spec struct {
 	Program   string   // the journalctl binary ("" = "journalctl", found in PATH)
 	Directory string   // read the journal files in this directory
 	Files     []string // or these journal files (globs allowed); neither = the system journal
+	// Stdbuf, if set, is coreutils' stdbuf, through which the follower's
+	// journalctl runs with a 1 MiB stdout buffer (stdbufSize).
+	Stdbuf string
 	// MachineID, for the system journal only, keeps the entries to this
 	// machine's: --merge (see Argv) would also show the journals of
 	// containers and of hosts received by journal-remote.
@@ -72,6 +73,10 @@ func Argv(s Spec) ([]string, error) {
 		prog = "journalctl"
 	}
 	argv := []string{prog, "--no-pager", "--merge", "--output=export"}
+	follower := !s.Probe && s.Since.IsZero()
+	if follower && s.Stdbuf != "" {
+		argv = append([]string{s.Stdbuf, "--output=" + stdbufSize}, argv...)
+	}
 	switch {
 	case s.Directory != "" && len(s.Files) > 0:
 		return nil, errors.New("journal: both a directory and files given")
@@ -99,7 +104,7 @@ func Argv(s Spec) ([]string, error) {
 		// cursor starts at the last 10 entries and with one prints only
 		// 10 entries from it, the rest not before the journal changes
 		// again (measured: stuck with 1,182 entries unread).
-		argv = append(argv, "--follow", "--no-tail", "--output-fields="+outputFields)
+		argv = append(argv, "--follow", "--no-tail")
 		if s.Cursor != "" {
 			argv = append(argv, "--cursor="+s.Cursor)
 		}

@@ -1,6 +1,10 @@
 package journal
 
 import (
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,7 +14,7 @@ import (
 func TestArgv(t *testing.T) {
 	t.Parallel()
 	const follow = "journalctl --no-pager --merge --output=export"
-	const fields = " --follow --no-tail --output-fields=" + outputFields
+	const fields = " --follow --no-tail"
 	for _, tc := range []struct {
 		name string
 		spec Spec
@@ -42,6 +46,12 @@ func TestArgv(t *testing.T) {
 			spec: Spec{Directory: "/j", Matches: []string{"MESSAGE=-- a=b +"}},
 			want: follow + " --directory=/j" + fields + " -- MESSAGE=-- a=b +"},
 		{name: "priority range", spec: Spec{Priority: "emerg..3"}, want: follow + fields + " --priority=emerg..3"},
+		{name: "the follower through stdbuf",
+			spec: Spec{Stdbuf: "/usr/bin/stdbuf", Directory: "/j", Cursor: "s=x;i=1"},
+			want: "/usr/bin/stdbuf --output=1M " + follow + " --directory=/j" + fields + " --cursor=s=x;i=1"},
+		{name: "no stdbuf for a probe",
+			spec: Spec{Stdbuf: "/usr/bin/stdbuf", Directory: "/j", Cursor: "s=x;i=1", Probe: true},
+			want: follow + " --directory=/j --output-fields=__CURSOR --lines=1 --cursor=s=x;i=1"},
 		{name: "probe",
 			spec: Spec{Directory: "/j", Cursor: "s=x;i=1", Probe: true, Matches: []string{"A=1"}, Priority: "crit", MachineID: "m1"},
 			want: follow + " --directory=/j --output-fields=__CURSOR --lines=1 --cursor=s=x;i=1"},
@@ -95,5 +105,29 @@ func TestArgvKeepsCallersMatches(t *testing.T) {
 	}
 	if !slices.Equal(m, DefaultMatches) {
 		t.Errorf("matches changed to %q", m)
+	}
+}
+
+// TestLookStdbuf: stdbuf is used when it runs a command; one that is
+// missing or fails (its library gone) leaves journalctl without it.
+func TestLookStdbuf(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.DiscardHandler)
+	if _, err := exec.LookPath("stdbuf"); err != nil {
+		t.Skip("no stdbuf")
+	}
+	if got := lookStdbuf("stdbuf", log); got == "" {
+		t.Error("a working stdbuf was not used")
+	}
+	dir := t.TempDir()
+	if got := lookStdbuf(filepath.Join(dir, "stdbuf"), log); got != "" {
+		t.Errorf("a missing stdbuf was used: %q", got)
+	}
+	broken := filepath.Join(dir, "broken")
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho \"stdbuf: failed to find 'libstdbuf.so'\" >&2\nexit 125\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookStdbuf(broken, log); got != "" {
+		t.Errorf("a failing stdbuf was used: %q", got)
 	}
 }

@@ -188,10 +188,40 @@ func newFollower(o Options, h Handler) (*follower, error) {
 	if _, err := Argv(f.spec); err != nil {
 		return nil, err
 	}
+	prog := f.spec.Program
+	if prog == "" {
+		prog = "journalctl"
+	}
+	// Only with a journalctl to run: stdbuf would turn a missing one into
+	// an exit status, and Follow into retrying for ever.
+	if _, err := exec.LookPath(prog); err == nil {
+		f.spec.Stdbuf = lookStdbuf(stdbufProgram, f.log)
+	}
 	if p, err := parseCursor(o.Cursor); err == nil {
 		f.prev, f.hasPrev = p.seqnum, true
 	}
 	return f, nil
+}
+
+// stdbufProgram is coreutils' stdbuf (see Spec.Stdbuf).
+var stdbufProgram = "stdbuf"
+
+// lookStdbuf returns the path of prog when it is a stdbuf that works, or
+// "": journalctl then runs without it, as fast as it can with stdio's
+// small buffer.
+func lookStdbuf(prog string, log *slog.Logger) string {
+	path, err := exec.LookPath(prog)
+	if err != nil {
+		log.Debug("journal: no stdbuf; journalctl writes its output 4 KiB at a time", "err", err)
+		return ""
+	}
+	// stdbuf works through a library of its own, preloaded into the
+	// command; without it, it fails for every command.
+	if out, err := exec.Command(path, "--output="+stdbufSize, "true").CombinedOutput(); err != nil {
+		log.Info("journal: stdbuf does not work; journalctl writes its output 4 KiB at a time", "stdbuf", path, "err", err, "output", strings.TrimSpace(string(out)))
+		return ""
+	}
+	return path
 }
 
 // stopError carries a handler's error out of the restart loop.
