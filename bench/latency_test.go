@@ -138,13 +138,20 @@ func (l *lab) latency(mode string, rate int, dur time.Duration, size int) Latenc
 		l.tb.Fatal(err)
 	}
 	var cpu0 time.Duration
+	var watched func()
 	if p != nil {
 		cpu0, _ = p.cpu()
+		if l.watch != nil {
+			watched = l.watch(p)
+		}
 	}
 	written, err := pace(context.Background(), rate, n, func(i int) error {
 		_, err := w.Write(stamped(i, mono(), size))
 		return err
 	})
+	if watched != nil {
+		watched()
+	}
 	if err != nil {
 		res.Err = fmt.Sprintf("writer: %v", err)
 	}

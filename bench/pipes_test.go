@@ -14,7 +14,11 @@ import (
 	"time"
 )
 
-var flagPipesBins = flag.String("pipes-bins", "", "BenchmarkPipes: sshlogfwd binaries to run side by side, comma-separated, alternating within each round")
+var (
+	flagPipesBins     = flag.String("pipes-bins", "", "BenchmarkPipes: sshlogfwd binaries to run side by side, comma-separated, alternating within each round")
+	flagPipesCompress = flag.String("pipes-compress", "no", "BenchmarkPipes: run the modes without -C (no), with -C (yes) or both (both)")
+	flagPipesModes    = flag.String("pipes-modes", "", "BenchmarkPipes: only the modes whose names contain one of these comma-separated words (bare ssh always runs); empty: all")
+)
 
 // pipeEvents are what BenchmarkPipes counts with perf stat for each
 // process: wake-ups (context switches) and the system calls that move
@@ -22,14 +26,19 @@ var flagPipesBins = flag.String("pipes-bins", "", "BenchmarkPipes: sshlogfwd bin
 var pipeEvents = []string{"task-clock", "context-switches", "syscalls:sys_enter_read", "syscalls:sys_enter_write",
 	"syscalls:sys_enter_splice", "syscalls:sys_enter_ppoll", "syscalls:sys_enter_poll", "syscalls:sys_enter_epoll_pwait"}
 
-// BenchmarkPipes runs the throughput modes without -C, where the pipes
-// between the processes decide the rate, for each binary of -pipes-bins in
-// turn, -rounds times, and counts with perf stat what each process did
-// during the transfer: the sshlogfwd under test, its ssh and the far side
-// (the sshd session processes and cat, tail or serve). It is not part of
-// the suite (scripts/bench.sh); it compares builds, e.g.
+// BenchmarkPipes runs the throughput modes, without -C (where the pipes
+// between the processes decide the rate) or with it (-pipes-compress), for
+// each binary of -pipes-bins in turn, -rounds times, and counts with perf
+// stat what each process did during the transfer: the sshlogfwd under test,
+// its ssh and the far side (the sshd session processes and cat, tail,
+// serve or receive). Besides the counts it gives each process's wake-ups
+// (context switches) per MB moved. It is not part of the suite
+// (scripts/bench.sh); it compares builds, e.g.
 //
 //	go test ./bench -run '^$' -bench '^BenchmarkPipes$' -benchtime 1x -args -pipes-bins /tmp/old,/tmp/new -rounds 5 -dry-run
+//
+// -profile DIR adds a CPU profile of every sshlogfwd run (the whole
+// process, connection setup included).
 func BenchmarkPipes(b *testing.B) {
 	if *flagPipesBins == "" {
 		b.Skip("no -pipes-bins")
@@ -41,9 +50,9 @@ func BenchmarkPipes(b *testing.B) {
 	l := newLab(b)
 	c := l.corpus(*flagLines, *flagLineSize)
 	defer os.Remove(c.path)
-	modes := []Mode{
-		{Name: "bare ssh", Dir: "push", Bare: true}, {Name: "push", Dir: "push"},
-		{Name: "bare ssh", Dir: "pull", Bare: true}, {Name: "pull --reliable", Dir: "pull"}, {Name: "pull --compat", Dir: "pull"},
+	modes := pipesModes(*flagPipesCompress, *flagPipesModes)
+	if len(modes) == 0 {
+		b.Fatalf("-pipes-compress %q -pipes-modes %q: no modes", *flagPipesCompress, *flagPipesModes)
 	}
 	var counts map[string]float64
 	l.watch = func(p *proc) func() {
@@ -82,14 +91,15 @@ func BenchmarkPipes(b *testing.B) {
 				counts = nil
 				var run Run
 				if m.Bare {
-					run, counts = l.barePerf(c, m.Dir)
+					run, counts = l.barePerf(c, m.Dir, m.Compress)
 				} else {
 					run = l.throughputRun(c, m)
 				}
-				line := fmt.Sprintf("round %d %s %-16s %s: %s", r+1, filepath.Base(bin), m.Name, m.Dir, describeRun(run))
+				line := fmt.Sprintf("round %d %s %-16s %s %s: %s", r+1, filepath.Base(bin), m.Name, m.Dir, compressName(m.Compress), describeRun(run))
+				key := m.Dir + " " + compressName(m.Compress)
 				if m.Bare {
-					bare[m.Dir] = run
-				} else if br := bare[m.Dir]; br.Seconds > 0 && run.Seconds > 0 {
+					bare[key] = run
+				} else if br := bare[key]; br.Seconds > 0 && run.Seconds > 0 {
 					line += fmt.Sprintf(" ratio %.2f", float64(br.Seconds)/float64(run.Seconds))
 				}
 				b.Logf("%s [load %s]", line, load)
@@ -104,6 +114,9 @@ func BenchmarkPipes(b *testing.B) {
 							}
 						}
 					}
+					if v, ok := counts[g+" context-switches"]; ok && run.Bytes > 0 {
+						parts = append(parts, fmt.Sprintf("wake-ups/MB %.1f", v/(float64(run.Bytes)/1e6)))
+					}
 					if len(parts) > 0 {
 						b.Logf("    %-9s %s", g, strings.Join(parts, ", "))
 					}
@@ -111,6 +124,59 @@ func BenchmarkPipes(b *testing.B) {
 			}
 		}
 	}
+}
+
+// pipesModes are BenchmarkPipes' modes: each direction's bare pipe and
+// the sshlogfwd modes whose names contain one of the comma-separated
+// words of only (all when empty), without -C, with it, or both.
+func pipesModes(compress, only string) []Mode {
+	var cs []bool
+	switch compress {
+	case "no":
+		cs = []bool{false}
+	case "yes":
+		cs = []bool{true}
+	case "both":
+		cs = []bool{false, true}
+	}
+	want := func(name string) bool {
+		if only == "" {
+			return true
+		}
+		for _, w := range strings.Split(only, ",") {
+			if w != "" && strings.Contains(name, w) {
+				return true
+			}
+		}
+		return false
+	}
+	var modes []Mode
+	for _, c := range cs {
+		for _, dir := range []struct {
+			name  string
+			modes []string
+		}{{"push", []string{"push", "push --reliable"}}, {"pull", []string{"pull --reliable", "pull --compat"}}} {
+			var ours []Mode
+			for _, name := range dir.modes {
+				if want(name) {
+					ours = append(ours, Mode{Name: name, Dir: dir.name, Compress: c})
+				}
+			}
+			if len(ours) > 0 {
+				modes = append(modes, Mode{Name: "bare ssh", Dir: dir.name, Compress: c, Bare: true})
+				modes = append(modes, ours...)
+			}
+		}
+	}
+	return modes
+}
+
+// compressName is how a run's compression is written.
+func compressName(c bool) string {
+	if c {
+		return "ssh -C"
+	}
+	return "no -C"
 }
 
 // perfStat attaches perf stat to pids; the function it returns stops it
@@ -143,16 +209,16 @@ func perfStat(tb testing.TB, pids []int) func() map[string]float64 {
 	}
 }
 
-// barePerf is the bare pipe of dir without -C, its ssh under perf stat
-// (connection setup included: a few hundred system calls).
-func (l *lab) barePerf(c *corpus, dir string) (Run, map[string]float64) {
+// barePerf is the bare pipe of dir, with -C or without, its ssh under
+// perf stat (connection setup included: a few hundred system calls).
+func (l *lab) barePerf(c *corpus, dir string, compress bool) (Run, map[string]float64) {
 	out := l.path("bare-perf.out")
 	defer os.Remove(out)
 	remote, local := "cat >> "+shellQuote(out), c.path
 	if dir == "pull" {
 		remote = "cat " + shellQuote(c.path)
 	}
-	args := append([]string{"stat", "-x", ",", "-e", strings.Join(pipeEvents, ","), "--", "ssh"}, l.sshArgs(false, nil, remote)...)
+	args := append([]string{"stat", "-x", ",", "-e", strings.Join(pipeEvents, ","), "--", "ssh"}, l.sshArgs(compress, nil, remote)...)
 	cmd := exec.Command("perf", args...)
 	var stat bytes.Buffer
 	cmd.Stderr = &stat
@@ -181,4 +247,41 @@ func (l *lab) barePerf(c *corpus, dir string) (Run, map[string]float64) {
 		}
 	}
 	return run, m
+}
+
+var flagTraceOut = flag.String("trace-out", "", "BenchmarkLatencyTrace: the perf trace output to write")
+
+// BenchmarkLatencyTrace runs one latency run of push (ssh -C, one line per
+// write at 1,000 lines/s for -latency-duration) with perf trace attached
+// to the writer (this process), push and push's ssh, and writes the trace
+// to -trace-out: every system call with its start and duration, from
+// which the time between the writer's write into the FIFO and ssh's read
+// of the same bytes can be taken apart. Not part of the suite, e.g.
+//
+//	go test ./bench -run '^$' -bench '^BenchmarkLatencyTrace$' -benchtime 1x -args -trace-out /tmp/push.trace -latency-duration 3s
+func BenchmarkLatencyTrace(b *testing.B) {
+	if *flagTraceOut == "" {
+		b.Skip("no -trace-out")
+	}
+	if _, err := exec.LookPath("perf"); err != nil {
+		b.Skip("no perf")
+	}
+	l := newLab(b)
+	l.watch = func(p *proc) func() {
+		pids := []string{strconv.Itoa(os.Getpid()), strconv.Itoa(p.pid())}
+		if s := p.sshChild(); s > 0 {
+			pids = append(pids, strconv.Itoa(s))
+		}
+		cmd := exec.Command("perf", "trace", "-o", *flagTraceOut, "-p", strings.Join(pids, ","))
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond) // perf attaches
+		return func() {
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+		}
+	}
+	res := l.latency("push", 1000, *flagLatencyDur, *flagLineSize)
+	b.Logf("push at 1,000 lines/s under perf trace: %+v", res.MS)
 }
