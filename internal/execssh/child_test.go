@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"io"
 	"log/slog"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 )
 
 // The test binary doubles as a fake child (see os/exec's tests): with
