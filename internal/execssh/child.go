@@ -83,10 +83,15 @@ func Start(o StartOptions) (*Child, error) {
 	if len(o.Env) > 0 {
 		cmd.Env = append(os.Environ(), o.Env...)
 	}
-	stdin, err := cmd.StdinPipe()
+	// Our own pipe for stdin too: cmd.StdinPipe is closed by Wait, and
+	// with it what ssh never read, which a session can count only while
+	// it holds the write end (push resends it to the next child). The
+	// write end stays open until CloseStdin or Stop.
+	inR, stdin, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: stdin pipe: %w", o.Name, err)
 	}
+	cmd.Stdin = inR
 	c := &Child{Name: o.Name, Stdin: stdin, log: log, cmd: cmd, done: make(chan struct{}), ready: make(chan struct{}), marker: o.ReadyMarker,
 		stderr: newStderrLog(log, o.Name, o.Quiet), onConnected: o.OnConnected}
 	if o.ReadyMarker == "" {
@@ -99,6 +104,8 @@ func Start(o StartOptions) (*Child, error) {
 	if o.WantStdout {
 		var outR *os.File
 		if outR, outW, err = os.Pipe(); err != nil {
+			inR.Close()
+			stdin.Close()
 			return nil, fmt.Errorf("start %s: stdout pipe: %w", o.Name, err)
 		}
 		cmd.Stdout = outW
@@ -108,10 +115,18 @@ func Start(o StartOptions) (*Child, error) {
 	// calling Wait, which StderrPipe forbids.
 	errR, errW, err := os.Pipe()
 	if err != nil {
+		inR.Close()
+		stdin.Close()
+		if outW != nil {
+			outW.Close()
+			c.Stdout.Close()
+		}
 		return nil, fmt.Errorf("start %s: stderr pipe: %w", o.Name, err)
 	}
 	cmd.Stderr = errW
 	if err := cmd.Start(); err != nil {
+		inR.Close()
+		stdin.Close()
 		errR.Close()
 		errW.Close()
 		if outW != nil {
@@ -120,6 +135,7 @@ func Start(o StartOptions) (*Child, error) {
 		}
 		return nil, fmt.Errorf("start %s: %w", o.Name, err)
 	}
+	inR.Close()
 	errW.Close()
 	if outW != nil {
 		outW.Close()
@@ -216,7 +232,9 @@ func (c *Child) StderrTail() []string {
 }
 
 // CloseStdin closes the child's standard input: the remote command sees EOF,
-// writes what it has and exits, and ssh exits after it.
+// writes what it has and exits, and ssh exits after it. Until then, and
+// also after the child exited, Stdin stays open: what the child never
+// read is still in the pipe, and pipe.Unread can count it.
 func (c *Child) CloseStdin() {
 	c.stdinOnce.Do(func() { c.Stdin.Close() })
 }

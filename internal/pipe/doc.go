@@ -32,8 +32,9 @@
 //     SpliceFromFile (one pipeful of a followed file, serve), SpliceAll
 //     (exactly n bytes out of a pipe, serve and pull).
 //   - Around them: WaitQueued waits until a pipe holds n bytes, Queued
-//     tells how many it holds (FIONREAD), Private makes a pipe of the
-//     process's own, Grow and MaxSize size a pipe.
+//     tells how many it holds (FIONREAD), Unread how many of them no
+//     reader will take any more (a dead child's input), Private makes a
+//     pipe of the process's own, Grow and MaxSize size a pipe.
 //
 // All of them share one splice loop: it goes on after EINTR and short
 // moves; a pipe in non-blocking mode that is not ready (EAGAIN) is waited

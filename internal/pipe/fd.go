@@ -63,6 +63,25 @@ func Queued(v any) int {
 	return n
 }
 
+// Unread is how many bytes wait in the pipe w writes into (w its write
+// end, the input of a child) that nobody can read any more: ok only once
+// the pipe has no reader left (the child died, and nothing else holds its
+// input). The pipe keeps them as long as w is open. While a reader is
+// left, or w is no descriptor or closed, ok is false: the bytes may still
+// be read. The caller must not be writing into w meanwhile.
+func Unread(w any) (n int, ok bool) {
+	_ = control(w, func(fd int) {
+		// A pipe's write end polls POLLERR once its last reader is
+		// gone, and no reader can come back: the count is final.
+		if ev, err := poll(fd, 0, 0); err != nil || ev&unix.POLLERR == 0 {
+			return
+		}
+		n = queued(fd)
+		ok = n >= 0
+	})
+	return max(n, 0), ok
+}
+
 // queued is how many bytes wait in the pipe fd, or -1 when that cannot
 // be told.
 func queued(fd int) int {

@@ -19,32 +19,53 @@ const settle = time.Second
 
 // settling is the compatible mode's delivery rule for one destination:
 // what was written into the current child but does not count as
-// delivered yet.
+// delivered yet, and how much of it the child read.
 type settling struct {
 	mu      sync.Mutex
 	pending []written
+	piped   int64 // bytes written into the current child's input
+	// read is how many of them the child read before it died, known
+	// (dead) once its input has no reader left (see died).
+	read int64
+	dead bool
 }
 
+// written is one write into the child's input: n bytes in the pipe, the
+// stream from start to end, or a notice standing in for gap (start ==
+// end).
 type written struct {
-	end int64 // stream offset after the data
-	at  time.Time
+	piped      int64 // the child's input up to and with this write
+	n          int64
+	start, end int64
+	gap        spool.Gap
+	at         time.Time
 }
 
-// wrote records data, up to stream offset end, handed to the current
-// child at now.
-func (s *settling) wrote(end int64, now time.Time) {
+// wrote records w, handed to the current child at w.at.
+func (s *settling) wrote(w written) {
 	s.mu.Lock()
-	s.pending = append(s.pending, written{end, now})
+	s.piped += w.n
+	w.piped = s.piped
+	s.pending = append(s.pending, w)
 	s.mu.Unlock()
 }
 
 // aged acknowledges for d what was written at least settle before now to
-// a child that is still running.
-func (s *settling) aged(d *destination, now time.Time) {
+// a child that is still running and that the child has read: what is still
+// in its input (in) is not delivered, however long it waited there.
+func (s *settling) aged(d *destination, now time.Time, in any) {
+	s.mu.Lock()
+	piped := s.piped
+	s.mu.Unlock()
+	// Counted after piped: a write meanwhile only makes read smaller.
+	read := piped
+	if q := pipe.Queued(in); q > 0 {
+		read -= int64(q)
+	}
 	s.mu.Lock()
 	var end int64 = -1
 	i := 0
-	for ; i < len(s.pending) && now.Sub(s.pending[i].at) >= settle; i++ {
+	for ; i < len(s.pending) && now.Sub(s.pending[i].at) >= settle && s.pending[i].piped <= read; i++ {
 		end = s.pending[i].end
 	}
 	s.pending = s.pending[i:]
@@ -54,15 +75,25 @@ func (s *settling) aged(d *destination, now time.Time) {
 	}
 }
 
+// died records that the current child's input has no reader left, with
+// unread bytes in it that nobody will ever read (pipe.Unread): the child
+// never had them, so they never left this host.
+func (s *settling) died(unread int) {
+	s.mu.Lock()
+	s.read, s.dead = s.piped-int64(unread), true
+	s.mu.Unlock()
+}
+
 // exited settles what the ended child was given. A remote command that
 // failed (not ssh itself: exit status other than 0 and 255) appended
-// nothing we can count on, so its share is sent again. When ssh died or
-// was killed, the data it had accepted is unknowable: counted as sent
-// (compatible mode cannot tell; reliable mode can).
+// nothing we can count on, so its share is sent again. Otherwise what ssh
+// read counts as sent: lost with ssh or delivered, compatible mode cannot
+// tell (reliable mode can). What it never read, still in its input when
+// it died, is sent again (see resend).
 func (s *settling) exited(d *destination, err error) {
 	s.mu.Lock()
-	pending := s.pending
-	s.pending = nil
+	pending, read, dead := s.pending, s.read, s.dead
+	s.pending, s.piped, s.read, s.dead = nil, 0, 0, false
 	s.mu.Unlock()
 	if len(pending) == 0 {
 		return
@@ -72,13 +103,45 @@ func (s *settling) exited(d *destination, err error) {
 		d.rewind(acked)
 		return
 	}
+	if dead && resend(d, pending, read) {
+		return
+	}
 	d.ack(pending[len(pending)-1].end)
+}
+
+// resend goes back, for the next child, to the first byte of pending that
+// the dead child never read, read being how many bytes of its input it
+// did, and reports whether there was one. The position is exact to the
+// byte, also inside a line: everything before it ssh had, and the far
+// side's file ends with some of that (all of it, when ssh passed it on
+// before it died); the rest of a line ssh read in part continues that
+// line. Going back to the line's start would repeat its first part and
+// glue the copy to it; skipping to its end would glue its first part to
+// the next line. A notice ssh did not read whole is sent again whole.
+func resend(d *destination, pending []written, read int64) bool {
+	for i, w := range pending {
+		if w.piped <= read {
+			continue
+		}
+		// A notice takes no stream offsets: at its start.
+		at := w.start + min(w.end-w.start, max(0, read-(w.piped-w.n)))
+		for _, u := range pending[i:] {
+			if u.gap.Bytes > 0 {
+				d.consumer.RestoreGap(u.gap)
+			}
+		}
+		d.ack(at)
+		d.rewind(at)
+		return true
+	}
+	return false
 }
 
 // appendSession writes one destination's share of the spool into one
 // child running `cat >> FILE`. In this compatible mode nothing
-// acknowledges delivery: what ssh accepted counts as sent once the child
-// stayed up (see settling), and what was inside a dying ssh is lost.
+// acknowledges delivery: what ssh read counts as sent once the child
+// stayed up (see settling), what a dying ssh had read is lost, and what
+// it left in its input goes to the next child.
 type appendSession struct {
 	e    *engine
 	d    *destination
@@ -112,8 +175,13 @@ func (e *engine) appendTo(stop context.Context, d *destination, l Link) (healthy
 		return false
 	}
 	e.connected(d, l)
-	go clock.Every(alive, e.clock, settle/4, func(time.Time) { d.settling.aged(d, e.clock.Now()) })
+	go clock.Every(alive, e.clock, settle/4, func(time.Time) { d.settling.aged(d, e.clock.Now(), l.Stdin()) })
 	s.copy()
+	// A child that died left in its input what it never read, for as
+	// long as we hold it open: the next child gets that (settling.exited).
+	if n, ok := pipe.Unread(l.Stdin()); ok {
+		d.settling.died(n)
+	}
 	return s.wrote > 0 && l.Uptime() > settle
 }
 
@@ -177,33 +245,41 @@ func (s *appendSession) next() (spool.Batch, bool) {
 
 // write hands b to the child; a notice stands in for lines the spool bound
 // dropped. A failed write leaves to the next child what this one did not
-// take: what it took counts as sent, as everything a dying ssh had
-// accepted does (see settling.exited); sending it again would repeat every
-// line of it that did get through.
+// take; of what it took, what the dying ssh read counts as sent, and what
+// it left in its input is sent again (see settling.exited).
 func (s *appendSession) write(b spool.Batch) bool {
-	var err error
-	data := b.Data
+	now := s.e.clock.Now()
 	if b.Gap.Bytes > 0 {
-		data = s.e.gapLine(b.Gap, s.d)
+		data := s.e.gapLine(b.Gap, s.d)
 		s.e.log.Warn("spool bound reached: lines were dropped before they could be sent", "dest", s.d.String(), "lines", b.Gap.Lines, "bytes", b.Gap.Bytes)
-		if _, err = s.link.Stdin().Write(data); err != nil {
+		n, err := s.link.Stdin().Write(data)
+		if err != nil {
+			// Sent again whole; what went in still counts in the pipe.
 			s.d.consumer.RestoreGap(b.Gap)
+			s.d.settling.wrote(written{n: int64(n), start: b.Start, end: b.Start, at: now})
+			return s.failed(err)
 		}
-	} else {
-		var took int64
-		if took, err = s.handOver(b); err != nil {
-			s.d.rewind(b.Start + took)
-		}
+		s.wrote += int64(n)
+		s.d.settling.wrote(written{n: int64(n), start: b.Start, end: b.Start, gap: b.Gap, at: now})
+		return true
 	}
+	took, err := s.handOver(b)
 	if err != nil {
-		s.e.log.Debug("write to ssh failed", "child", s.link.Name(), "err", err)
-		return false
+		s.d.rewind(b.Start + took)
+		s.d.settling.wrote(written{n: took, start: b.Start, end: b.Start + took, at: now})
+		return s.failed(err)
 	}
-	s.wrote += int64(len(data))
+	s.wrote += int64(len(b.Data))
 	s.d.sent.Add(int64(len(b.Data)))
 	s.d.stats.sent(b.Start, b.Data)
-	s.d.settling.wrote(b.End, s.e.clock.Now())
+	s.d.settling.wrote(written{n: int64(len(b.Data)), start: b.Start, end: b.End, at: now})
 	return true
+}
+
+// failed logs a write into the child that failed, and ends the session.
+func (s *appendSession) failed(err error) bool {
+	s.e.log.Debug("write to ssh failed", "child", s.link.Name(), "err", err)
+	return false
 }
 
 // handOver gives b's data to the child and records for a restart how much

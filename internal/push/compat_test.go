@@ -36,6 +36,11 @@ func (te *testEngine) appendChild(t *testing.T, n int) (*pipeLink, *catFar, <-ch
 	return l, cat, done
 }
 
+// batchWritten is b, all of it written into the child at at.
+func batchWritten(b spool.Batch, at time.Time) written {
+	return written{n: b.End - b.Start, start: b.Start, end: b.End, at: at}
+}
+
 // TestSettleCountsDataDeliveredOnlyAfterTheChildStayedUp: data written
 // into a child counts as delivered once the child stayed up settle after
 // the write, not before, each write on its own time.
@@ -43,10 +48,10 @@ func TestSettleCountsDataDeliveredOnlyAfterTheChildStayedUp(t *testing.T) {
 	te := newTestEngine(t, Options{}, spool.Options{})
 	te.sp.Append(lines(0, 10))
 	first := te.next(t)
-	te.d.settling.wrote(first.End, t0)
+	te.d.settling.wrote(batchWritten(first, t0))
 	te.sp.Append(lines(10, 20))
 	second := te.next(t)
-	te.d.settling.wrote(second.End, t0.Add(500*time.Millisecond))
+	te.d.settling.wrote(batchWritten(second, t0.Add(500*time.Millisecond)))
 
 	for _, step := range []struct {
 		at      time.Duration
@@ -57,7 +62,7 @@ func TestSettleCountsDataDeliveredOnlyAfterTheChildStayedUp(t *testing.T) {
 		{settle + 500*time.Millisecond - time.Nanosecond, 10 * lineLen},
 		{settle + 500*time.Millisecond, 0},
 	} {
-		te.d.settling.aged(te.d, t0.Add(step.at))
+		te.d.settling.aged(te.d, t0.Add(step.at), nil)
 		if got := te.d.consumer.Pending(); got != step.pending {
 			t.Fatalf("at +%v: %d bytes pending, want %d", step.at, got, step.pending)
 		}
@@ -314,37 +319,80 @@ func TestAppendSessionWaitsForConnectionDuringDrain(t *testing.T) {
 	})
 }
 
-// TestAppendSessionKilledMidBatchSendsOnlyTheRest: a child that dies in the
-// middle of a batch took part of it; that part counts as sent (what a
-// dying ssh had accepted is lost or delivered, never knowable), and the
-// next child gets exactly the rest, so that nothing is repeated. A restart
-// would resume there too.
-func TestAppendSessionKilledMidBatchSendsOnlyTheRest(t *testing.T) {
+// TestAppendSessionKilledMidBatchResendsWhatItNeverRead: a child that
+// dies in the middle of a batch read part of what it took; that part
+// counts as sent (what a dying ssh had read is lost or delivered, never
+// knowable). What it took but never read, still in its input, never left
+// this host: the next child gets exactly that and the rest, once, and a
+// restart would resume there too.
+func TestAppendSessionKilledMidBatchResendsWhatItNeverRead(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
 	te := newTestEngine(t, Options{}, spool.Options{Dir: dir, Durable: true})
 	all := lines(0, 50000) // one batch is more than the pipe holds
 	te.sp.Append(all)
 	l := newPipeLink(t, te.clk)
 	done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
-	first := make([]byte, 10000)
-	if _, err := io.ReadFull(l.farIn, first); err != nil {
+	read := make([]byte, 10000+lineLen/2) // ends inside a line
+	if _, err := io.ReadFull(l.farIn, read); err != nil {
 		t.Fatal(err)
 	}
-	var took int
 	waitFor(t, func() bool {
-		took = len(first) + pipe.Queued(l.farIn)
-		return took > len(first) && te.restartPosition(t, dir) == int64(took)
+		took := len(read) + pipe.Queued(l.farIn)
+		return took > len(read) && te.restartPosition(t, dir) == int64(took)
 	}, "the write to block on a full pipe, with what the child took recorded")
 	l.Kill()
 	result(t, done, "the killed session")
 	te.exited(te.d, l.Err())
-	if got := te.restartPosition(t, dir); got != int64(took) {
-		t.Errorf("a restart would resume at %d, want %d (what the killed child took)", got, took)
+	if got := te.restartPosition(t, dir); got != int64(len(read)) {
+		t.Errorf("a restart would resume at %d, want %d (what the killed child read)", got, len(read))
 	}
-	rest := all[took:]
+	if _, acked := te.d.consumer.Position(); acked != int64(len(read)) {
+		t.Errorf("%d bytes count as sent, want the %d the killed child read", acked, len(read))
+	}
+	rest := all[len(read):]
 	l2, cat2, done2 := te.appendChild(t, len(rest))
-	if !bytes.Equal(cat2.bytes(), rest) {
-		t.Errorf("next child got %d bytes starting %.20q, want the %d the killed one did not take", len(cat2.bytes()), cat2.bytes(), len(rest))
+	if got := cat2.bytes(); !bytes.Equal(got, rest) {
+		t.Errorf("next child got %d bytes starting %.20q, want the %d the killed one did not read", len(got), got, len(rest))
+	}
+	l2.exit(nil)
+	result(t, done2, "the second session")
+}
+
+// TestSettleWaitsForTheChildToRead: what waits in the child's input is
+// not delivered however long it waits there (ssh slower than the
+// stream): when the child dies, it is sent again, so it must still be in
+// the spool.
+func TestSettleWaitsForTheChildToRead(t *testing.T) {
+	te := newTestEngine(t, Options{}, spool.Options{})
+	// Batches smaller than the pipe: a batch counts once the child read
+	// it, and while a write waits for room, its bytes in the pipe hide
+	// that from the count (it errs on the side of not yet).
+	te.frameMax = 16 << 10
+	all := lines(0, 50000)
+	te.sp.Append(all)
+	l := newPipeLink(t, te.clk)
+	done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
+	read := make([]byte, 200_000) // several batches and part of one
+	if _, err := io.ReadFull(l.farIn, read); err != nil {
+		t.Fatal(err)
+	}
+	var queued int
+	waitFor(t, func() bool { queued = pipe.Queued(l.farIn); return queued > 0 }, "bytes waiting in the child's input")
+	te.clk.WaitForWaiters(1) // the session's settle ticker
+	for range 8 {
+		te.clk.Advance(settle / 4)
+	}
+	waitFor(t, func() bool { _, acked := te.d.consumer.Position(); return acked > 0 }, "what the child read counted as sent")
+	if _, acked := te.d.consumer.Position(); acked > int64(len(read)) {
+		t.Errorf("%d bytes count as sent, but the child read only %d", acked, len(read))
+	}
+	l.Kill()
+	result(t, done, "the killed session")
+	te.exited(te.d, l.Err())
+	rest := all[len(read):]
+	l2, cat2, done2 := te.appendChild(t, len(rest))
+	if got := cat2.bytes(); !bytes.Equal(got, rest) {
+		t.Errorf("next child got %d bytes starting %.20q, want the %d the killed one did not read", len(got), got, len(rest))
 	}
 	l2.exit(nil)
 	result(t, done2, "the second session")

@@ -17,8 +17,9 @@
 //     before they were read) becomes a notice line.
 //   - compat.go: the compatible mode (`cat >> FILE` on the far side).
 //     Nothing acknowledges delivery; data counts as delivered once the
-//     child stayed up a little while after it was written (see settle),
-//     and the share of a remote command that failed is sent again. A
+//     child read it and stayed up a little while after it was written
+//     (see settle), what a child that died left unread in its input is
+//     sent again, and so is the share of a remote command that failed. A
 //     batch goes into ssh with splice(2), from its segment file when it
 //     lies in one, the kernel counting what ssh took (see handOver).
 //   - sender.go: the acknowledged mode (`sshlogfwd receive` on the far
