@@ -54,10 +54,11 @@ func TestPushSSHKilledBehind(t *testing.T) {
 	_, r := waitLines(t, ln, func() []byte { return readFile(l.Remote) }, n, 60*time.Second)
 	perKill := float64(r.Lost) / kills
 	heldLines := float64(held) / kills / size
-	// The pipe is full when its 16 slots are: spliced pieces of pages
-	// fill them with far less than its 64 KiB. Before the next ssh sent
-	// what was in it, a kill lost all of it (52 and 70 lines per kill,
-	// and nothing more: ssh itself, stopped, held next to nothing).
+	// The pipe is full when its slots are (a page each): spliced pieces
+	// of pages fill them with less than its size. Before the next ssh
+	// sent what was in it, a kill lost all of it (46 to 70 lines per
+	// kill with 64 KiB pipes, and nothing more: ssh itself, stopped,
+	// held next to nothing).
 	bound := int(heldLines / 2)
 	t.Logf("ssh stopped with a full input pipe (%.0f lines on average) and killed %d times: %s; lost per kill %.0f lines (bound %d); writer EAGAIN drops %d",
 		heldLines, kills, r, perKill, bound, w.Dropped())

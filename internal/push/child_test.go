@@ -75,7 +75,7 @@ func TestAppendResendsWhatADeadChildNeverRead(t *testing.T) {
 	dir := t.TempDir()
 	te := newTestEngine(t, Options{}, spool.Options{Dir: filepath.Join(dir, "spool"), Durable: true})
 	te.d.argv = []string{fakeSSHPath(t), dir, strconv.Itoa(10000 + lineLen/2)}
-	all := lines(0, 50000) // more than a pipeful
+	all := lines(0, 100000) // more than a pipeful (1 MiB)
 	te.sp.Append(all)
 
 	life, endLife := context.WithCancel(context.Background())

@@ -174,6 +174,10 @@ func (e *engine) appendTo(stop context.Context, d *destination, l Link) (healthy
 	if !s.ready() {
 		return false
 	}
+	// A larger pipe wakes push and ssh less often while ssh is behind; it
+	// loses nothing more when ssh dies, as what ssh never read of it is
+	// sent again.
+	pipe.Grow(l.Stdin(), 1<<20)
 	e.connected(d, l)
 	go clock.Every(alive, e.clock, settle/4, func(time.Time) { d.settling.aged(d, e.clock.Now(), l.Stdin()) })
 	s.copy()

@@ -146,7 +146,7 @@ func TestAppendSessionExitDecidesDelivery(t *testing.T) {
 // writes everything spooled into its child before it ends.
 func TestAppendSessionDrainsOnStop(t *testing.T) {
 	te := newTestEngine(t, Options{DrainTimeout: time.Minute}, spool.Options{})
-	all := lines(0, 50000) // several batches, more than a pipe holds
+	all := lines(0, 100000) // several batches, more than the pipe holds (1 MiB)
 	te.sp.Append(all)
 	l := newPipeLink(t, te.clk)
 	cat := startCat(l)
@@ -165,7 +165,7 @@ func TestAppendSessionDrainsOnStop(t *testing.T) {
 // not take stays in the spool.
 func TestAppendSessionDrainTimeoutEndsStuckWrite(t *testing.T) {
 	te := newTestEngine(t, Options{DrainTimeout: 10 * time.Second}, spool.Options{})
-	all := lines(0, 50000) // more than a pipe holds: the write blocks
+	all := lines(0, 100000) // more than the pipe holds (1 MiB): the write blocks
 	te.sp.Append(all)
 	l := newPipeLink(t, te.clk) // nobody reads the far side
 	stop := te.stopped()
@@ -198,7 +198,7 @@ func (te *testEngine) restartPosition(t *testing.T, dir string) int64 {
 func TestAppendSessionRecordsWhatTheChildTook(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
 	te := newTestEngine(t, Options{}, spool.Options{Dir: dir, Durable: true})
-	all := lines(0, 50000) // more than the pipe holds
+	all := lines(0, 100000) // more than the pipe holds (1 MiB)
 	te.sp.Append(all)
 	l := newPipeLink(t, te.clk)
 	done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
@@ -328,7 +328,7 @@ func TestAppendSessionWaitsForConnectionDuringDrain(t *testing.T) {
 func TestAppendSessionKilledMidBatchResendsWhatItNeverRead(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "spool")
 	te := newTestEngine(t, Options{}, spool.Options{Dir: dir, Durable: true})
-	all := lines(0, 50000) // one batch is more than the pipe holds
+	all := lines(0, 100000) // more than the pipe holds (1 MiB)
 	te.sp.Append(all)
 	l := newPipeLink(t, te.clk)
 	done := runSession(func() bool { return te.appendTo(context.Background(), te.d, l) })
