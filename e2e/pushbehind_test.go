@@ -60,8 +60,8 @@ func TestPushSSHKilledBehind(t *testing.T) {
 	// kill with 64 KiB pipes, and nothing more: ssh itself, stopped,
 	// held next to nothing).
 	bound := int(heldLines / 2)
-	t.Logf("ssh stopped with a full input pipe (%.0f lines on average) and killed %d times: %s; lost per kill %.0f lines (bound %d); writer EAGAIN drops %d",
-		heldLines, kills, r, perKill, bound, w.Dropped())
+	t.Logf("ssh stopped with a full input pipe (%.0f lines on average) and killed %d times: %s; lost per kill %.0f lines (bound %d), missing %s; writer EAGAIN drops %d",
+		heldLines, kills, r, perKill, bound, r.Gaps(10), w.Dropped())
 	recordFault(t, faultRow{Mode: "push", Fault: "ssh child stopped until its input pipe was full, then killed -9", Lines: n, Faults: kills, Report: r,
 		Note: fmt.Sprintf("%.0f lines lost per kill with %.0f in its input pipe (bound %d)", perKill, heldLines, bound)})
 	if w.Dropped() != 0 {
