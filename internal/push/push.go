@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sshlogfwd/sshlogfwd/internal/backoff"
 
 	"github.com/sshlogfwd/sshlogfwd/internal/clock"
 	"github.com/sshlogfwd/sshlogfwd/internal/execssh"
