@@ -515,6 +515,10 @@ func (s *Spool) countLines(g *segment, from int64) (int64, error) {
 // line of moved input, which must stay where it is.
 func (s *Spool) holdsLoose(i int) bool { return s.loose > 0 && i == len(s.segs)-1 }
 
+// afterRemove, when a test sets it, is called right after a segment file
+// is removed: the directory as it is then is what a kill there leaves.
+var afterRemove func()
+
 // removeHead discards the oldest segment.
 func (s *Spool) removeHead() {
 	g := s.segs[0]
@@ -524,6 +528,9 @@ func (s *Spool) removeHead() {
 		g.f.Close()
 		if err := os.Remove(g.path); err != nil {
 			s.log.Warn("spool: removing segment failed", "file", g.path, "err", err)
+		}
+		if afterRemove != nil {
+			afterRemove()
 		}
 	} else {
 		s.memBytes -= g.size

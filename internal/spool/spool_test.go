@@ -342,3 +342,57 @@ func TestDurableTailSurvivesCrashAfterRelease(t *testing.T) {
 		t.Errorf("after the crash: bounds %d..%d, want 280..280", head, tail)
 	}
 }
+
+// TestReleaseKeepsTheEndAtEveryStep: release makes the empty segment file
+// that keeps the end of the stream before it removes the last acknowledged
+// one, so a kill between the two steps leaves a spool that Open recovers
+// with the right end. The other way round, a kill right after the removal
+// left no segment file, and the end came from the older saved state.
+func TestReleaseKeepsTheEndAtEveryStep(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, Max: 1 << 20, Durable: true}) // state says tail 0
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Consumer("d")
+	s.Append(lines(0, 10))
+	var kills []string // the directory as a kill after each removal leaves it
+	afterRemove = func() { kills = append(kills, copyDir(t, dir)) }
+	t.Cleanup(func() { afterRemove = nil })
+	drain(t, c) // acknowledged up to 140: the segment is released
+	afterRemove = nil
+	if len(kills) == 0 {
+		t.Fatal("release removed no segment file")
+	}
+	for i, k := range kills {
+		s2, err := Open(Options{Dir: k, Max: 1 << 20, Durable: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, tail := s2.Bounds(); tail != 140 {
+			t.Errorf("killed after removal %d: the stream ends at %d, want 140: offsets a receiver holds would be handed out again", i+1, tail)
+		}
+		s2.Close()
+	}
+	s.Close()
+}
+
+// copyDir copies the files of dir into a new directory and returns it.
+func copyDir(t *testing.T, dir string) string {
+	t.Helper()
+	to := t.TempDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return to
+}
