@@ -50,7 +50,7 @@ func (c *SpoolListCmd) Run() error {
 
 // SpoolDeliverCmd delivers what a spool directory holds.
 type SpoolDeliverCmd struct {
-	To  string `name:"to" help:"Deliver to this DEST instead of the recorded one (e.g. a DEST with a typo, since corrected); the spool must hold lines for one destination only. The recorded mode and ssh settings stay." placeholder:"DEST"`
+	To  string `name:"to" help:"Deliver to this DEST instead of the recorded one (e.g. a DEST with a typo, since corrected); the spool must hold lines for one destination only. The recorded mode and ssh settings stay; a spool of an older sshlogfwd, which recorded none (no push.json), is delivered in compatible mode with ssh's defaults." placeholder:"DEST"`
 	Dir string `arg:"" name:"DIR" help:"The spool directory (sshlogfwd spool list shows them)."`
 }
 
@@ -77,7 +77,10 @@ func (c *SpoolDeliverCmd) Run(ctx context.Context, log *slog.Logger) error {
 		if err != nil {
 			return push.SpoolError(dir, err)
 		}
-		if from != to.String() {
+		switch {
+		case from == "":
+			log.Info("the spool remembers no destination: its lines go to the one given", "to", to.String(), "spool", dir)
+		case from != to.String():
 			log.Info("the lines held for one destination go to another", "from", from, "to", to.String(), "spool", dir)
 		}
 	}

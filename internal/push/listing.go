@@ -24,6 +24,10 @@ func WriteList(w io.Writer, root string, spools []SpoolInfo) {
 			fmt.Fprintf(w, "%s\n  cannot read it: %v%s\n", s.Dir, s.Err, OwnerHint(s.Dir))
 			continue
 		}
+		if s.Unrecorded {
+			writeUnrecorded(w, s)
+			continue
+		}
 		fmt.Fprintf(w, "%s\n  %s, %s mode\n", s.Dir, s.state(), s.Record.Mode())
 		for _, d := range s.Record.Dests {
 			h := s.Held[d]
@@ -35,6 +39,25 @@ func WriteList(w io.Writer, root string, spools []SpoolInfo) {
 		if !s.Running {
 			fmt.Fprintf(w, "  discard: %s\n", DiscardCommand(s.Dir))
 		}
+	}
+}
+
+// writeUnrecorded writes the paragraph of a spool of an older sshlogfwd,
+// which recorded no destination, mode or ssh settings.
+func writeUnrecorded(w io.Writer, s SpoolInfo) {
+	fmt.Fprintf(w, "%s\n  %s, no destination recorded (no %s: an older sshlogfwd)\n", s.Dir, s.state(), recordFile)
+	for _, name := range s.Holding() {
+		h := s.Held[name]
+		if name == "" {
+			name = "(no destination remembered)"
+		}
+		fmt.Fprintf(w, "  %s: %d lines (%d bytes) held\n", name, h.Lines, h.Bytes)
+	}
+	if !s.Running && s.HeldBytes() > 0 {
+		fmt.Fprintf(w, "  deliver (compatible mode, ssh's defaults): %s\n", DeliverCommand(s.Dir, "DEST"))
+	}
+	if !s.Running {
+		fmt.Fprintf(w, "  discard: %s\n", DiscardCommand(s.Dir))
 	}
 }
 

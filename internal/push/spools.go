@@ -36,6 +36,24 @@ type SpoolInfo struct {
 	Held map[string]spool.Held
 	// Err is why the directory could not be read (e.g. another user's).
 	Err error
+	// Unrecorded is a spool of an older sshlogfwd, which recorded nothing
+	// (no push.json): no destination, mode or ssh settings. Its Held is
+	// by the consumers its state file remembers (the DESTs that push sent
+	// to), or, when it remembers none, under "" from its oldest line.
+	// Only `spool deliver --to DEST` delivers it (see Retarget).
+	Unrecorded bool
+}
+
+// Holding lists the names Held holds lines for, sorted.
+func (s SpoolInfo) Holding() []string {
+	var names []string
+	for name, h := range s.Held {
+		if h.Bytes > 0 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // HeldBytes is what the spool holds for its destinations together.
@@ -48,7 +66,8 @@ func (s SpoolInfo) HeldBytes() int64 {
 }
 
 // List returns the spool directories of push in root, by name: the
-// directories holding a record file.
+// directories holding a record file, and the spools of an older
+// sshlogfwd, which recorded nothing (see SpoolInfo.Unrecorded).
 func List(root string) ([]SpoolInfo, error) {
 	ents, err := os.ReadDir(root)
 	if err != nil {
@@ -60,7 +79,7 @@ func List(root string) ([]SpoolInfo, error) {
 			continue
 		}
 		dir := filepath.Join(root, e.Name())
-		if _, err := os.Lstat(filepath.Join(dir, recordFile)); err != nil {
+		if _, err := os.Lstat(filepath.Join(dir, recordFile)); err != nil && !spool.IsSpool(dir) {
 			continue
 		}
 		out = append(out, Describe(dir))
@@ -81,6 +100,10 @@ func Describe(dir string) SpoolInfo {
 		s.Running, s.Holder = true, fsutil.Holder(lock)
 	}
 	if s.Record, s.Err = ReadRecord(dir); s.Err != nil {
+		if errors.Is(s.Err, fs.ErrNotExist) && spool.IsSpool(dir) {
+			s.Unrecorded = true
+			s.Held, s.Err = unrecordedHeld(dir)
+		}
 		return s
 	}
 	c, err := spool.Inspect(dir, s.Record.Dests...)
@@ -97,6 +120,20 @@ func Describe(dir string) SpoolInfo {
 		}
 	}
 	return s
+}
+
+// unrecordedHeld is what the spool dir, which names no destination of
+// its own, holds for each consumer its state file remembers, or under ""
+// when it remembers none (a compatible push killed before it saved them).
+func unrecordedHeld(dir string) (map[string]spool.Held, error) {
+	c, err := spool.Inspect(dir)
+	if err == nil && len(c.Held) == 0 && c.Tail > c.Head {
+		c, err = spool.Inspect(dir, "")
+	}
+	if err != nil {
+		return map[string]spool.Held{}, err
+	}
+	return c.Held, nil
 }
 
 // warnStranded warns about every spool beside this run's own that no
@@ -121,6 +158,10 @@ func (e *engine) warnStranded() {
 		if s.Dir == own || s.Running || s.Err != nil {
 			continue
 		}
+		if s.Unrecorded {
+			e.warnUnrecorded(s)
+			continue
+		}
 		for _, dest := range s.Record.Dests {
 			h := s.Held[dest]
 			if h.Bytes == 0 {
@@ -140,6 +181,25 @@ func (e *engine) warnStranded() {
 			}
 			e.log.Warn(msg, args...)
 		}
+	}
+}
+
+// warnUnrecorded warns about a stranded spool of an older sshlogfwd, one
+// warning for each name it holds lines for: with no DEST recorded, only
+// `spool deliver --to DEST` delivers them.
+func (e *engine) warnUnrecorded(s SpoolInfo) {
+	for _, name := range s.Holding() {
+		h := s.Held[name]
+		args := []any{"lines", h.Lines, "bytes", h.Bytes, "spool", s.Dir}
+		if name != "" {
+			args = append(args, "held_for", name)
+		}
+		args = append(args, "deliver", DeliverCommand(s.Dir, "DEST"), "discard", DiscardCommand(s.Dir))
+		if u := runAs(); u != "" {
+			args = append(args, "as_user", u)
+		}
+		e.log.Warn("lines wait in a spool of an older sshlogfwd, which recorded no destination (no "+recordFile+"), and no push runs on it: "+
+			"deliver them with --to DEST (compatible mode, ssh's defaults) or discard them", args...)
 	}
 }
 
@@ -268,6 +328,9 @@ func Retarget(dir, to string) (from string, err error) {
 	if info.Err != nil {
 		return "", info.Err
 	}
+	if info.Unrecorded {
+		return retargetUnrecorded(dir, to, info)
+	}
 	var holding []string
 	for _, d := range info.Record.Dests {
 		if info.Held[d].Bytes > 0 {
@@ -292,6 +355,28 @@ func Retarget(dir, to string) (from string, err error) {
 	r.Dests = slices.Clone(r.Dests)
 	r.Dests[slices.Index(r.Dests, from)] = to
 	return from, writeRecord(dir, r)
+}
+
+// retargetUnrecorded names to as the destination of the spool of an older
+// sshlogfwd in dir, which recorded none: the lines it holds (for the one
+// consumer its state file remembers, if any) go there, in compatible mode
+// and with ssh's defaults, the settings a record without them stands for.
+// The record written makes it a spool like the others.
+func retargetUnrecorded(dir, to string, info SpoolInfo) (from string, err error) {
+	holding := info.Holding()
+	switch {
+	case len(holding) == 0:
+		return "", fmt.Errorf("%s holds no lines to deliver", dir)
+	case len(holding) > 1:
+		return "", fmt.Errorf("%s holds lines for several destinations (%s) and records none (no %s): --to cannot tell whose lines to send", dir, strings.Join(holding, ", "), recordFile)
+	}
+	from = holding[0]
+	if from != "" && from != to {
+		if err := spool.RenameConsumer(dir, from, to); err != nil {
+			return "", err
+		}
+	}
+	return from, writeRecord(dir, Record{Dests: []string{to}})
 }
 
 // Deliver delivers what the spool opts.SpoolDir holds to opts.Dests and

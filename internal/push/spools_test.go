@@ -314,3 +314,75 @@ func TestListDescribesEachSpool(t *testing.T) {
 		t.Errorf("List = %+v", got)
 	}
 }
+
+// leaveOldSpool makes dir what an older sshlogfwd leaves: a spool like
+// leaveSpool's, without a record.
+func leaveOldSpool(t *testing.T, dir string, n int, dests ...string) {
+	t.Helper()
+	leaveSpool(t, dir, false, n, nil, dests...)
+	if err := os.Remove(filepath.Join(dir, recordFile)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUnrecordedSpoolReported: a spool of an older sshlogfwd (no
+// push.json) is neither skipped by List nor by the warning at start: both
+// name the directory, the lines it holds and for whom its state says, and
+// `spool deliver --to DEST`, since no DEST is recorded. A spool that
+// remembers no consumer still counts its lines. Retarget records the DEST
+// given, in compatible mode, and hands it the lines.
+func TestUnrecordedSpoolReported(t *testing.T) {
+	root := t.TempDir()
+	old, anon := filepath.Join(root, "old"), filepath.Join(root, "anon")
+	leaveOldSpool(t, old, 100, "loghots:/var/log/a.log")
+	leaveOldSpool(t, anon, 10) // killed before it saved its consumers
+
+	got, err := List(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got[0].Unrecorded || got[0].Held[""].Lines != 10 ||
+		!got[1].Unrecorded || got[1].Err != nil || got[1].Held["loghots:/var/log/a.log"].Lines != 100 {
+		t.Fatalf("List = %+v", got)
+	}
+	var b bytes.Buffer
+	WriteList(&b, root, got[1:])
+	want := old + `
+  stopped: nothing delivers its lines, no destination recorded (no push.json: an older sshlogfwd)
+  loghots:/var/log/a.log: 100 lines (1400 bytes) held
+  deliver (compatible mode, ssh's defaults): sshlogfwd spool deliver --to DEST ` + old + `
+  discard: sshlogfwd spool discard ` + old + `
+`
+	if b.String() != want {
+		t.Errorf("WriteList:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	var log bytes.Buffer
+	e := &engine{opts: Options{SpoolDir: filepath.Join(root, "own")}, log: slog.New(slog.NewTextHandler(&log, nil))}
+	e.warnStranded()
+	w := warnings(log.String())
+	if len(w) != 2 {
+		t.Fatalf("want 2 warnings (old, anon), got %d:\n%s", len(w), log.String())
+	}
+	for _, want := range []string{"spool=" + old, "held_for=loghots:/var/log/a.log", "lines=100", "bytes=1400", "no push.json",
+		`deliver="sshlogfwd spool deliver --to DEST ` + old + `"`, `discard="sshlogfwd spool discard ` + old + `"`} {
+		if !strings.Contains(w[1], want) {
+			t.Errorf("the warning does not say %s:\n%s", want, w[1])
+		}
+	}
+	if !strings.Contains(w[0], "spool="+anon) || !strings.Contains(w[0], "lines=10 ") {
+		t.Errorf("the warning about a spool that remembers no consumer: %s", w[0])
+	}
+
+	for dir, from := range map[string]string{old: "loghots:/var/log/a.log", anon: ""} {
+		f, err := Retarget(dir, "loghost:/var/log/a.log")
+		if err != nil || f != from {
+			t.Fatalf("Retarget(%s) = %q, %v", dir, f, err)
+		}
+		info := Describe(dir)
+		if info.Unrecorded || !slices.Equal(info.Record.Dests, []string{"loghost:/var/log/a.log"}) || info.Record.Reliable ||
+			info.Held["loghost:/var/log/a.log"].Bytes == 0 {
+			t.Errorf("after Retarget of %s: %+v", dir, info)
+		}
+	}
+}
