@@ -276,6 +276,14 @@ func (p *prober) await(c *execssh.Child, o runOptions) (connected, exited bool) 
 	case <-c.Ready():
 		connected = true
 	case <-c.Done():
+		// A child that got in and ended before we looked has both
+		// closed, and select picks either: the marker, read from stderr
+		// before the child is reaped, says which came first.
+		select {
+		case <-c.Ready():
+			connected = true
+		default:
+		}
 	case <-connectWait.C():
 	case <-p.ctx.Done():
 	}

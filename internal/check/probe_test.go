@@ -52,6 +52,24 @@ func TestRunConnected(t *testing.T) {
 	}
 }
 
+// A child that got in and ended before the probe looked (a far side that
+// fails at once, on a loaded machine) counts as connected: both its
+// marker and its end are there, and the marker came first. Picking one
+// at random made a shell's "not found" a connection failure.
+func TestAwaitChildThatAlreadyEnded(t *testing.T) {
+	p := fakeProber(t, clock.NewFake(time.Unix(0, 0)))
+	c, err := execssh.Start(execssh.StartOptions{Argv: sh("echo " + marker + " >&2; echo 'sh: 1: sshlogfwd: not found' >&2; exit 127"), ReadyMarker: marker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-c.Done()
+	for i := range 50 { // a random pick is right 50 times in a row once in 2^50
+		if connected, exited := p.await(c, runOptions{}); !connected || !exited {
+			t.Fatalf("await %d of a child that connected and ended: connected=%v exited=%v", i+1, connected, exited)
+		}
+	}
+}
+
 // A child that fails before the marker never got in: nothing is sent,
 // and its complaint is kept for explainSSHFailure.
 func TestRunNotConnected(t *testing.T) {
