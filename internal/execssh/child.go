@@ -207,6 +207,25 @@ func (c *Child) Ready() <-chan struct{} { return c.ready }
 // Done is closed once the child has exited and been reaped.
 func (c *Child) Done() <-chan struct{} { return c.done }
 
+// AwaitReady waits until ssh is in (true) or has ended without getting in
+// (false). A child that got in and ended before the caller looked has both
+// Ready and Done closed, and a select would pick either at random; the
+// marker is read from stderr before the child is reaped, so Ready being
+// closed then means it came first.
+func (c *Child) AwaitReady() bool {
+	select {
+	case <-c.ready:
+		return true
+	case <-c.done:
+		select {
+		case <-c.ready:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
 // Err is the child's result once Done is closed: nil for exit status 0,
 // an *ExitError otherwise.
 func (c *Child) Err() error {

@@ -272,3 +272,27 @@ func TestSupervisorQuietsPersistentFailure(t *testing.T) {
 		t.Errorf("the failure explained %d times, want once:\n%s", n, got)
 	}
 }
+
+// AwaitReady of a child that printed the marker and ended before anyone
+// looked is true every time (a plain select on Ready and Done picks
+// either); of one that ended without it, false.
+func TestAwaitReadyAfterTheChildEnded(t *testing.T) {
+	for _, tt := range []struct {
+		script string
+		want   bool
+	}{
+		{"echo READY-MARK >&2; echo 'sh: 1: tail: not found' >&2; exit 127", true},
+		{"echo 'ssh: connect to host h port 22: Connection refused' >&2; exit 255", false},
+	} {
+		c, err := Start(StartOptions{Argv: []string{"/bin/sh", "-c", tt.script}, ReadyMarker: "READY-MARK"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-c.Done()
+		for i := range 50 { // a random pick is right 50 times in a row once in 2^50
+			if got := c.AwaitReady(); got != tt.want {
+				t.Fatalf("%q: AwaitReady %d = %v, want %v", tt.script, i+1, got, tt.want)
+			}
+		}
+	}
+}

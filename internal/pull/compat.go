@@ -24,10 +24,8 @@ func (p *compat) session(ctx context.Context, c *execssh.Child) bool {
 	// tail says nothing when it starts: ssh's ready marker is the
 	// connect.
 	go func() {
-		select {
-		case <-c.Ready():
+		if c.AwaitReady() {
 			c.Connected()
-		case <-c.Done():
 		}
 	}()
 	return p.run(ctx, childLink{c}) > 0
