@@ -55,6 +55,8 @@ func fakeEntry(i uint64) testlab.JournalEntry {
 //	fail                  says why on stderr and exits 1 at once
 //	stubborn              ignores SIGTERM, says "ready", waits to be killed
 //	nomsg-...             see fakeNoMessage (reread_test.go)
+//	racy-FIRST-LAST-PER   as journal-, but its first probe prints nothing, as
+//	    a journalctl does that lists the directory while a file is rotated
 //	journal-FIRST-LAST-PER  a journal holding the entries FIRST..LAST of
 //	    seqnum id seqA: a probe (--lines=1) prints the entry at --cursor or
 //	    the next one; a follower prints from --cursor (inclusive) or FIRST,
@@ -76,6 +78,13 @@ func fakeJournalctl(mode string, args []string) int {
 		return 1
 	case "nomsg":
 		return fakeNoMessage(f[1:], cursor, probe)
+	case "racy":
+		if mark := filepath.Join(filepath.Dir(os.Args[0]), "probed"); probe {
+			if _, err := os.Stat(mark); err != nil {
+				os.WriteFile(mark, nil, 0o644)
+				return 0
+			}
+		}
 	case "stubborn":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Fprintln(os.Stderr, "ready")
@@ -195,7 +204,11 @@ func TestFollowResumesAfterEachDeath(t *testing.T) {
 func TestFollowGapCounted(t *testing.T) {
 	t.Parallel()
 	gone := cursorAt(seqA, strconv.FormatUint(15, 16))
-	c, _, _, _ := fakeFollow(t, "journal-21-30-100", Options{Cursor: gone})
+	c, clk, _, _ := fakeFollow(t, "journal-21-30-100", Options{Cursor: gone})
+	for range probeTries - 1 { // the probes that ask again first
+		clk.WaitForWaiters(1)
+		clk.Advance(probeRetry)
+	}
 	want := make([]string, 10)
 	for i := range want {
 		want[i] = fmt.Sprintf("msg %06d", 21+i)
@@ -205,6 +218,33 @@ func TestFollowGapCounted(t *testing.T) {
 	wantGap := Gap{Cursor: gone, Next: cursorAt(seqA, strconv.FormatUint(21, 16)), Lost: 5}
 	if ev[0].gap == nil || *ev[0].gap != wantGap {
 		t.Fatalf("first event %+v, want the gap %+v", ev[0], wantGap)
+	}
+}
+
+// TestFollowProbeAsksAgain: a probe that finds nothing once (the journal
+// file was being rotated when journalctl listed the directory) is asked
+// again, and finds the cursor's entry: no gap, and Follow goes on after
+// the cursor, not at the oldest entry (which would send 10..15 twice).
+func TestFollowProbeAsksAgain(t *testing.T) {
+	t.Parallel()
+	c, clk, logs, _ := fakeFollow(t, "racy-10-30-100", Options{Cursor: cursorAt(seqA, strconv.FormatUint(15, 16))})
+	// The pause before asking again, unless Follow took the gap at once.
+	testlab.WaitFor(t, hangTimeout, func() bool { return clk.Waiters() > 0 || len(c.snapshot()) > 0 }, "neither a second probe nor an event")
+	if len(c.snapshot()) == 0 {
+		clk.Advance(probeRetry)
+	}
+	want := make([]string, 15)
+	for i := range want {
+		want[i] = fmt.Sprintf("msg %06d", 16+i)
+	}
+	waitMessages(t, c, want)
+	for _, e := range c.snapshot() {
+		if e.gap != nil {
+			t.Fatalf("a gap %+v after a probe that found nothing once", *e.gap)
+		}
+	}
+	if !strings.Contains(logs.String(), "the cursor's entry was not found; asking again") {
+		t.Errorf("the log does not say the probe asked again:\n%s", logs)
 	}
 }
 
