@@ -238,6 +238,9 @@ func (p *prober) run(argv []string, o runOptions) probeResult {
 		res.startErr = err
 		return res
 	}
+	// The child's input stays open after it ended (execssh keeps what it
+	// never read countable); a probe that never got to close it does here.
+	defer c.CloseStdin()
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)
@@ -276,14 +279,8 @@ func (p *prober) await(c *execssh.Child, o runOptions) (connected, exited bool) 
 	case <-c.Ready():
 		connected = true
 	case <-c.Done():
-		// A child that got in and ended before we looked has both
-		// closed, and select picks either: the marker, read from stderr
-		// before the child is reaped, says which came first.
-		select {
-		case <-c.Ready():
-			connected = true
-		default:
-		}
+		// It may have got in before it ended (AwaitReady tells, at once).
+		connected = c.AwaitReady()
 	case <-connectWait.C():
 	case <-p.ctx.Done():
 	}
