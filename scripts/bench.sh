@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the benchmark harness (bench/) against a private loopback sshd and
 # rewrites BENCHMARKS.md, bench/results.png and bench/results.json. It takes
-# about 20 minutes on 2 cores, on a quiet machine only: the harness waits
+# about 12 minutes on 2 cores, on a quiet machine only: the harness waits
 # (up to -quiet-wait, 30 minutes) until the 1-minute load average is at most
 # -max-load (1.0), and before each throughput round until no other process
 # uses the CPU; it records the load around every round, and a run that other
@@ -34,7 +34,7 @@ done
 gotest="go test ./bench -run ^\$ -bench ^BenchmarkSuite\$ -benchtime 1x -count 1 -timeout 150m -v"
 log=$(mktemp /tmp/sshlogfwd-bench.XXXXXX)
 trap 'rm -f "$log"' EXIT
-echo "benchmarking (about 20 minutes once the machine is quiet; the figures are printed at the end)..." >&2
+echo "benchmarking (about 12 minutes once the machine is quiet; the figures are printed at the end)..." >&2
 echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 status=0
 # shellcheck disable=SC2086 # gotest is split on purpose
